@@ -1,0 +1,608 @@
+"""The autograd engine: ``Tensor``, ``Function``, ``backward`` and ``grad``.
+
+A ``Tensor`` wraps an array (``.data``: a NumPy or CuPy ndarray).  Every
+differentiable op is a ``Function``: ``forward`` works on raw arrays, and
+``backward`` receives the gradients of the outputs as *Tensors* and returns the
+gradients of the inputs as Tensors, computed with tinygan ops.  That one rule
+gives higher-order gradients for free: with ``create_graph=True`` the backward
+pass is itself recorded, so it can be differentiated again -- which is what
+WGAN-GP's gradient penalty and StyleGAN's R1 and path-length terms need.
+
+Recording.  When gradients are enabled and an input requires grad, calling a
+Function links its output to it (``output.grad_fn = function``; the function
+keeps its inputs).  The graph is thus a DAG of Functions reachable from the
+output.  Outputs are held by weak references, so the graph does not keep dead
+intermediate tensors alive and there are no reference cycles.
+
+Backward.  ``_run_backward`` sorts the Functions reachable from the outputs
+topologically (an iterative depth-first search), then walks them in reverse,
+consumers before producers, adding up the gradient arriving at each tensor
+from all its uses before passing it on.  Unless ``retain_graph`` is set, each
+Function drops its inputs once it has run, which frees the saved tensors; a
+second backward through it is then a clear error.
+"""
+from __future__ import annotations
+
+import contextlib
+import weakref
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from . import backend
+from .backend import device as Device
+
+# ----------------------------------------------------------------------------
+# dtypes and grad mode
+# ----------------------------------------------------------------------------
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int8 = np.dtype("int8")
+uint8 = np.dtype("uint8")
+int16 = np.dtype("int16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+
+_default_dtype = float32
+
+
+def get_default_dtype() -> np.dtype:
+    return _default_dtype
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the dtype that Python floats and lists of floats become (float32 or float64)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dtype}")
+    _default_dtype = dtype
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _GradMode.enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager (and decorator) that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.prev
+        return False
+
+
+class no_grad(set_grad_enabled):
+    """``with tinygan.no_grad():`` -- nothing inside is recorded for backward."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    def __init__(self):
+        super().__init__(True)
+
+
+# ----------------------------------------------------------------------------
+# Tensor
+# ----------------------------------------------------------------------------
+_ARRAY_TYPES: tuple = (np.ndarray,)
+
+
+def _as_array(data):
+    """Make sure what an op returned is an ndarray (NumPy ufuncs on 0-d arrays return scalars)."""
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    return data
+
+
+class Tensor:
+    """A multi-dimensional array that remembers how it was computed.
+
+    Attributes:
+        data: the ndarray (NumPy on the CPU, CuPy on a GPU).
+        grad: the accumulated gradient (a Tensor of the same shape) of a leaf after ``backward``.
+        requires_grad: whether ops on this tensor are recorded.
+        grad_fn: the ``Function`` that produced it, or None for a leaf.
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_retains_grad", "__weakref__")
+    # Make NumPy defer to Tensor's operators: ``ndarray * Tensor`` calls Tensor.__rmul__.
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad: bool = False):
+        if isinstance(data, Tensor):
+            data = data.data
+        elif not isinstance(data, _ARRAY_TYPES) and not backend.is_cupy_array(data):
+            data = _to_array(data, None)
+        self.data = _as_array(data)
+        self.grad: Tensor | None = None
+        self.grad_fn: Function | None = None
+        self._retains_grad = False
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    # -- basic properties ------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"requires_grad: only floating point tensors can require gradients, "
+                f"got dtype {self.data.dtype}"
+            )
+        if self.grad_fn is not None and not value:
+            raise RuntimeError(
+                "requires_grad: you can only change requires_grad of leaf tensors; "
+                "use .detach() to get a tensor that does not require grad"
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that does not require grad")
+        self._retains_grad = True
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return backend.device_of(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return backend.is_cupy_array(self.data)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # -- conversion --------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shares memory on the CPU)."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "numpy: can't call numpy() on a Tensor that requires grad; "
+                "use tensor.detach().numpy() instead"
+            )
+        if backend.is_cupy_array(self.data):
+            raise TypeError("numpy: the tensor is on a CUDA device; use tensor.cpu().numpy()")
+        return self.data
+
+    def tolist(self):
+        return backend.to_device(self.data, "cpu").tolist()
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: a Tensor with {self.data.size} elements (shape {tuple(self.shape)}) "
+                "cannot be converted to a Python scalar"
+            )
+        return self.data.reshape(()).item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"bool: the truth value of a Tensor with {self.data.size} elements is ambiguous"
+            )
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__   # __eq__ is elementwise, so keep hashing by identity
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            np.asarray(backend.to_device(self.data, "cpu")), separator=", ", prefix="tensor(",
+            precision=4,
+        )
+        extras = []
+        if self.data.dtype not in (_default_dtype, int64, bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.is_cuda:
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}Backward>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # -- autograd ------------------------------------------------------------------
+    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        Args:
+            gradient: d(loss)/d(self), same shape as self; may be omitted for a scalar.
+            retain_graph: keep the graph for another backward (default: ``create_graph``).
+            create_graph: record the backward pass, so the gradients can be differentiated again.
+        """
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    # Operators, math methods and shape methods are attached by tinygan.ops
+    # (see ops/__init__.py), so each op's code lives in the file of its concern.
+
+
+def _to_array(data, dtype, xp=np):
+    """Convert Python data to an array following PyTorch's dtype rules.
+
+    Python floats (and lists of them) become the default dtype (float32),
+    ints become int64, bools bool; an existing ndarray keeps its dtype.
+    """
+    if isinstance(data, (np.ndarray, np.generic)) or backend.is_cupy_array(data):
+        arr = data
+    else:
+        arr = np.asarray(data)
+        if dtype is None:
+            if arr.dtype.kind == "f":
+                arr = arr.astype(_default_dtype)
+            elif arr.dtype.kind in "iu":
+                arr = arr.astype(int64)
+            elif arr.dtype.kind not in "b":
+                raise TypeError(f"tensor: can't make a tensor from data of dtype {arr.dtype}")
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype), copy=False)
+    return np.asarray(arr) if isinstance(arr, np.generic) else arr
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Build a tensor from Python numbers, (nested) lists, or an ndarray (copied).
+
+    >>> tensor([1.0, 2.0]).dtype      # Python floats -> float32
+    dtype('float32')
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    arr = _to_array(data, dtype)
+    if device is None and backend.is_cupy_array(arr):
+        arr = arr.copy()
+    else:
+        xp_arr = backend.to_device(arr, device)
+        arr = xp_arr.copy() if xp_arr is data or xp_arr is arr else xp_arr
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """Wrap an operand of an op: a Tensor passes through; a number takes the dtype of ``like``."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, (int, float, bool)) and not isinstance(x, np.generic):
+        xp = backend.get_array_module(like.data)
+        kind = like.data.dtype.kind
+        if kind == "f" or (kind in "iu" and not isinstance(x, float)):
+            return Tensor(xp.asarray(x, dtype=like.data.dtype))
+        return Tensor(xp.asarray(x, dtype=_default_dtype if kind in "iub" else None))
+    if like is not None:
+        arr = _to_array(x, None)
+        return Tensor(backend.to_device(arr, like.device))
+    return Tensor(_to_array(x, None))
+
+
+# ----------------------------------------------------------------------------
+# Function
+# ----------------------------------------------------------------------------
+class Function:
+    """One differentiable operation: a node of the graph.
+
+    Subclasses implement
+      ``forward(self, *arrays) -> array`` on raw ndarrays, and
+      ``backward(self, gy) -> Tensor or tuple of Tensors (one per input, None where unused)``
+      with tinygan ops on Tensors, so the backward pass can itself be recorded.
+    Every Function has one output: ops with several results (split, chunk) are
+    built from several Functions.
+    Inside ``backward``, ``self.inputs`` are the input Tensors, ``self.output``
+    the output Tensor, and ``self.needs_input_grad[i]``
+    tells whether input i wants a gradient.  Parameters of the op (axes, shapes)
+    are set in ``__init__``; calling the instance applies it.
+    """
+
+    inputs: tuple
+    needs_input_grad: tuple
+    _output: Any = None
+
+    def __call__(self, *inputs: Tensor) -> Tensor:
+        try:
+            y = self.forward(*[x.data for x in inputs])
+        except ValueError as exc:
+            # NumPy's broadcasting and matmul errors don't say which op failed: add it.
+            shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
+            raise ValueError(f"{self.name.lower()}: {exc} (input shapes {shapes})") from None
+        if _GradMode.enabled and any(x._requires_grad for x in inputs):
+            self.inputs = inputs
+            self.needs_input_grad = tuple(x._requires_grad for x in inputs)
+            out = _recorded(y, self)
+            self._output = weakref.ref(out)
+            return out
+        return Tensor(_as_array(y))
+
+    def forward(self, *xs):
+        raise NotImplementedError
+
+    def backward(self, *gys):
+        raise NotImplementedError
+
+    @property
+    def output(self) -> Tensor:
+        """The output tensor (alive whenever backward runs: someone downstream holds it)."""
+        return self._output()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _release(self) -> None:
+        """Drop the inputs (the saved tensors); the graph can't be walked through here again."""
+        self.inputs = None
+
+
+def _recorded(y, fn: Function) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t.data = _as_array(y)
+    t.grad = None
+    t.grad_fn = fn
+    t._requires_grad = True
+    t._retains_grad = False
+    return t
+
+
+# ----------------------------------------------------------------------------
+# the backward pass
+# ----------------------------------------------------------------------------
+def _topological_order(roots: Iterable[Function]) -> list:
+    """Functions reachable from ``roots``, each after every function that produced its inputs."""
+    order: list = []
+    visited: set = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(_parents(root)))]
+        while stack:
+            fn, parents = stack[-1]
+            for p in parents:
+                if id(p) not in visited:
+                    visited.add(id(p))
+                    stack.append((p, iter(_parents(p))))
+                    break
+            else:
+                stack.pop()
+                order.append(fn)
+    return order
+
+
+def _parents(fn: Function) -> list:
+    if fn.inputs is None:
+        raise RuntimeError(
+            f"backward: trying to backward through the graph a second time ({fn.name}Backward): "
+            "its saved tensors were freed after the first backward; pass retain_graph=True to "
+            "the first backward (or grad) call if you need to go through it again"
+        )
+    return [x.grad_fn for x in fn.inputs if x.grad_fn is not None]
+
+
+def _accumulate(slot: dict, x: Tensor, g: Tensor) -> None:
+    entry = slot.get(id(x))
+    if entry is None:
+        slot[id(x)] = [x, g]           # keep x alive so its id can't be reused meanwhile
+    else:
+        entry[1] = entry[1] + g
+
+
+def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inputs,
+                  retain_graph: bool, create_graph: bool):
+    """The engine behind ``Tensor.backward`` (inputs None) and ``grad`` (inputs given).
+
+    Returns the list of gradients of ``inputs`` (None where no gradient arrived).
+    """
+    grads: dict = {}
+    for y, gy in zip(outputs, grad_outputs):
+        _accumulate(grads, y, gy)
+    targets = None if inputs is None else {id(x) for x in inputs}
+    roots = [y.grad_fn for y in outputs if y.grad_fn is not None]
+    order = _topological_order(roots)
+    if targets is not None:
+        # Prune: run only the functions from which some requested input is reachable.
+        useful: set = set()
+        for fn in order:
+            if any(id(x) in targets or (x.grad_fn is not None and id(x.grad_fn) in useful)
+                   for x in fn.inputs):
+                useful.add(id(fn))
+        order = [fn for fn in order if id(fn) in useful]
+
+    results = {}
+    with set_grad_enabled(create_graph):
+        # Leaves that are themselves roots (y.backward() on a leaf).
+        for y in outputs:
+            if y.grad_fn is None:
+                _deliver(y, grads, targets, results)
+        for fn in reversed(order):
+            o = fn._output()
+            entry = grads.pop(id(o), None) if o is not None else None
+            if entry is not None:
+                gy = entry[1]
+                if targets is not None and id(o) in targets:
+                    results[id(o)] = gy
+                if o._retains_grad and targets is None:
+                    o.grad = gy if o.grad is None else o.grad + gy
+                gxs = fn.backward(gy)
+                if not isinstance(gxs, tuple):
+                    gxs = (gxs,)
+                if len(gxs) != len(fn.inputs):
+                    raise RuntimeError(
+                        f"{fn.name}.backward returned {len(gxs)} gradients for {len(fn.inputs)} inputs"
+                    )
+                for x, gx in zip(fn.inputs, gxs):
+                    if gx is None or not x._requires_grad:
+                        continue
+                    if gx.shape != x.shape:
+                        raise RuntimeError(
+                            f"{fn.name}.backward returned a gradient of shape {gx.shape} "
+                            f"for an input of shape {x.shape}"
+                        )
+                    _accumulate(grads, x, gx)
+                    if x.grad_fn is None:
+                        _deliver(x, grads, targets, results)
+            if not retain_graph:
+                fn._release()
+    if targets is not None:
+        # A requested non-leaf whose producer was pruned still holds its gradient here.
+        for key, (_, g) in grads.items():
+            if key in targets and key not in results:
+                results[key] = g
+    return results
+
+
+def _deliver(leaf: Tensor, grads: dict, targets, results: dict) -> None:
+    """Hand a leaf its gradient: into ``.grad`` (backward) or into the results (grad)."""
+    entry = grads.pop(id(leaf), None)
+    if entry is None:
+        return
+    g = entry[1]
+    if targets is None:
+        if leaf._requires_grad:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif id(leaf) in targets:
+        results[id(leaf)] = results[id(leaf)] + g if id(leaf) in results else g
+
+
+def _check_grad_output(y: Tensor, gy, where: str) -> Tensor:
+    if gy is None:
+        if y.data.size != 1:
+            raise RuntimeError(
+                f"{where}: grad can be implicitly created only for scalar outputs, but the output "
+                f"has shape {tuple(y.shape)}; pass gradient= (a tensor of that shape)"
+            )
+        xp = backend.get_array_module(y.data)
+        return Tensor(xp.ones_like(y.data))
+    gy = as_tensor(gy, like=y)
+    if gy.shape != y.shape:
+        raise RuntimeError(
+            f"{where}: gradient has shape {tuple(gy.shape)} but the output has shape {tuple(y.shape)}"
+        )
+    return gy
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of every leaf that requires grad."""
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,) * len(tensors) if grad_tensors is None else (grad_tensors,)
+    for i, y in enumerate(tensors):
+        if not y._requires_grad:
+            raise RuntimeError(
+                f"backward: element {i} of tensors does not require grad and has no grad_fn "
+                f"(shape {tuple(y.shape)}); did you compute it under no_grad or from detached tensors?"
+            )
+    gys = [_check_grad_output(y, g, "backward") for y, g in zip(tensors, grad_tensors)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run_backward(tensors, gys, None, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple.
+
+    Unlike ``backward`` this never touches ``.grad``.  With ``create_graph=True``
+    the returned gradients are part of the graph and can be differentiated again
+    (a gradient penalty is ``grad(D(x).sum(), x, create_graph=True)``).
+    """
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = (inputs,) if single else tuple(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (grad_outputs,)
+    for i, y in enumerate(outputs):
+        if not y._requires_grad:
+            raise RuntimeError(
+                f"grad: element {i} of outputs does not require grad and has no grad_fn "
+                f"(shape {tuple(y.shape)})"
+            )
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"grad: inputs[{i}] is a {type(x).__name__}, not a Tensor")
+        if not x._requires_grad:
+            raise RuntimeError(
+                f"grad: inputs[{i}] (shape {tuple(x.shape)}) does not require grad, "
+                "so it can't be in the graph"
+            )
+    gys = [_check_grad_output(y, g, "grad") for y, g in zip(outputs, grad_outputs)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    results = _run_backward(outputs, gys, inputs, retain_graph, create_graph)
+    out = []
+    for i, x in enumerate(inputs):
+        g = results.get(id(x))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: inputs[{i}] (shape {tuple(x.shape)}) was not used in the graph of the "
+                "outputs; pass allow_unused=True to get None for it"
+            )
+        out.append(g)
+    return tuple(out)

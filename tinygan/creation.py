@@ -1,0 +1,156 @@
+"""Tensor creation helpers, shaped like PyTorch's: zeros, ones, full, arange, randn, ...
+
+Sizes may be given as separate ints or as one tuple: ``zeros(2, 3)`` or
+``zeros((2, 3))``.  Floating results default to float32; pass ``dtype`` for
+float64 (the gradient checks use it).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend, random
+from .autograd import Tensor, get_default_dtype
+
+
+def _size(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"size must be non-negative ints, got {size}")
+    return tuple(int(s) for s in size)
+
+
+def _make(arr, requires_grad: bool) -> Tensor:
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def _float(dtype):
+    dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    return dtype
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    xp = backend.array_module_for(device)
+    with _on(device):
+        return _make(xp.zeros(_size(size), dtype=_float(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    xp = backend.array_module_for(device)
+    with _on(device):
+        return _make(xp.ones(_size(size), dtype=_float(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if dtype is None:
+        dtype = (np.int64 if isinstance(fill_value, (int, np.integer)) and not isinstance(fill_value, bool)
+                 else np.bool_ if isinstance(fill_value, bool) else get_default_dtype())
+    xp = backend.array_module_for(device)
+    with _on(device):
+        return _make(xp.full(_size((size,) if isinstance(size, int) else (size,)), fill_value,
+                             dtype=dtype), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    xp = backend.array_module_for(device)
+    with _on(device):
+        return _make(xp.eye(n, m, dtype=_float(dtype)), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Like ``torch.arange``: int64 for integer arguments, else the default float dtype."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if ints else get_default_dtype()
+    xp = backend.array_module_for(device)
+    with _on(device):
+        return _make(xp.arange(start, end, step, dtype=dtype), requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    xp = backend.array_module_for(device)
+    with _on(device):
+        return _make(xp.linspace(start, end, steps, dtype=_float(dtype)), requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard normal samples from the device's seeded generator."""
+    gen = generator or random.generator_for(device)
+    dtype = _float(dtype)
+    with _on(device):
+        arr = gen.standard_normal(_size(size), dtype=dtype if dtype in (np.float32, np.float64)
+                                  else np.float64).astype(dtype, copy=False)
+    return _make(arr, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    gen = generator or random.generator_for(device)
+    dtype = _float(dtype)
+    with _on(device):
+        arr = gen.random(_size(size), dtype=dtype if dtype in (np.float32, np.float64)
+                         else np.float64).astype(dtype, copy=False)
+    return _make(arr, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size=(), dtype=None, device=None,
+            generator=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` draws from [0, high))."""
+    if high is None:
+        low, high = 0, low
+    gen = generator or random.generator_for(device)
+    with _on(device):
+        arr = gen.integers(low, high, size=tuple(size))
+    return _make(arr.astype(dtype or np.int64), False)
+
+
+def randperm(n: int, device=None, generator=None) -> Tensor:
+    gen = generator or random.generator_for(device)
+    with _on(device):
+        return _make(gen.permutation(n).astype(np.int64), False)
+
+
+def _like(fn):
+    def like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return fn(*t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                  requires_grad=requires_grad)
+    like.__name__ = fn.__name__ + "_like"
+    like.__doc__ = f"``{fn.__name__}`` with the shape (and by default dtype and device) of ``t``."
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+randn_like = _like(randn)
+rand_like = _like(rand)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
+class _on:
+    """Make a GPU current while allocating on it (a no-op on the CPU)."""
+
+    def __init__(self, device):
+        self.dev = backend.default_device() if device is None else backend.device(device)
+        self.ctx = None
+
+    def __enter__(self):
+        if self.dev.type == "cuda" and self.dev.index is not None:
+            self.ctx = backend.cupy_module().cuda.Device(self.dev.index)
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.ctx.__exit__(*exc)
+        return False

@@ -1,0 +1,2 @@
+"""Neural-network building blocks, shaped like ``torch.nn``."""
+from . import functional

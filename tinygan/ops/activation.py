@@ -1,0 +1,124 @@
+"""Activations and (log-)softmax.
+
+Each backward reuses what the forward computed where the derivative is a
+function of the output (sigmoid' = y(1 - y), softmax's Jacobian-vector product
+y * (gy - sum(gy * y))), and uses the *output Tensor* for it, not its array, so
+that the second derivative also flows through y.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function, Tensor
+from .math import _mask, exp, where
+from .reduce import _axes
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        # 1 / (1 + e^-x) overflows for very negative x; this form never does.
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        y = self.output
+        return gy * (y * (1.0 - y))
+
+
+class ReLU(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).maximum(x, 0)
+
+    def backward(self, gy):
+        return gy * _mask(self.inputs[0].data > 0, gy)
+
+
+class LeakyReLU(Function):
+    def __init__(self, negative_slope: float):
+        self.slope = negative_slope
+
+    def forward(self, x):
+        return backend.get_array_module(x).where(x > 0, x, x * self.slope)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        xp = backend.get_array_module(x)
+        return gy * Tensor(xp.where(x > 0, 1.0, self.slope).astype(gy.dtype))
+
+
+class Softplus(Function):
+    """log(1 + e^(beta x)) / beta; linear above ``threshold`` (as PyTorch), stable everywhere."""
+
+    def __init__(self, beta: float, threshold: float):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        bx = x * self.beta
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z.
+        y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / self.beta
+        return xp.where(bx > self.threshold, x, y).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        linear = x.data * self.beta > self.threshold
+        return where(linear, gy, gy * sigmoid(x * self.beta))
+
+
+class Softmax(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, gy):
+        y = self.output
+        return y * (gy - (gy * y).sum(self.axis, keepdim=True))
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        z = x - x.max(axis=self.axis, keepdims=True)
+        return z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy):
+        return gy - exp(self.output) * gy.sum(self.axis, keepdim=True)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid()(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return ReLU()(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return LeakyReLU(negative_slope)(x)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus(beta, threshold)(x)
+
+
+def _softmax_dim(x: Tensor, dim, op: str) -> int:
+    if dim is None:
+        raise TypeError(f"{op}: dim must be given (the dim whose entries sum to one)")
+    return _axes(dim, x.ndim, op)[0] if x.ndim else 0
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``."""
+    return Softmax(_softmax_dim(x, dim, "softmax"))(x)
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """x - logsumexp(x) along ``dim``, computed stably."""
+    return LogSoftmax(_softmax_dim(x, dim, "log_softmax"))(x)

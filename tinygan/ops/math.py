@@ -1,0 +1,357 @@
+"""Elementwise arithmetic and math functions, and matrix multiplication.
+
+Binary ops broadcast as NumPy does; their backward sums the gradient back to
+each input's shape (``sum_to``).  Each backward is written with tinygan ops on
+Tensors -- ``gy * x1``, not ``gy.data * x1.data`` -- so that with
+``create_graph=True`` it is recorded and can be differentiated again.  Where a
+derivative is piecewise constant (abs, relu, clamp, max), the mask is a
+constant: its own derivative is zero almost everywhere.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function, Tensor, as_tensor, get_default_dtype
+from .shape import sum_to, transpose, reshape, unsqueeze
+
+
+def _mask(condition, like: Tensor) -> Tensor:
+    """A constant 0/1 tensor of ``like``'s dtype from a boolean array."""
+    return Tensor(condition.astype(like.data.dtype))
+
+
+# -- arithmetic ----------------------------------------------------------------
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (sum_to(gy, a.shape) if self.needs_input_grad[0] else None,
+                sum_to(gy, b.shape) if self.needs_input_grad[1] else None)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (sum_to(gy, a.shape) if self.needs_input_grad[0] else None,
+                sum_to(-gy, b.shape) if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None,
+                sum_to(gy * a, b.shape) if self.needs_input_grad[1] else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy / b
+        return (sum_to(ga, a.shape) if self.needs_input_grad[0] else None,
+                sum_to(-ga * a / b, b.shape) if self.needs_input_grad[1] else None)
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class PowScalar(Function):
+    """x ** c for a constant exponent c: d/dx = c x^(c-1)."""
+
+    def __init__(self, c: float):
+        self.c = c
+
+    def forward(self, x):
+        return x ** self.c
+
+    def backward(self, gy):
+        x, c = self.inputs[0], self.c
+        if c == 2:
+            return gy * (x * 2.0)
+        return gy * (c * x ** (c - 1))
+
+
+class Pow(Function):
+    """a ** b for tensors: d/da = b a^(b-1), d/db = a^b log a."""
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = sum_to(gy * b * a ** (b - 1.0), a.shape)
+        if self.needs_input_grad[1]:
+            gb = sum_to(gy * self.output * log(a), b.shape)
+        return ga, gb
+
+
+def add(a, b) -> Tensor:
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    return Add()(a, as_tensor(b, like=a))
+
+
+def sub(a, b) -> Tensor:
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    return Sub()(a, as_tensor(b, like=a))
+
+
+def mul(a, b) -> Tensor:
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    return Mul()(a, as_tensor(b, like=a))
+
+
+def div(a, b) -> Tensor:
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    if a.dtype.kind in "iub" and b.dtype.kind in "iub":   # true division, as in PyTorch
+        a = Tensor(a.data.astype(get_default_dtype()))
+    return Div()(a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg()(x)
+
+
+def pow(x, exponent) -> Tensor:
+    """``x ** exponent``; a Python-number exponent is a constant, a Tensor one is differentiated."""
+    if isinstance(exponent, Tensor):
+        x = as_tensor(x, like=exponent)
+        return Pow()(x, exponent)
+    if isinstance(x, Tensor):
+        if exponent == 1:
+            return x
+        return PowScalar(exponent)(x)
+    raise TypeError(f"pow: expected a Tensor, got {type(x).__name__}")
+
+
+def rpow(x: Tensor, base) -> Tensor:
+    """``base ** x`` for a number base."""
+    return Pow()(as_tensor(base, like=x), x)
+
+
+# -- unary math --------------------------------------------------------------------
+class Exp(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.output
+
+
+class Log(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        return gy / (self.output * 2.0)
+
+
+class Abs(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).abs(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * Tensor(backend.get_array_module(x.data).sign(x.data))
+
+
+class Sin(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        return -gy * sin(self.inputs[0])
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return backend.get_array_module(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.output
+        return gy * (1.0 - y * y)
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp()(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return Log()(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt()(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - the PyTorch name
+    return Abs()(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return Sin()(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return Cos()(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh()(x)
+
+
+# -- piecewise: clamp, maximum, minimum, where --------------------------------------------
+class Clamp(Function):
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        return backend.get_array_module(x).clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        inside = (x >= self.lo) if self.lo is not None else None
+        if self.hi is not None:
+            inside = (x <= self.hi) if inside is None else inside & (x <= self.hi)
+        return gy * _mask(inside, gy)
+
+
+def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - the PyTorch names
+    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp(min, max)(x)
+
+
+class Maximum(Function):
+    """Elementwise max; at ties each input gets half the gradient (as PyTorch)."""
+
+    def forward(self, a, b):
+        return backend.get_array_module(a).maximum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        wa = (a.data > b.data) + 0.5 * (a.data == b.data)
+        return (sum_to(gy * _mask(wa, gy), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(gy * _mask(1.0 - wa, gy), b.shape) if self.needs_input_grad[1] else None)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        return backend.get_array_module(a).minimum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        wa = (a.data < b.data) + 0.5 * (a.data == b.data)
+        return (sum_to(gy * _mask(wa, gy), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(gy * _mask(1.0 - wa, gy), b.shape) if self.needs_input_grad[1] else None)
+
+
+def maximum(a, b) -> Tensor:
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    return Maximum()(a, as_tensor(b, like=a))
+
+
+def minimum(a, b) -> Tensor:
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    return Minimum()(a, as_tensor(b, like=a))
+
+
+class Where(Function):
+    def __init__(self, condition):
+        self.condition = condition
+
+    def forward(self, a, b):
+        return backend.get_array_module(a).where(self.condition, a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        m = _mask(self.condition, gy)
+        return (sum_to(gy * m, a.shape) if self.needs_input_grad[0] else None,
+                sum_to(gy * (1.0 - m), b.shape) if self.needs_input_grad[1] else None)
+
+
+def where(condition, input, other) -> Tensor:  # noqa: A002 - the PyTorch name
+    """``input`` where ``condition`` holds, else ``other`` (all three broadcast)."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    a = as_tensor(input, like=other if isinstance(other, Tensor) else None)
+    b = as_tensor(other, like=a)
+    xp = backend.get_array_module(a.data)
+    cond = xp.asarray(cond)
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    return Where(cond)(a, b)
+
+
+# -- matmul ----------------------------------------------------------------------------
+class MatMul(Function):
+    """Batched matrix product of (..., n, k) and (..., k, m); batch dims broadcast."""
+
+    def forward(self, a, b):
+        if a.shape[-1] != b.shape[-2]:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} don't match: "
+                f"{a.shape[-1]} columns against {b.shape[-2]} rows"
+            )
+        return a @ b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = sum_to(matmul(gy, transpose(b, -1, -2)), a.shape)
+        if self.needs_input_grad[1]:
+            gb = sum_to(matmul(transpose(a, -1, -2), gy), b.shape)
+        return ga, gb
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product as ``torch.matmul``: 1-D operands are treated as a row / column vector."""
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both arguments need at least 1 dim, got shapes "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    if a.ndim == 1 and b.ndim == 1:
+        if a.shape != b.shape:
+            raise ValueError(f"matmul: vectors of shapes {tuple(a.shape)} and {tuple(b.shape)} differ")
+        return reshape(MatMul()(unsqueeze(a, 0), unsqueeze(b, 1)), ())
+    if a.ndim == 1:
+        y = MatMul()(unsqueeze(a, 0), b)
+        return reshape(y, y.shape[:-2] + y.shape[-1:])
+    if b.ndim == 1:
+        y = MatMul()(a, unsqueeze(b, 1))
+        return reshape(y, y.shape[:-1])
+    return MatMul()(a, b)

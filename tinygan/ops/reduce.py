@@ -1,0 +1,188 @@
+"""Reductions: sum, mean, var, std, max, min, logsumexp (over ``dim``, with ``keepdim``).
+
+The backward of a reduction spreads the output gradient back over the reduced
+dims: reshape it to the ``keepdim`` shape, then broadcast it to the input's
+shape (times 1/n for the mean, times the softmax for logsumexp).  ``var`` and
+``std`` are built from mean and sum, so their higher derivatives come from
+those ops and need no code of their own.
+"""
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+from .. import backend
+from ..autograd import Function, Tensor
+from .math import exp, sqrt
+from .shape import broadcast_to, reshape
+
+
+def _axes(dim, ndim: int, op: str):
+    """Normalize ``dim`` (None, int or tuple) to a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    span = builtins.max(ndim, 1)     # a 0-d tensor accepts dim 0 and -1, as in PyTorch
+    for d in dims:
+        if not -span <= d < span:
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor of {ndim} dimensions")
+        out.append(d % span)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dim} repeats a dim")
+    return tuple(sorted(a for a in out if a < ndim))
+
+
+def _keepdim_shape(shape: tuple, axes: tuple) -> tuple:
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _spread(gy: Tensor, shape: tuple, axes: tuple) -> Tensor:
+    """Broadcast a reduced gradient back over the reduced axes."""
+    return broadcast_to(reshape(gy, _keepdim_shape(shape, axes)), shape)
+
+
+class Sum(Function):
+    def __init__(self, axes: tuple, keepdim: bool):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        return x.sum(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        return _spread(gy, self.inputs[0].shape, self.axes)
+
+
+class Mean(Function):
+    def __init__(self, axes: tuple, keepdim: bool):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        return x.mean(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        shape = self.inputs[0].shape
+        n = 1
+        for a in self.axes:
+            n *= shape[a]
+        return _spread(gy * (1.0 / builtins.max(n, 1)), shape, self.axes)
+
+
+class _Extreme(Function):
+    """max / min over axes.  The gradient goes to the extreme element(s); ties share it equally."""
+
+    fn = "max"
+
+    def __init__(self, axes: tuple, keepdim: bool):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        if x.size == 0:
+            raise ValueError(f"{self.fn}: the input is empty (shape {x.shape})")
+        return getattr(x, self.fn)(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        y = self.output.data.reshape(_keepdim_shape(x.shape, self.axes))
+        hit = (x.data == y).astype(x.data.dtype)
+        hit /= hit.sum(axis=self.axes, keepdims=True)
+        return _spread(gy, x.shape, self.axes) * Tensor(hit)
+
+
+class Max(_Extreme):
+    fn = "max"
+
+
+class Min(_Extreme):
+    fn = "min"
+
+
+class LogSumExp(Function):
+    """log sum exp x, computed as m + log sum exp(x - m) with m = max x, so it never overflows."""
+
+    def __init__(self, axes: tuple, keepdim: bool):
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        m = x.max(axis=self.axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        return y if self.keepdim else y.reshape([s for i, s in enumerate(x.shape) if i not in self.axes])
+
+    def backward(self, gy):
+        # d/dx logsumexp(x) = softmax(x) = exp(x - y), with y the output (keepdim shape).
+        x = self.inputs[0]
+        shape = _keepdim_shape(x.shape, self.axes)
+        return _spread(gy, x.shape, self.axes) * exp(x - reshape(self.output, shape))
+
+
+def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - the PyTorch name
+    return Sum(_axes(dim, x.ndim, "sum"), keepdim)(x)
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"mean: needs a floating point tensor, got dtype {x.dtype}")
+    return Mean(_axes(dim, x.ndim, "mean"), keepdim)(x)
+
+
+def var(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None) -> Tensor:
+    """Variance, by default the unbiased estimator sum((x - mean)^2) / (n - 1), as PyTorch.
+
+    ``unbiased=False`` (or ``correction=0``) divides by n instead.
+    """
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = _axes(dim, x.ndim, "var")
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    d = x - mean(x, axes, keepdim=True)
+    scale = 1.0 / (n - correction) if n > correction else float("nan")
+    return sum(d * d, axes, keepdim=keepdim) * scale
+
+
+def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))`` with the same conventions."""
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+
+
+_MaxResult = namedtuple("max", ["values", "indices"])
+
+
+def _extreme(cls, x: Tensor, dim, keepdim: bool, name: str):
+    if dim is None:
+        return cls(_axes(None, x.ndim, name), False)(x)
+    if not isinstance(dim, int):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r}")
+    axes = _axes(dim, x.ndim, name)
+    values = cls(axes, keepdim)(x)
+    xp = backend.get_array_module(x.data)
+    idx = getattr(xp, "arg" + name)(x.data, axis=axes[0] if axes else None)
+    if keepdim and axes:
+        idx = xp.expand_dims(idx, axes[0])
+    return _MaxResult(values, Tensor(idx.astype("int64")))
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - the PyTorch name
+    """``x.max()`` is the largest element; ``x.max(dim)`` is ``(values, indices)`` along dim."""
+    return _extreme(Max, x, dim, keepdim, "max")
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - the PyTorch name
+    return _extreme(Min, x, dim, keepdim, "min")
+
+
+def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return Max(_axes(dim, x.ndim, "amax"), keepdim)(x)
+
+
+def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return Min(_axes(dim, x.ndim, "amin"), keepdim)(x)
+
+
+def logsumexp(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return LogSumExp(_axes(dim, x.ndim, "logsumexp"), keepdim)(x)
