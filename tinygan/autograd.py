@@ -372,13 +372,15 @@ class Function:
             # NumPy's broadcasting and matmul errors don't say which op failed: add it.
             shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
             raise ValueError(f"{self.name.lower()}: {exc} (input shapes {shapes})") from None
-        if _GradMode.enabled and any(x._requires_grad for x in inputs):
-            self.inputs = inputs
-            self.needs_input_grad = tuple(x._requires_grad for x in inputs)
-            out = _recorded(y, self)
-            self._output = weakref.ref(out)
-            return out
-        return Tensor(_as_array(y))
+        if _GradMode.enabled:
+            for x in inputs:
+                if x._requires_grad:
+                    self.inputs = inputs
+                    self.needs_input_grad = tuple([x._requires_grad for x in inputs])
+                    out = _new_tensor(y, self)
+                    self._output = weakref.ref(out)
+                    return out
+        return _new_tensor(y, None)
 
     def forward(self, *xs):
         raise NotImplementedError
@@ -400,12 +402,13 @@ class Function:
         self.inputs = None
 
 
-def _recorded(y, fn: Function) -> Tensor:
+def _new_tensor(y, fn: "Function | None") -> Tensor:
+    """Wrap an op's result (the fast path of ``Tensor.__init__``); ``fn`` is its creator or None."""
     t = Tensor.__new__(Tensor)
-    t.data = _as_array(y)
+    t.data = np.asarray(y) if isinstance(y, np.generic) else y
     t.grad = None
     t.grad_fn = fn
-    t._requires_grad = True
+    t._requires_grad = fn is not None
     t._retains_grad = False
     return t
 
