@@ -24,6 +24,7 @@ second backward through it is then a clear error.
 from __future__ import annotations
 
 import contextlib
+import re
 import weakref
 from typing import Any, Iterable, Sequence
 
@@ -369,9 +370,7 @@ class Function:
         try:
             y = self.forward(*[x.data for x in inputs])
         except ValueError as exc:
-            # NumPy's broadcasting and matmul errors don't say which op failed: add it.
-            shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
-            raise ValueError(f"{self.name.lower()}: {exc} (input shapes {shapes})") from None
+            raise ValueError(_explain(self, exc, inputs)) from None
         if _GradMode.enabled:
             for x in inputs:
                 if x._requires_grad:
@@ -397,9 +396,25 @@ class Function:
     def name(self) -> str:
         return type(self).__name__
 
+    @property
+    def op_name(self) -> str:
+        """The public name of the op, for error messages: LogSoftmax -> log_softmax."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
     def _release(self) -> None:
         """Drop the inputs (the saved tensors); the graph can't be walked through here again."""
         self.inputs = None
+
+
+def _explain(fn: Function, exc: ValueError, inputs) -> str:
+    """Name the op and the shapes in NumPy's errors (which name neither)."""
+    msg = str(exc)
+    if msg.startswith(fn.op_name + ":"):
+        return msg
+    shapes = " and ".join(str(tuple(x.shape)) for x in inputs)
+    if "broadcast" in msg:
+        return f"{fn.op_name}: shapes {shapes} can't be broadcast together"
+    return f"{fn.op_name}: {msg} (input shapes {shapes})"
 
 
 def _new_tensor(y, fn: "Function | None") -> Tensor:
@@ -528,6 +543,12 @@ def _deliver(leaf: Tensor, grads: dict, targets, results: dict) -> None:
     g = entry[1]
     if targets is None:
         if leaf._requires_grad:
+            if not _GradMode.enabled:
+                # A fresh, writable array of the leaf's dtype: the gradient arriving here may be
+                # a read-only broadcast view, or the very tensor handed to another leaf too.
+                g = Tensor(g.data.astype(leaf.data.dtype, copy=True))
+            elif g.dtype != leaf.dtype:
+                g = g.to(leaf.dtype)
             leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif id(leaf) in targets:
         results[id(leaf)] = results[id(leaf)] + g if id(leaf) in results else g
@@ -543,6 +564,8 @@ def _check_grad_output(y: Tensor, gy, where: str) -> Tensor:
         xp = backend.get_array_module(y.data)
         return Tensor(xp.ones_like(y.data))
     gy = as_tensor(gy, like=y)
+    if gy.dtype != y.dtype:
+        gy = Tensor(gy.data.astype(y.data.dtype))
     if gy.shape != y.shape:
         raise RuntimeError(
             f"{where}: gradient has shape {tuple(gy.shape)} but the output has shape {tuple(y.shape)}"

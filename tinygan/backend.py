@@ -36,10 +36,10 @@ class device:
             return
         if not isinstance(spec, str):
             raise TypeError(f"device: expected a string such as 'cpu' or 'cuda:0', got {spec!r}")
-        name, _, num = spec.partition(":")
+        name, colon, num = spec.partition(":")
         if name not in ("cpu", "cuda"):
             raise ValueError(f"device: unknown device {spec!r}; use 'cpu', 'cuda' or 'cuda:N'")
-        if num:
+        if colon:
             if not num.isdigit():
                 raise ValueError(f"device: bad device index in {spec!r}")
             index = int(num)
@@ -76,6 +76,7 @@ def cupy_module():
     global _cupy, _cupy_error
     if _cupy is not None:
         return _cupy
+    _cupy_error = None       # the reason of *this* attempt only, not of an earlier one
     try:
         import cupy  # noqa: PLC0415 - the one place tinygan imports cupy
     except ImportError as exc:

@@ -30,6 +30,14 @@ def _float(dtype):
     return dtype
 
 
+def _random_float(dtype, op: str):
+    """The dtype of a random float draw; integer dtypes are refused (as ``torch.randn``)."""
+    dtype = _float(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: needs a floating point dtype, got {dtype}")
+    return dtype
+
+
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     xp = backend.array_module_for(device)
     with _on(device):
@@ -83,7 +91,7 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Standard normal samples from the device's seeded generator."""
     gen = generator or random.generator_for(device)
-    dtype = _float(dtype)
+    dtype = _random_float(dtype, "randn")
     with _on(device):
         arr = gen.standard_normal(_size(size), dtype=dtype if dtype in (np.float32, np.float64)
                                   else np.float64).astype(dtype, copy=False)
@@ -93,7 +101,7 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Uniform samples on [0, 1)."""
     gen = generator or random.generator_for(device)
-    dtype = _float(dtype)
+    dtype = _random_float(dtype, "rand")
     with _on(device):
         arr = gen.random(_size(size), dtype=dtype if dtype in (np.float32, np.float64)
                          else np.float64).astype(dtype, copy=False)
@@ -102,9 +110,13 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=
 
 def randint(low: int, high: int | None = None, size=(), dtype=None, device=None,
             generator=None) -> Tensor:
-    """Integers in [low, high) (``randint(high, size)`` draws from [0, high))."""
+    """Integers in [low, high), as ``torch.randint``; ``randint(high, size)`` uses [0, high)."""
+    if isinstance(high, (tuple, list)) and size == ():
+        high, size = None, high       # randint(high, size): the PyTorch positional form
     if high is None:
         low, high = 0, low
+    if isinstance(size, (int, np.integer)):
+        size = (size,)
     gen = generator or random.generator_for(device)
     with _on(device):
         arr = gen.integers(low, high, size=tuple(size))
@@ -112,9 +124,15 @@ def randint(low: int, high: int | None = None, size=(), dtype=None, device=None,
 
 
 def randperm(n: int, device=None, generator=None) -> Tensor:
+    """A random permutation of 0..n-1 (int64)."""
     gen = generator or random.generator_for(device)
     with _on(device):
-        return _make(gen.permutation(n).astype(np.int64), False)
+        if hasattr(gen, "permutation"):
+            perm = gen.permutation(n)
+        else:   # CuPy's Generator has no permutation: sort uniform keys instead
+            keys = gen.random((n,))
+            perm = backend.get_array_module(keys).argsort(keys)
+        return _make(perm.astype(np.int64), False)
 
 
 def _like(fn):

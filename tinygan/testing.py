@@ -59,7 +59,7 @@ def _projection(fn: Callable, inputs: Sequence, vs: Sequence[np.ndarray]) -> flo
 
 
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, seed: int = 0) -> bool:
+              rtol: float = 1e-3, seed: int = 0, _what: Callable | None = None) -> bool:
     """Check the first derivatives of ``fn`` at ``inputs`` against central differences.
 
     Args:
@@ -102,7 +102,8 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
             fm = _projection(fn, inputs, vs)
             flat[j] = orig
             numeric.reshape(-1)[j] = (fp - fm) / (2 * eps)
-        _compare(a, numeric, atol, rtol, f"gradcheck: input {i} (shape {tuple(x.shape)})")
+        what = _what(i, x) if _what else f"gradcheck: input {i} (shape {tuple(x.shape)})"
+        _compare(a, numeric, atol, rtol, what)
     return True
 
 
@@ -149,5 +150,11 @@ def gradgradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float
                       create_graph=outer, allow_unused=True)
         return tuple(Tensor(np.zeros(w.shape)) if g is None else g for w, g in zip(wrt, gs))
 
+    def what(i, x):
+        if i < n:
+            return f"gradgradcheck: second derivative with respect to input {i} (shape {tuple(x.shape)})"
+        return (f"gradgradcheck: derivative of the gradient with respect to the direction v over "
+                f"output {i - n} (shape {tuple(x.shape)})")
+
     return gradcheck(first_derivative, tuple(inputs) + tuple(vs), eps=eps, atol=atol, rtol=rtol,
-                     seed=seed + 2)
+                     seed=seed + 2, _what=what)

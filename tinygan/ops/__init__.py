@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ..autograd import Tensor, as_tensor, is_grad_enabled
 from ..backend import get_array_module
-from . import activation, math, reduce, shape
+from . import activation, convert, math, reduce, shape
+from .convert import cast, clone, to
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
 from .math import (abs, add, clamp, cos, div, exp, log, matmul, maximum, minimum, mul, neg, pow,
                    sin, sqrt, sub, tanh, where)
@@ -71,6 +72,17 @@ _METHODS = {
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.__setitem__ = _setitem
+Tensor.to = to
+Tensor.clone = clone
+Tensor.type_as = lambda self, other: cast(self, other.dtype)
+Tensor.cpu = lambda self: to(self, "cpu")
+Tensor.cuda = lambda self, device=None: to(self, "cuda" if device is None else f"cuda:{int(device)}")
+Tensor.float = lambda self: cast(self, "float32")
+Tensor.double = lambda self: cast(self, "float64")
+Tensor.half = lambda self: cast(self, "float16")
+Tensor.long = lambda self: cast(self, "int64")
+Tensor.int = lambda self: cast(self, "int32")
+Tensor.bool = lambda self: cast(self, "bool")
 Tensor.T = property(lambda self: permute(self, tuple(reversed(range(self.ndim)))))
 Tensor.mT = property(lambda self: transpose(self, -1, -2))
 Tensor.expand_as = lambda self, other: expand(self, other.shape)
