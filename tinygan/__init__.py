@@ -21,6 +21,7 @@ from .ops import (abs, add, amax, amin, broadcast_to, cat, chunk, clamp, cos, di
                   softplus, split, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze,
                   var, where)
 from .random import get_rng_state, manual_seed, seed, set_rng_state
+from . import checkpoint, data, nn, optim
 
 # PyTorch's other names for the dtypes (they shadow builtins only inside this namespace).
 bool = bool_  # noqa: A001

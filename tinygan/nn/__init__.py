@@ -1,2 +1,29 @@
-"""Neural-network building blocks, shaped like ``torch.nn``."""
-from . import functional
+"""Neural-network building blocks, shaped like ``torch.nn``.
+
+``Module`` (module.py) is the base class: it registers ``Parameter``\\ s, buffers
+and submodules assigned as attributes, and gives ``parameters()``,
+``state_dict()``, ``train()``/``eval()`` and ``to(device)``.  The layers own
+their weights (PyTorch's layouts and default initializations) and call the
+differentiable functions in ``functional`` (imported as ``F``).  ``init`` holds
+the weight initializations.
+"""
+from . import functional, init
+from .activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from .container import ModuleDict, ModuleList, Sequential
+from .conv import Conv2d, ConvTranspose2d
+from .dropout import Dropout
+from .embedding import Embedding
+from .linear import Identity, Linear
+from .module import Module
+from .norm import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
+from .parameter import Parameter
+from .pooling import AvgPool2d, MaxPool2d
+from .shape import Flatten, Unflatten
+from .upsample import Upsample
+
+__all__ = [
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout", "Embedding",
+    "Flatten", "Identity", "InstanceNorm2d", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2d",
+    "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
+    "Unflatten", "Upsample", "functional", "init",
+]

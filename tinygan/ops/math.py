@@ -9,6 +9,8 @@ constant: its own derivative is zero almost everywhere.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor, get_default_dtype
 from .shape import sum_to, transpose, reshape, unsqueeze
@@ -80,6 +82,9 @@ class PowScalar(Function):
 
     def backward(self, gy):
         x, c = self.inputs[0], self.c
+        if c == 0:
+            # x^0 = 1 is constant; c * x^(c-1) would be 0 * inf = nan at x = 0.
+            return gy * 0.0
         if c == 2:
             return gy * (x * 2.0)
         return gy * (c * x ** (c - 1))
@@ -95,9 +100,17 @@ class Pow(Function):
         a, b = self.inputs
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = sum_to(gy * b * a ** (b - 1.0), a.shape)
+            # b a^(b-1) is 0 * 0^-1 = nan at a = b = 0, where PyTorch gives 0: use a = 1 there.
+            at_zero = (a.data == 0) & (b.data == 0)
+            base = where(at_zero, 1.0, a) if at_zero.any() else a
+            ga = sum_to(gy * b * base ** (b - 1.0), a.shape)
         if self.needs_input_grad[1]:
-            gb = sum_to(gy * self.output * log(a), b.shape)
+            # a^b log a -> 0 as a -> 0+ when b >= 0 (PyTorch's value there), but evaluated at
+            # a = 0 it is 0 * -inf = nan.  Taking the log of 1 instead at those points gives the
+            # 0; masking log's input (not its output) keeps nan out of higher derivatives too.
+            at_zero = (a.data == 0) & (b.data >= 0)
+            safe_a = where(at_zero, 1.0, a) if at_zero.any() else a
+            gb = sum_to(gy * self.output * log(safe_a), b.shape)
         return ga, gb
 
 
@@ -120,7 +133,9 @@ def div(a, b) -> Tensor:
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
     if a.dtype.kind in "iub" and b.dtype.kind in "iub":   # true division, as in PyTorch
+        # Cast both: NumPy would promote float32 / int64 to float64, PyTorch gives float32.
         a = Tensor(a.data.astype(get_default_dtype()))
+        b = Tensor(b.data.astype(get_default_dtype()))
     return Div()(a, b)
 
 
@@ -320,12 +335,7 @@ class MatMul(Function):
     """Batched matrix product of (..., n, k) and (..., k, m); batch dims broadcast."""
 
     def forward(self, a, b):
-        if a.shape[-1] != b.shape[-2]:
-            raise ValueError(
-                f"matmul: shapes {a.shape} and {b.shape} don't match: "
-                f"{a.shape[-1]} columns against {b.shape[-2]} rows"
-            )
-        return a @ b
+        return a @ b    # shapes were checked by matmul(), against what the caller passed
 
     def backward(self, gy):
         a, b = self.inputs
@@ -337,16 +347,37 @@ class MatMul(Function):
         return ga, gb
 
 
+def _check_matmul_shapes(sa: tuple, sb: tuple) -> None:
+    """Raise a ValueError naming both shapes (as the caller gave them) when they can't multiply."""
+    if not sa or not sb:
+        raise ValueError(f"matmul: both arguments need at least 1 dim, got shapes {sa} and {sb}")
+    if len(sa) == 1 and len(sb) == 1:
+        if sa != sb:
+            raise ValueError(f"matmul: vectors of shapes {sa} and {sb} differ in length")
+        return
+    k_a = sa[-1]
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: shapes {sa} and {sb} don't match: the first has {k_a} columns "
+            f"(its last dim), the second {k_b} rows"
+            + (" (its only dim)" if len(sb) == 1 else " (its second-to-last dim)")
+        )
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: the batch dims {sa[:-2]} and {sb[:-2]} of shapes {sa} and {sb} "
+            "can't be broadcast together"
+        ) from None
+
+
 def matmul(a, b) -> Tensor:
     """Matrix product as ``torch.matmul``: 1-D operands are treated as a row / column vector."""
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments need at least 1 dim, got shapes "
-                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    _check_matmul_shapes(tuple(a.shape), tuple(b.shape))
     if a.ndim == 1 and b.ndim == 1:
-        if a.shape != b.shape:
-            raise ValueError(f"matmul: vectors of shapes {tuple(a.shape)} and {tuple(b.shape)} differ")
         return reshape(MatMul()(unsqueeze(a, 0), unsqueeze(b, 1)), ())
     if a.ndim == 1:
         y = MatMul()(unsqueeze(a, 0), b)

@@ -13,7 +13,7 @@ from collections import namedtuple
 
 from .. import backend
 from ..autograd import Function, Tensor
-from .math import exp, sqrt
+from .math import exp, sqrt, where
 from .shape import broadcast_to, reshape
 
 
@@ -69,23 +69,32 @@ class Mean(Function):
 
 
 class _Extreme(Function):
-    """max / min over axes.  The gradient goes to the extreme element(s); ties share it equally."""
+    """max / min over axes.  The gradient goes to the extreme element(s).
+
+    Ties share it equally (``amax``, full ``max()``), unless ``index`` is given: the arg-max
+    along the one reduced axis (keepdim shape), which alone gets the gradient -- as PyTorch's
+    ``max(dim)``, whose gradient goes to the element its ``indices`` name.
+    """
 
     fn = "max"
 
-    def __init__(self, axes: tuple, keepdim: bool):
-        self.axes, self.keepdim = axes, keepdim
+    def __init__(self, axes: tuple, keepdim: bool, index=None):
+        self.axes, self.keepdim, self.index = axes, keepdim, index
 
     def forward(self, x):
-        if x.size == 0:
-            raise ValueError(f"{self.fn}: the input is empty (shape {x.shape})")
         return getattr(x, self.fn)(axis=self.axes, keepdims=self.keepdim)
 
     def backward(self, gy):
         x = self.inputs[0]
-        y = self.output.data.reshape(_keepdim_shape(x.shape, self.axes))
-        hit = (x.data == y).astype(x.data.dtype)
-        hit /= hit.sum(axis=self.axes, keepdims=True)
+        if self.index is not None:
+            xp = backend.get_array_module(x.data)
+            a = self.axes[0]
+            pos = xp.arange(x.shape[a]).reshape([-1 if i == a else 1 for i in range(x.ndim)])
+            hit = (pos == self.index).astype(x.data.dtype)          # one-hot along axis a
+        else:
+            y = self.output.data.reshape(_keepdim_shape(x.shape, self.axes))
+            hit = (x.data == y).astype(x.data.dtype)
+            hit /= hit.sum(axis=self.axes, keepdims=True)
         return _spread(gy, x.shape, self.axes) * Tensor(hit)
 
 
@@ -113,8 +122,14 @@ class LogSumExp(Function):
     def backward(self, gy):
         # d/dx logsumexp(x) = softmax(x) = exp(x - y), with y the output (keepdim shape).
         x = self.inputs[0]
-        shape = _keepdim_shape(x.shape, self.axes)
-        return _spread(gy, x.shape, self.axes) * exp(x - reshape(self.output, shape))
+        y = reshape(self.output, _keepdim_shape(x.shape, self.axes))
+        # A slice that is all -inf has y = -inf and x - y = -inf - (-inf) = nan there.  Its
+        # exp(x - y) is taken as 0 instead (with y = 0: exp(-inf) = 0), so one fully masked
+        # row does not turn the gradient of everything upstream into nan.
+        all_neg_inf = y.data == -float("inf")
+        if all_neg_inf.any():
+            y = where(all_neg_inf, 0.0, y)
+        return _spread(gy, x.shape, self.axes) * exp(x - y)
 
 
 def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - the PyTorch name
@@ -153,18 +168,29 @@ def std(x: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False
 _MaxResult = namedtuple("max", ["values", "indices"])
 
 
+def _check_nonempty(x: Tensor, axes: tuple, name: str) -> None:
+    """max/min have no identity: reducing over an empty dim is an error (as in PyTorch)."""
+    if any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"{name}: can't reduce over an empty dim (input shape {tuple(x.shape)}, "
+                         f"dims {axes})")
+
+
 def _extreme(cls, x: Tensor, dim, keepdim: bool, name: str):
     if dim is None:
-        return cls(_axes(None, x.ndim, name), False)(x)
+        axes = _axes(None, x.ndim, name)
+        _check_nonempty(x, axes, name)
+        return cls(axes, False)(x)
     if not isinstance(dim, int):
         raise TypeError(f"{name}: dim must be an int, got {dim!r}")
     axes = _axes(dim, x.ndim, name)
-    values = cls(axes, keepdim)(x)
+    _check_nonempty(x, axes, name)
     xp = backend.get_array_module(x.data)
-    idx = getattr(xp, "arg" + name)(x.data, axis=axes[0] if axes else None)
-    if keepdim and axes:
-        idx = xp.expand_dims(idx, axes[0])
-    return _MaxResult(values, Tensor(idx.astype("int64")))
+    idx = getattr(xp, "arg" + name)(x.data, axis=axes[0] if axes else None)   # first of ties
+    if not axes:                       # a 0-d input: its one element is the max, at index 0
+        return _MaxResult(cls(axes, keepdim)(x), Tensor(idx.astype("int64")))
+    idx_keep = xp.expand_dims(idx, axes[0])
+    values = cls(axes, keepdim, index=idx_keep)(x)
+    return _MaxResult(values, Tensor((idx_keep if keepdim else idx).astype("int64")))
 
 
 def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - the PyTorch name
@@ -177,11 +203,15 @@ def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001 - the PyTorch
 
 
 def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return Max(_axes(dim, x.ndim, "amax"), keepdim)(x)
+    axes = _axes(dim, x.ndim, "amax")
+    _check_nonempty(x, axes, "amax")
+    return Max(axes, keepdim)(x)
 
 
 def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return Min(_axes(dim, x.ndim, "amin"), keepdim)(x)
+    axes = _axes(dim, x.ndim, "amin")
+    _check_nonempty(x, axes, "amin")
+    return Min(axes, keepdim)(x)
 
 
 def logsumexp(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:

@@ -17,9 +17,10 @@ from ..autograd import Function, Tensor, as_tensor
 
 
 def _normalize_dim(dim: int, ndim: int, op: str) -> int:
-    if not -ndim <= dim < max(ndim, 1):
+    span = max(ndim, 1)      # a 0-d tensor accepts dim 0 and -1, as in PyTorch
+    if not -span <= dim < span:
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dimensions")
-    return dim % max(ndim, 1)
+    return dim % span
 
 
 # -- reshape ------------------------------------------------------------------
@@ -29,13 +30,7 @@ class Reshape(Function):
 
     def forward(self, x):
         self.in_shape = x.shape
-        try:
-            return x.reshape(self.shape)
-        except ValueError:
-            raise ValueError(
-                f"reshape: shape {tuple(self.shape)} is invalid for input of shape {x.shape} "
-                f"({x.size} elements)"
-            ) from None
+        return x.reshape(self.shape)     # reshape() checked the shape
 
     def backward(self, gy):
         return reshape(gy, self.in_shape)
@@ -52,7 +47,29 @@ def reshape(x: Tensor, *shape) -> Tensor:
     shape = _shape_args(shape)
     if x.shape == shape:
         return x
+    _check_reshape(tuple(x.shape), shape)
     return Reshape(shape)(x)
+
+
+def _check_reshape(old: tuple, shape: tuple) -> None:
+    """Raise a ValueError naming both shapes when ``old`` can't be viewed as ``shape``."""
+    n = 1
+    for s in old:
+        n *= s
+    bad = f"reshape: shape {shape} is invalid for input of shape {old} ({n} elements)"
+    if any(not isinstance(s, (int, np.integer)) or s < -1 for s in shape):
+        raise ValueError(bad + ": sizes must be non-negative ints or a single -1")
+    if sum(1 for s in shape if s == -1) > 1:
+        raise ValueError(bad + ": only one dim can be -1")
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= int(s)
+    if -1 in shape:
+        if known == 0 or n % known:
+            raise ValueError(bad + f": {n} is not a multiple of {known}")
+    elif known != n:
+        raise ValueError(bad + f": the new shape has {known} elements")
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -101,7 +118,11 @@ class Permute(Function):
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorder the dims: output dim i is input dim ``dims[i]``."""
     dims = _shape_args(dims)
-    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+    # Range-check each dim first: wrapping (d % ndim) alone would let (0, 3) pass as (0, 1).
+    for d in dims:
+        if not -x.ndim <= d < x.ndim:
+            raise IndexError(f"permute: dim {d} is out of range for a tensor of {x.ndim} dimensions")
+    if sorted(d % x.ndim for d in dims) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of the input")
     dims = tuple(d % x.ndim for d in dims)
     if dims == tuple(range(x.ndim)):
@@ -113,6 +134,8 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims."""
     d0 = _normalize_dim(dim0, x.ndim, "transpose")
     d1 = _normalize_dim(dim1, x.ndim, "transpose")
+    if x.ndim == 0:          # dims 0 and -1 name the 0-d tensor itself: nothing to swap
+        return x
     axes = list(range(x.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return permute(x, tuple(axes))

@@ -1,0 +1,94 @@
+"""Batch transforms for image arrays (NumPy or CuPy), applied by the ``DataLoader``.
+
+They work on whole batches, shape (N, 1, H, W) (``to_float`` also accepts the
+datasets' (N, H, W) and adds the channel axis), and on whichever device the
+array is on, so a loader can move uint8 pixels to the GPU (4x less to copy) and
+convert there.  The usual GAN pipeline is::
+
+    Compose([to_float, normalize, pad_to_32])   # uint8 (N, 28, 28) -> float32 (N, 1, 32, 32) in [-1, 1]
+
+[-1, 1] matches a generator that ends in tanh.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from .. import random
+from ..backend import device_of, get_array_module
+
+
+def to_float(images):
+    """uint8 pixels 0..255 -> float32 in [0, 1].
+
+    Shapes: (N, H, W) -> (N, 1, H, W) (grayscale gets its channel axis), or
+    (N, C, H, W) -> (N, C, H, W).
+    """
+    xp = get_array_module(images)
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.dtype != xp.uint8:
+        raise TypeError(f"to_float: expected uint8 pixels, got {images.dtype}")
+    # Multiply by a float32 constant so the result stays float32 (and is exact for 0 and 255).
+    return images.astype(xp.float32) * xp.float32(1.0 / 255.0)
+
+
+def normalize(images, mean: float = 0.5, std: float = 0.5):
+    """``(x - mean) / std``; the defaults map [0, 1] to [-1, 1]. Shape unchanged."""
+    xp = get_array_module(images)
+    dtype = images.dtype
+    return ((images - xp.asarray(mean, dtype=dtype)) / xp.asarray(std, dtype=dtype)).astype(dtype, copy=False)
+
+
+def pad_to_32(images, fill: float = -1.0):
+    """Pad (N, C, 28, 28) to (N, C, 32, 32): 2 pixels each side (DCGAN's power-of-two sizes).
+
+    ``fill`` is the background colour: -1 (the default) is black *after*
+    ``normalize``; pass ``fill=0`` for images still in [0, 1] or uint8 pixels.
+    """
+    xp = get_array_module(images)
+    h, w = images.shape[-2:]
+    if h > 32 or w > 32:
+        raise ValueError(f"pad_to_32: images are {h}x{w}, larger than 32x32")
+    if images.dtype.kind == "u" and fill < 0:
+        raise ValueError(f"pad_to_32: fill={fill} can't be stored in {images.dtype}; "
+                         "pass fill=0 for unnormalized pixels")
+    top, left = (32 - h) // 2, (32 - w) // 2
+    pad = [(0, 0)] * (images.ndim - 2) + [(top, 32 - h - top), (left, 32 - w - left)]
+    return xp.pad(images, pad, mode="constant", constant_values=fill)
+
+
+def binarize(images, generator=None):
+    """Dynamic binarization: each pixel becomes 1 with probability equal to its value in [0, 1].
+
+    A fresh sample every time it is called (every epoch), as in the VAE
+    literature on binarized MNIST, which turns the gray levels into Bernoulli
+    data and keeps a Bernoulli decoder from overfitting one fixed binarization.
+
+    Args:
+        images: float array in [0, 1], any shape, e.g. (N, 1, 28, 28).
+        generator: a ``numpy.random.Generator`` (or CuPy's, for CuPy arrays);
+            default tinygan's generator for the array's device (``manual_seed``).
+
+    Returns:
+        float array of 0s and 1s, same shape and dtype.
+    """
+    if generator is None:
+        generator = random.generator_for(device_of(images))
+    u = generator.random(images.shape, dtype=images.dtype if images.dtype.itemsize in (4, 8) else "float32")
+    return (u < images).astype(images.dtype)
+
+
+class Compose:
+    """Apply transforms one after another: ``Compose([to_float, normalize])(batch)``."""
+
+    def __init__(self, transforms: Sequence[Callable]):
+        self.transforms = list(transforms)
+
+    def __call__(self, images):
+        for t in self.transforms:
+            images = t(images)
+        return images
+
+    def __repr__(self) -> str:
+        names = ", ".join(getattr(t, "__name__", repr(t)) for t in self.transforms)
+        return f"Compose([{names}])"

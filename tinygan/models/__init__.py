@@ -1,0 +1,4 @@
+"""Model families, one file per paper (see each file's docstring for the paper and equations)."""
+from .classifier import Classifier
+
+__all__ = ["Classifier"]

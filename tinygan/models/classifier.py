@@ -1,0 +1,39 @@
+"""A small CNN classifier for 28x28 digits and clothes.
+
+Trained once on MNIST and once on Fashion-MNIST (``tinygan train classifier``),
+it is the frozen feature network behind tinygan's FID and classifier score: its
+penultimate layer (``features``, 128 values) plays the part Inception-v3's pool
+layer plays for ImageNet-sized images (Heusel et al. 2017), and its softmax the
+part of the Inception classifier in the Inception Score (Salimans et al. 2016).
+
+    x (N, 1, 28, 28) in [-1, 1]
+    -> Conv 3x3 1->32, BatchNorm, ReLU, MaxPool 2     (N, 32, 14, 14)
+    -> Conv 3x3 32->64, BatchNorm, ReLU, MaxPool 2    (N, 64, 7, 7)
+    -> Flatten, Linear 3136->128, ReLU                (N, 128)   = features
+    -> Dropout 0.25, Linear 128->10                   (N, 10)    = logits
+"""
+from __future__ import annotations
+
+from .. import nn
+from ..autograd import Tensor
+
+
+class Classifier(nn.Module):
+    def __init__(self, num_classes: int = 10, feature_dim: int = 128, dropout: float = 0.25):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+
+    def features(self, x: Tensor) -> Tensor:
+        """(N, 1, 28, 28) images in [-1, 1] -> (N, feature_dim) features."""
+        if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"Classifier: expected images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, 1, 28, 28) images in [-1, 1] -> (N, num_classes) logits."""
+        return self.head(self.features(x))

@@ -1,0 +1,31 @@
+"""Small helpers shared by the layers: argument normalization and parameter creation."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import get_default_dtype
+from ..creation import zeros
+from .parameter import Parameter
+
+
+def _pair(x, name: str = "argument") -> tuple:
+    """``3 -> (3, 3)``; a pair passes through (as a tuple of ints)."""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return (int(x), int(x))
+    x = tuple(int(v) for v in x)
+    if len(x) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {x}")
+    return x
+
+
+def _float_dtype(dtype) -> np.dtype:
+    """The dtype for new parameters: ``dtype`` or tinygan's default (float32)."""
+    dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"parameters must have a floating dtype, got {dtype}")
+    return dtype
+
+
+def _empty_parameter(*shape: int, device=None, dtype=None) -> Parameter:
+    """A zero-filled Parameter of ``shape`` (a layer's ``reset_parameters`` then initializes it)."""
+    return Parameter(zeros(*shape, dtype=_float_dtype(dtype), device=device))

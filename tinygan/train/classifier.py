@@ -1,0 +1,141 @@
+"""The classifier recipe: ``tinygan train classifier --dataset mnist|fashion-mnist``.
+
+Trains ``tinygan.models.Classifier`` with Adam and a cosine learning-rate
+decay, evaluates on the test set after every epoch, checkpoints every epoch
+(``--resume`` continues from the last one), and finally writes
+``classifier.npz``: the weights plus the test accuracy, the file FID and the
+classifier score load as their frozen feature network.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+from .. import backend, checkpoint, nn, optim, random
+from ..autograd import Tensor, no_grad
+from ..data import Compose, DataLoader, get_dataset, normalize, to_float
+from ..models.classifier import Classifier
+from ..viz import plot_curves
+from .progress import progress_bar
+from .run import Run
+
+DEFAULTS = dict(epochs=3, batch_size=128, lr=2e-3, weight_decay=1e-4, seed=0)
+
+
+def fast_mode() -> bool:
+    """``TINYGAN_FAST=1``: tiny data and few steps, for tests and lesson notebooks."""
+    return os.environ.get("TINYGAN_FAST", "0") not in ("", "0")
+
+
+def accuracy(model: Classifier, images, labels, batch_size: int = 1000) -> float:
+    """Fraction of ``labels`` (N,) that ``model`` predicts from ``images`` (N, 1, 28, 28) in [-1, 1]."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    with no_grad():
+        for a in range(0, len(labels), batch_size):
+            logits = model(Tensor(images[a:a + batch_size]))
+            pred = backend.to_device(logits.data.argmax(1), "cpu")
+            correct += int((pred == backend.to_device(labels[a:a + batch_size], "cpu")).sum())
+    model.train(was_training)
+    return correct / max(len(labels), 1)
+
+
+def _prepare(images, device):
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [-1, 1] on ``device``."""
+    return normalize(to_float(backend.to_device(images, device)))
+
+
+def train_classifier(dataset: str = "mnist", out: str | os.PathLike | None = None,
+                     epochs: int | None = None, batch_size: int | None = None,
+                     lr: float | None = None, seed: int | None = None, device=None,
+                     resume: bool = False, progress: bool = True) -> dict:
+    """Train the classifier; return ``{"test_accuracy", "epochs", "seconds", "weights"}``."""
+    cfg = dict(DEFAULTS)
+    cfg.update({k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed).items()
+                if v is not None})
+    fast = fast_mode()
+    cfg.update(model="classifier", dataset=dataset, device=str(backend.device(device or "cpu")),
+               fast=fast)
+    out = Path(out or f"runs/classifier-{dataset}")
+    run = Run(out, cfg, resume=resume)
+    random.manual_seed(cfg["seed"])
+
+    train_set, test_set = get_dataset(dataset, train=True), get_dataset(dataset, train=False)
+    train_x, train_y = train_set.data, train_set.targets
+    test_x, test_y = test_set.data, test_set.targets
+    if fast:
+        train_x, train_y, test_x, test_y = train_x[:1024], train_y[:1024], test_x[:256], test_y[:256]
+    dev = cfg["device"]
+    loader = DataLoader((train_x, train_y), batch_size=cfg["batch_size"], shuffle=True,
+                        drop_last=True, seed=cfg["seed"], device=dev,
+                        transform=Compose([to_float, normalize]))
+    test_images, test_labels = _prepare(test_x, dev), backend.to_device(test_y, dev)
+
+    model = Classifier().to(dev)
+    opt = optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    total = cfg["epochs"] * len(loader)
+    # Cosine decay to zero over the whole run (Loshchilov & Hutter 2017, without restarts).
+    sched = optim.LambdaLR(opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0))))
+    loss_fn = nn.functional.cross_entropy
+
+    start_epoch, seconds = 1, 0.0
+    if resume:
+        state = run.latest()
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            loader.load_state_dict(state["loader"])
+            random.set_rng_state(state["rng"])
+            start_epoch, seconds = state["epoch"] + 1, state["seconds"]
+            run.truncate(state["epoch"])
+
+    acc = None
+    for epoch in range(start_epoch, cfg["epochs"] + 1):
+        model.train()
+        t0 = time.perf_counter()
+        bar = progress_bar(loader, desc=f"epoch {epoch}/{cfg['epochs']}", enabled=progress)
+        for i, (x, y) in enumerate(bar):
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            if i % 20 == 0:
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"classifier: loss is {value} at epoch {epoch}, "
+                                             f"batch {i}; the last good checkpoint is kept")
+                bar.set_postfix(loss=f"{value:.3f}")
+                run.log({"epoch": epoch, "step": (epoch - 1) * len(loader) + i, "loss": value})
+        seconds += time.perf_counter() - t0
+        acc = accuracy(model, test_images, test_labels)
+        run.log({"epoch": epoch, "step": epoch * len(loader), "test_accuracy": acc,
+                 "seconds": round(seconds, 1)})
+        if progress:
+            print(f"epoch {epoch}: test accuracy {acc:.4f} ({seconds:.0f} s of training)")
+        run.save(epoch, model=model.state_dict(), optimizer=opt.state_dict(),
+                 scheduler=sched.state_dict(), loader=loader.state_dict(),
+                 rng=random.get_rng_state(), seconds=seconds, config=cfg)
+    if acc is None:   # resumed a finished run
+        acc = accuracy(model, test_images, test_labels)
+    records = run.records()
+    plot_curves(records, ["loss"], out / "losses.png", title=f"classifier on {dataset}")
+    weights = checkpoint.save(out / "classifier.npz", model=model.state_dict(),
+                              meta=dict(dataset=dataset, test_accuracy=acc, epochs=cfg["epochs"],
+                                        seconds=round(seconds, 1), fast=fast, arch="Classifier"))
+    return {"test_accuracy": acc, "epochs": cfg["epochs"], "seconds": seconds, "weights": str(weights)}
+
+
+def load_classifier_weights(path) -> Classifier:
+    """A ``Classifier`` in eval mode with the weights of a ``classifier.npz`` file."""
+    state = checkpoint.load(path)
+    model = Classifier()
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+__all__ = ["accuracy", "train_classifier", "load_classifier_weights", "fast_mode"]
