@@ -251,12 +251,15 @@ def test_int_tensors_true_division():
         np.testing.assert_allclose(y.data, expected)
 
 
-@pytest.mark.xfail(strict=True, reason="as_tensor (autograd.py) makes 2.0 a float32 0-d array and "
-                   "NumPy 2 promotes int64 with a float32 array to float64; PyTorch gives float32")
 def test_int_tensor_with_float_number_gives_float32():
     a = tinygan.tensor([1, 2, 3])
     assert (a * 2.0).dtype == np.float32
     assert (a + 0.5).dtype == np.float32
+    assert (0.5 - a).dtype == np.float32
+    np.testing.assert_allclose((a * 0.5).data, [0.5, 1.0, 1.5])
+    x = tinygan.ones(3)
+    assert (x * np.float64(2.0)).dtype == np.float32      # a NumPy scalar is a number too
+    assert (x + a).dtype == np.float32                     # int tensor + float tensor
 
 
 # -----------------------------------------------------------------------------

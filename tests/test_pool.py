@@ -40,16 +40,25 @@ def _np_avg_pool(x, k, s, p, ceil_mode, count_include_pad):
 
 
 def _np_max_pool(x, k, s, p, d, ceil_mode):
-    """Returns (values, indices h * W + w); the first maximum of each window wins."""
+    """Returns (values, indices h * W + w); the first maximum of each window wins.
+
+    As PyTorch's CPU kernel: start from the window's first cell inside the input, then take
+    any later cell that is larger (or NaN).
+    """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = k, s, p, d
     n, c, h, w = x.shape
     oh, ow = _out(h, kh, sh, ph, dh, ceil_mode), _out(w, kw, sw, pw, dw, ceil_mode)
     y, idx = np.full((n, c, oh, ow), -np.inf), np.zeros((n, c, oh, ow), dtype=np.int64)
     for b, ch, i, j in itertools.product(range(n), range(c), range(oh), range(ow)):
+        first = True
         for a, e in itertools.product(range(kh), range(kw)):
             r, q = i * sh - ph + a * dh, j * sw - pw + e * dw
-            if 0 <= r < h and 0 <= q < w and x[b, ch, r, q] > y[b, ch, i, j]:
-                y[b, ch, i, j], idx[b, ch, i, j] = x[b, ch, r, q], r * w + q
+            if not (0 <= r < h and 0 <= q < w):
+                continue
+            v = x[b, ch, r, q]
+            if first or v > y[b, ch, i, j] or np.isnan(v):
+                y[b, ch, i, j], idx[b, ch, i, j] = v, r * w + q
+            first = False
     return y, idx
 
 
@@ -114,6 +123,21 @@ def test_max_pool2d_ties_go_to_the_first_and_gradient_to_the_argmax(close):
     close(g, [[[[0.0, 11.0, 0.0], [0.0, 0.0, 0.0], [100.0, 1000.0, 0.0]]]])
 
 
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", MAX_CASES, ids=str)
+def test_max_pool2d_nan_and_minus_inf(kernel, stride, padding, dilation, ceil_mode, rng, close):
+    """NaN wins its window; a window of -inf points at its first cell inside the input."""
+    x = np.full((1, 2, 6, 5), -np.inf)
+    x[0, 0, 2, 3] = 1.0
+    x[0, 1, 1, 1] = np.nan
+    x[0, 1, 4, 4] = 2.0
+    y, idx = F.max_pool2d(tinygan.tensor(x), kernel, stride, padding, dilation, ceil_mode,
+                          return_indices=True)
+    s = kernel if stride is None else stride
+    ref, ref_idx = _np_max_pool(x, _pair(kernel), _pair(s), _pair(padding), _pair(dilation), ceil_mode)
+    np.testing.assert_array_equal(y.data, ref)
+    np.testing.assert_array_equal(idx.data, ref_idx)
+
+
 @pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", MAX_CASES[:6], ids=str)
 def test_max_pool2d_grads(kernel, stride, padding, dilation, ceil_mode, make, check_grads):
     x = make(1, 2, 4, 5, kind="distinct")              # no ties: the max is differentiable
@@ -149,6 +173,8 @@ def test_pools_match_torch(rng):
     torch = pytest.importorskip("torch")
     tF = torch.nn.functional
     x = rng.standard_normal((2, 3, 7, 6))
+    x[0, 0] = -np.inf                                   # windows with nothing but -inf
+    x[1, 1, 2:5, 1:3] = np.nan
     for kernel, stride, padding, dilation, ceil_mode in MAX_CASES:
         got, got_idx = F.max_pool2d(tinygan.tensor(x), kernel, stride, padding, dilation, ceil_mode,
                                     return_indices=True)
@@ -156,6 +182,7 @@ def test_pools_match_torch(rng):
                                        return_indices=True)
         np.testing.assert_array_equal(got.data, want.numpy())
         np.testing.assert_array_equal(got_idx.data, want_idx.numpy())
+    x = rng.standard_normal((2, 3, 7, 6))
     for (kernel, stride, padding, ceil_mode), cip in itertools.product(AVG_CASES, (True, False)):
         got = F.avg_pool2d(tinygan.tensor(x), kernel, stride, padding, ceil_mode, cip)
         want = tF.avg_pool2d(torch.tensor(x), kernel, stride, padding, ceil_mode, cip)

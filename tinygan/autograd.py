@@ -332,7 +332,9 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     """Wrap an operand of an op: a Tensor passes through; a number takes the dtype of ``like``."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and isinstance(x, (int, float, bool)) and not isinstance(x, np.generic):
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        x = x.item()            # a NumPy scalar is a number too: it mustn't promote the tensor
+    if like is not None and isinstance(x, (int, float, bool)):
         xp = backend.get_array_module(like.data)
         kind = like.data.dtype.kind
         if kind == "f" or (kind in "iu" and not isinstance(x, float)):

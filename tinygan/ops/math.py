@@ -114,26 +114,38 @@ class Pow(Function):
         return ga, gb
 
 
-def add(a, b) -> Tensor:
+def _operands(a, b) -> tuple:
+    """Make both operands Tensors, with PyTorch's type promotion for numbers.
+
+    A number takes the dtype of the tensor it meets (``x * 2.0`` stays float32),
+    and an integer tensor meeting a float becomes the default float dtype
+    (``int_tensor * 0.5`` is float32, where NumPy would say float64).
+    """
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    return Add()(a, as_tensor(b, like=a))
+    b = as_tensor(b, like=a)
+    ka, kb = a.dtype.kind, b.dtype.kind
+    if ka in "iub" and kb == "f":
+        a = Tensor(a.data.astype(b.dtype if b.ndim else get_default_dtype()))
+    elif kb in "iub" and ka == "f":
+        b = Tensor(b.data.astype(a.dtype if a.ndim else get_default_dtype()))
+    return a, b
+
+
+def add(a, b) -> Tensor:
+    return Add()(*_operands(a, b))
 
 
 def sub(a, b) -> Tensor:
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    return Sub()(a, as_tensor(b, like=a))
+    return Sub()(*_operands(a, b))
 
 
 def mul(a, b) -> Tensor:
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    return Mul()(a, as_tensor(b, like=a))
+    return Mul()(*_operands(a, b))
 
 
 def div(a, b) -> Tensor:
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, like=a)
+    a, b = _operands(a, b)
     if a.dtype.kind in "iub" and b.dtype.kind in "iub":   # true division, as in PyTorch
-        # Cast both: NumPy would promote float32 / int64 to float64, PyTorch gives float32.
         a = Tensor(a.data.astype(get_default_dtype()))
         b = Tensor(b.data.astype(get_default_dtype()))
     return Div()(a, b)
@@ -295,13 +307,11 @@ class Minimum(Function):
 
 
 def maximum(a, b) -> Tensor:
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    return Maximum()(a, as_tensor(b, like=a))
+    return Maximum()(*_operands(a, b))
 
 
 def minimum(a, b) -> Tensor:
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    return Minimum()(a, as_tensor(b, like=a))
+    return Minimum()(*_operands(a, b))
 
 
 class Where(Function):
