@@ -197,3 +197,33 @@ def test_linear_and_embedding_match_torch(rng):
     gt = tinygan.tensor(table, requires_grad=True)
     (g,) = tinygan.grad(F.embedding(tinygan.tensor(idx), gt, padding_idx=2), gt, tinygan.tensor(gy))
     np.testing.assert_allclose(g.data, tt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_gradient_penalty_through_every_layer_matches_torch(rng):
+    """d/dparams |d loss / dx|^2 (WGAN-GP's shape) through norm, resample, pool and losses."""
+    torch = pytest.importorskip("torch")
+    x, w = rng.standard_normal((4, 2, 6, 6)), rng.standard_normal((3, 18))
+    gamma, beta, table = rng.standard_normal(2), rng.standard_normal(2), rng.standard_normal((5, 3))
+    labels, idx, classes = rng.random((4, 3)), np.array([1, 4, 4, 0]), np.array([0, 2, 1, 2])
+
+    def penalty_grads(f, T, grad):
+        args = [T(a) for a in (x, w, gamma, beta, table)]
+        for a in args:
+            a.requires_grad_(True)
+        x_, w_, g_, b_, e_ = args
+        h = f.batch_norm(x_, None, None, g_, b_, training=True)
+        h = f.interpolate(h, scale_factor=1.5, mode="bilinear")
+        h = f.max_pool2d(h, 3, 2, 1)
+        h = f.avg_pool2d(h, 2, 1, ceil_mode=True, count_include_pad=False)
+        h = f.leaky_relu(h, 0.2).reshape(4, -1)
+        h = f.layer_norm(h, (h.shape[1],))
+        out = f.linear(h[:, :18], w_) + f.embedding(T(idx), e_)
+        loss = (f.binary_cross_entropy_with_logits(out, T(labels))
+                + f.cross_entropy(out, T(classes), label_smoothing=0.1))
+        (gx,) = grad(loss, x_, create_graph=True)
+        return grad((gx * gx).sum(), [x_, w_, g_, e_])
+
+    got = penalty_grads(F, tinygan.tensor, tinygan.grad)
+    want = penalty_grads(torch.nn.functional, torch.tensor, torch.autograd.grad)
+    for g, t in zip(got, want):
+        np.testing.assert_allclose(g.data, t.numpy(), rtol=1e-9, atol=1e-12)

@@ -125,10 +125,11 @@ def test_max_pool2d_ties_go_to_the_first_and_gradient_to_the_argmax(close):
 
 @pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", MAX_CASES, ids=str)
 def test_max_pool2d_nan_and_minus_inf(kernel, stride, padding, dilation, ceil_mode, rng, close):
-    """NaN wins its window; a window of -inf points at its first cell inside the input."""
+    """NaN wins its window (the last NaN, as PyTorch's CPU kernel); a window of -inf points at
+    its first cell inside the input."""
     x = np.full((1, 2, 6, 5), -np.inf)
     x[0, 0, 2, 3] = 1.0
-    x[0, 1, 1, 1] = np.nan
+    x[0, 1, 1, 1] = x[0, 1, 1, 2] = x[0, 1, 2, 1] = np.nan      # with several NaNs the last wins
     x[0, 1, 4, 4] = 2.0
     y, idx = F.max_pool2d(tinygan.tensor(x), kernel, stride, padding, dilation, ceil_mode,
                           return_indices=True)

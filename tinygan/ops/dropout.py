@@ -31,5 +31,5 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input * 0.0
     gen = random.generator_for(input.device)
     keep = gen.random(input.shape) >= p                         # P(keep) = 1 - p
-    mask = keep.astype(input.dtype) * (1.0 / (1.0 - p))
-    return input * Tensor(mask.astype(input.dtype, copy=False))
+    mask = (keep * (1.0 / (1.0 - p))).astype(input.dtype)       # 0 or 1 / (1 - p)
+    return input * Tensor(mask)

@@ -25,7 +25,7 @@ recomputed from x with differentiable ops, so the second derivative sees how
 they change.  Keeping the forward pass's 1/std as a constant there would
 silently drop those terms -- DeZero's BatchNorm does, and gets the second
 derivative wrong.  Only when nothing is recorded are the saved statistics
-reused, which is then exact and saves a pass over the data.
+reused, which is then exact and saves recomputing them.
 """
 from __future__ import annotations
 

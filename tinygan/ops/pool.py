@@ -199,14 +199,18 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 def _window_max(x, g: _Geometry):
     """Each window's maximum (N, C, H_out, W_out) and its position h * W + w in its plane (int64).
 
-    The first maximum wins ties and NaN counts as the largest, as in PyTorch.
+    As PyTorch's CPU kernel: the first maximum wins ties, and NaN beats everything -- the
+    last NaN of a window wins, since each NaN replaces the running maximum.
     """
     xp = backend.get_array_module(x)
     kh, kw = g.kernel
     win = g.windows(g.pad(x, -np.inf))
     win = win.reshape(win.shape[:4] + (kh * kw,))          # a copy: one row per output pixel
-    arg = win.argmax(axis=-1)
+    arg = win.argmax(axis=-1)                              # the first max, or the first NaN
     y = xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+    nan = xp.isnan(y)
+    if bool(nan.any()):
+        arg[nan] = (kh * kw - 1) - xp.isnan(win[nan][:, ::-1]).argmax(axis=-1)   # the last NaN
     # Cell k = a * kw + b of window (i, j) lies at start(i, j) + offset(k) in the plane.
     (h, w), (sh, sw), (dh, dw), (ph, pw) = g.in_hw, g.stride, g.dilation, g.padding
     start_r, start_c = np.arange(g.out_hw[0]) * sh - ph, np.arange(g.out_hw[1]) * sw - pw
