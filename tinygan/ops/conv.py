@@ -1,16 +1,7 @@
-"""2-D convolution and transposed convolution as one big matrix product (im2col + GEMM).
+"""2-D convolution and transposed convolution, differentiable to any order.
 
-A convolution of x (N, C, H, W) with w (O, C/g, kh, kw) takes, for every output
-pixel, the C/g * kh * kw input values under the kernel and dots them with a row
-of w.  im2col copies those patches into the columns of a matrix
-
-    cols[group, (c, i, j), (n, ho, wo)] = x_pad[n, c, ho*s + i*d, wo*s + j*d]
-
-so the whole convolution is one GEMM per group, ``w (O/g, K) @ cols (K, M)``,
-done by BLAS in float32.  The layout decides the speed: cols is filled with
-kh*kw strided copies, one per kernel offset (i, j), each moving a (C, N, Ho, Wo)
-block whose innermost run is a row of the image -- long, regular copies rather
-than the scattered short ones of a (N, Ho, Wo, C, kh, kw) patch layout.
+The arithmetic -- im2col + one GEMM per chunk of the batch -- lives in
+``im2col.py``.  This file is about derivatives.
 
 The three linear maps of a convolution are three Functions, and each one's
 backward is made of the other two, which is what makes every derivative
@@ -27,10 +18,8 @@ adjoint of im2col, adds the kh*kw strided slices back; it never uses np.add.at.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from .. import backend
 from ..autograd import Function, Tensor
+from .im2col import Geometry, conv, conv_input, conv_weight
 from .shape import reshape
 
 
@@ -43,109 +32,14 @@ def _pair(v, name: str, op: str) -> tuple:
     return v
 
 
-class _Geometry:
-    """Sizes of one convolution: input (N, C, H, W), kernel (kh, kw), output (Ho, Wo)."""
-
-    __slots__ = ("N", "C", "H", "W", "O", "kh", "kw", "s", "p", "d", "g", "Ho", "Wo")
-
-    def __init__(self, x_shape, w_conv_shape, stride, padding, dilation, groups, out_hw):
-        self.N, self.C, self.H, self.W = x_shape
-        self.O, _, self.kh, self.kw = w_conv_shape
-        self.s, self.p, self.d, self.g = stride, padding, dilation, groups
-        self.Ho, self.Wo = out_hw
-
-    def chunks(self, xp):
-        """Batch slices to work on: each one's cols fit in cache (~2 MB) on the CPU.
-
-        Filling a 150 MB cols matrix and reading it back costs more than the GEMM
-        itself; a few samples at a time keep the copies in the L2/L3 cache.  On a
-        GPU the whole batch goes at once.
-        """
-        per_sample = self.C * self.kh * self.kw * self.Ho * self.Wo
-        n = self.N if xp is not np else max(1, min(self.N, _CHUNK_ELEMENTS // max(per_sample, 1)))
-        return [slice(a, min(a + n, self.N)) for a in range(0, self.N, n)]
-
-
-_CHUNK_ELEMENTS = 1 << 19
-
-
-def _im2col(x, geo: _Geometry):
-    """x (n, C, H, W) -> cols (g, C/g * kh * kw, n * Ho * Wo)."""
-    xp = backend.get_array_module(x)
-    n = x.shape[0]
-    (ph, pw), (sh, sw), (dh, dw) = geo.p, geo.s, geo.d
-    if ph or pw:
-        xpad = xp.zeros((geo.C, n, geo.H + 2 * ph, geo.W + 2 * pw), dtype=x.dtype)
-        xpad[:, :, ph:ph + geo.H, pw:pw + geo.W] = x.transpose(1, 0, 2, 3)
-    else:
-        xpad = x.transpose(1, 0, 2, 3)          # a view in (C, n, H, W) order
-    cols = xp.empty((geo.C, geo.kh, geo.kw, n, geo.Ho, geo.Wo), dtype=x.dtype)
-    hs, ws = sh * (geo.Ho - 1) + 1, sw * (geo.Wo - 1) + 1
-    for i in range(geo.kh):
-        for j in range(geo.kw):
-            cols[:, i, j] = xpad[:, :, i * dh:i * dh + hs:sh, j * dw:j * dw + ws:sw]
-    return cols.reshape(geo.g, -1, n * geo.Ho * geo.Wo)
-
-
-def _col2im(cols, geo: _Geometry, n: int, out):
-    """The adjoint of _im2col: cols (g, C/g * kh * kw, n * Ho * Wo) -> out (n, C, H, W)."""
-    xp = backend.get_array_module(cols)
-    (ph, pw), (sh, sw), (dh, dw) = geo.p, geo.s, geo.d
-    cols = cols.reshape(geo.C, geo.kh, geo.kw, n, geo.Ho, geo.Wo)
-    xpad = xp.zeros((geo.C, n, geo.H + 2 * ph, geo.W + 2 * pw), dtype=cols.dtype)
-    hs, ws = sh * (geo.Ho - 1) + 1, sw * (geo.Wo - 1) + 1
-    for i in range(geo.kh):
-        for j in range(geo.kw):
-            xpad[:, :, i * dh:i * dh + hs:sh, j * dw:j * dw + ws:sw] += cols[:, i, j]
-    out[...] = xpad[:, :, ph:ph + geo.H, pw:pw + geo.W].transpose(1, 0, 2, 3)
-
-
-def _gemm_layout(gy, geo: _Geometry):
-    """(n, O, Ho, Wo) -> (g, O/g, n*Ho*Wo), the GEMM layout of an output gradient."""
-    xp = backend.get_array_module(gy)
-    return xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(geo.g, geo.O // geo.g, -1)
-
-
-def _conv(x, w, geo: _Geometry):
-    """y = conv(x, w), one GEMM per chunk of the batch and group."""
-    xp = backend.get_array_module(x)
-    wm = w.reshape(geo.g, geo.O // geo.g, -1)
-    y = xp.empty((geo.N, geo.O, geo.Ho, geo.Wo), dtype=x.dtype)
-    for sl in geo.chunks(xp):
-        ym = wm @ _im2col(x[sl], geo)                                  # (g, O/g, n*Ho*Wo)
-        y[sl] = ym.reshape(geo.O, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
-    return y
-
-
-def _conv_input(gy, w, geo: _Geometry):
-    """gx = the adjoint of conv in x applied to gy: GEMM with w^T, then col2im."""
-    xp = backend.get_array_module(gy)
-    wt = w.reshape(geo.g, geo.O // geo.g, -1).transpose(0, 2, 1)       # (g, K, O/g)
-    gx = xp.empty((geo.N, geo.C, geo.H, geo.W), dtype=gy.dtype)
-    for sl in geo.chunks(xp):
-        cols = wt @ _gemm_layout(gy[sl], geo)                          # (g, K, n*Ho*Wo)
-        _col2im(cols, geo, sl.stop - sl.start, gx[sl])
-    return gx
-
-
-def _conv_weight(x, gy, geo: _Geometry, w_shape):
-    """gw = sum over the batch of gy times the patches of x: GEMM with cols^T."""
-    xp = backend.get_array_module(x)
-    gw = None
-    for sl in geo.chunks(xp):
-        part = _gemm_layout(gy[sl], geo) @ _im2col(x[sl], geo).transpose(0, 2, 1)
-        gw = part if gw is None else gw + part                         # (g, O/g, K)
-    return gw.reshape(w_shape)
-
-
 class Conv2d(Function):
     """y = conv(x, w): x (N, C, H, W), w (O, C/g, kh, kw) -> y (N, O, Ho, Wo)."""
 
-    def __init__(self, geo: _Geometry):
+    def __init__(self, geo: Geometry):
         self.geo = geo
 
     def forward(self, x, w):
-        return _conv(x, w, self.geo)
+        return conv(x, w, self.geo)
 
     def backward(self, gy):
         x, w = self.inputs
@@ -157,11 +51,11 @@ class Conv2d(Function):
 class Conv2dInput(Function):
     """gx = conv_input(gy, w): the adjoint of conv in x, i.e. the transposed convolution."""
 
-    def __init__(self, geo: _Geometry):
+    def __init__(self, geo: Geometry):
         self.geo = geo
 
     def forward(self, gy, w):
-        return _conv_input(gy, w, self.geo)
+        return conv_input(gy, w, self.geo)
 
     def backward(self, g):
         gy, w = self.inputs
@@ -173,11 +67,11 @@ class Conv2dInput(Function):
 class Conv2dWeight(Function):
     """gw = conv_weight(x, gy) = sum over n, ho, wo of gy * (the patch of x under the kernel)."""
 
-    def __init__(self, geo: _Geometry, w_shape: tuple):
+    def __init__(self, geo: Geometry, w_shape: tuple):
         self.geo, self.w_shape = geo, w_shape
 
     def forward(self, x, gy):
-        return _conv_weight(x, gy, self.geo, self.w_shape)
+        return conv_weight(x, gy, self.geo, self.w_shape)
 
     def backward(self, g):
         x, gy = self.inputs
@@ -243,7 +137,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if Ho < 1 or Wo < 1:
         raise ValueError(f"conv2d: the kernel ({kh}, {kw}) with dilation {d} is larger than the "
                          f"padded input ({H + 2 * p[0]}, {W + 2 * p[1]})")
-    geo = _Geometry(x.shape, w.shape, s, p, d, groups, (Ho, Wo))
+    geo = Geometry(x.shape, w.shape, s, p, d, groups, (Ho, Wo))
     return _add_bias(Conv2d(geo)(x, w), bias, "conv2d")
 
 
@@ -271,5 +165,5 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     cout = w.shape[1] * groups
     # Seen from the convolution it is the adjoint of: input (N, C_out, Ho, Wo) -> (N, C_in, H, W),
     # whose weight (C_in, C_out/g, kh, kw) is exactly the transposed conv's weight.
-    geo = _Geometry((N, cout, Ho, Wo), w.shape, s, p, d, groups, (H, W))
+    geo = Geometry((N, cout, Ho, Wo), w.shape, s, p, d, groups, (H, W))
     return _add_bias(Conv2dInput(geo)(x, w), bias, "conv_transpose2d")

@@ -1,0 +1,208 @@
+"""conv2d and conv_transpose2d: forward against direct NumPy loops, first and second derivatives.
+
+Both layouts of ops/im2col.py are exercised (channels first for few channels or groups,
+channels last from CHANNELS_LAST_MIN channels on), and so is chunking of the batch.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import tinygan
+import tinygan.nn.functional as F
+from tinygan.ops import im2col
+from tinygan.testing import gradcheck, gradgradcheck
+
+
+def conv2d_reference(x, w, b, stride, padding, dilation, groups):
+    """Direct definition: y[n, o, p, q] = sum_{c, i, j} x_pad[n, c, p*s + i*d, q*s + j*d] w[o, c, i, j]."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    N, C, H, W = x.shape
+    O, Cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    Ho = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    Wo = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((N, O, Ho, Wo))
+    og = O // groups
+    for o in range(O):
+        g = o // og
+        for p in range(Ho):
+            for q in range(Wo):
+                patch = xp[:, g * Cg:(g + 1) * Cg, p * sh:p * sh + dh * (kh - 1) + 1:dh,
+                           q * sw:q * sw + dw * (kw - 1) + 1:dw]
+                y[:, o, p, q] = (patch * w[o]).sum(axis=(1, 2, 3))
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def conv_transpose2d_reference(x, w, b, stride, padding, output_padding, groups, dilation):
+    """Direct definition: every input pixel scatters x * w into the (uncropped) output."""
+    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = stride, padding, output_padding, dilation
+    N, Cin, H, W = x.shape
+    _, Og, kh, kw = w.shape
+    Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
+    Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
+    full = np.zeros((N, Og * groups, Ho + 2 * ph, Wo + 2 * pw))
+    cg = Cin // groups
+    for c in range(Cin):
+        g = c // cg
+        for p in range(H):
+            for q in range(W):
+                for i in range(kh):
+                    for j in range(kw):
+                        r, s = p * sh + i * dh, q * sw + j * dw
+                        if r < full.shape[2] and s < full.shape[3]:
+                            full[:, g * Og:(g + 1) * Og, r, s] += x[:, c, p, q][:, None] * w[c, :, i, j]
+    y = full[:, :, ph:ph + Ho, pw:pw + Wo]
+    if b is not None:
+        y = y + b[None, :, None, None]
+    return y
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else v
+
+
+# (in channels, out channels, kernel, stride, padding, dilation, groups, H, W)
+CONV_CASES = [
+    (2, 3, 3, 1, 0, 1, 1, 5, 6),
+    (2, 4, 3, 2, 1, 1, 2, 6, 5),
+    (3, 2, 1, 1, 0, 1, 1, 4, 4),
+    (2, 2, 4, 2, 1, 1, 1, 8, 7),
+    (2, 3, 3, 1, 2, 2, 1, 5, 5),
+    (4, 4, (3, 2), (2, 1), (1, 0), (1, 2), 2, 6, 6),
+    (8, 3, 3, 1, 1, 1, 1, 5, 5),          # channels last
+    (8, 4, 4, 2, 1, 1, 1, 6, 6),          # channels last, the DCGAN kind of layer
+    (9, 2, (1, 3), (1, 2), (0, 2), (2, 1), 1, 5, 7),   # channels last, non-square everything
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv2d_forward_and_gradients(case, rng):
+    cin, cout, k, s, p, d, g, H, W = case
+    kh, kw = pair(k)
+    x = rng.standard_normal((2, cin, H, W))
+    w = rng.standard_normal((cout, cin // g, kh, kw))
+    b = rng.standard_normal(cout)
+    y = F.conv2d(tinygan.tensor(x), tinygan.tensor(w), tinygan.tensor(b), s, p, d, g)
+    ref = conv2d_reference(x, w, b, pair(s), pair(p), pair(d), g)
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y.data, ref, rtol=1e-10, atol=1e-10)
+    xt, wt, bt = (tinygan.tensor(a, requires_grad=True) for a in (x[:1], w, b))
+    f = lambda x, w, b: F.conv2d(x, w, b, s, p, d, g)  # noqa: E731
+    assert gradcheck(f, (xt, wt, bt))
+    assert gradgradcheck(f, (xt, wt, bt))
+
+
+# (in channels, out channels, kernel, stride, padding, output_padding, groups, dilation, H, W)
+CONVT_CASES = [
+    (2, 3, 3, 1, 0, 0, 1, 1, 4, 3),
+    (2, 2, 4, 2, 1, 0, 1, 1, 3, 4),
+    (2, 2, 4, 2, 1, 1, 1, 1, 3, 3),
+    (4, 2, 3, 2, 1, 1, 2, 1, 3, 3),
+    (2, 3, 3, 2, 2, 1, 1, 2, 3, 4),
+    (3, 2, 1, 1, 0, 0, 1, 1, 3, 3),
+    (2, 2, (3, 2), (2, 1), (1, 0), (1, 0), 1, (1, 2), 3, 4),
+    (3, 8, 4, 2, 1, 0, 1, 1, 3, 3),      # 8 output channels: the adjoint conv is channels last
+]
+
+
+@pytest.mark.parametrize("case", CONVT_CASES, ids=str)
+def test_conv_transpose2d_forward_and_gradients(case, rng):
+    cin, cout, k, s, p, op, g, d, H, W = case
+    kh, kw = pair(k)
+    x = rng.standard_normal((2, cin, H, W))
+    w = rng.standard_normal((cin, cout // g, kh, kw))
+    b = rng.standard_normal(cout)
+    y = F.conv_transpose2d(tinygan.tensor(x), tinygan.tensor(w), tinygan.tensor(b), s, p, op, g, d)
+    ref = conv_transpose2d_reference(x, w, b, pair(s), pair(p), pair(op), g, pair(d))
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y.data, ref, rtol=1e-10, atol=1e-10)
+    xt, wt, bt = (tinygan.tensor(a, requires_grad=True) for a in (x[:1], w, b))
+    f = lambda x, w, b: F.conv_transpose2d(x, w, b, s, p, op, g, d)  # noqa: E731
+    assert gradcheck(f, (xt, wt, bt))
+    assert gradgradcheck(f, (xt, wt, bt))
+
+
+@pytest.mark.parametrize("cin", [2, 8])
+def test_chunked_batch_matches_whole_batch(cin, rng, monkeypatch):
+    """Processing the batch in chunks (to stay in cache) changes nothing but speed."""
+    x = tinygan.tensor(rng.standard_normal((5, cin, 6, 6)), requires_grad=True)
+    w = tinygan.tensor(rng.standard_normal((3, cin, 3, 3)), requires_grad=True)
+    results = []
+    for chunk in (1 << 30, 1):           # everything at once; one sample at a time
+        monkeypatch.setattr(im2col, "CHUNK", chunk)
+        x.grad = w.grad = None
+        y = F.conv2d(x, w, None, 2, 1)
+        (y * y).sum().backward()
+        results.append((y.data.copy(), x.grad.data.copy(), w.grad.data.copy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_adjoint_identity(rng):
+    """<conv(x, w), y> = <x, conv_transpose(y, w)>: the transposed conv is the adjoint."""
+    x = rng.standard_normal((2, 8, 7, 7))
+    w = rng.standard_normal((5, 8, 4, 4))
+    y = rng.standard_normal((2, 5, 2, 2))
+    lhs = (F.conv2d(tinygan.tensor(x), tinygan.tensor(w), stride=2).data * y).sum()
+    rhs = (x * F.conv_transpose2d(tinygan.tensor(y), tinygan.tensor(w), stride=2,
+                                  output_padding=1).data).sum()
+    assert lhs == pytest.approx(rhs, rel=1e-10)
+
+
+def test_float32_stays_float32():
+    x = tinygan.randn(2, 8, 6, 6)
+    w = tinygan.randn(4, 8, 3, 3)
+    assert F.conv2d(x, w, padding=1).dtype == np.float32
+    assert F.conv_transpose2d(x, tinygan.randn(8, 4, 4, 4), stride=2, padding=1).dtype == np.float32
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_string_padding(padding, rng):
+    x = rng.standard_normal((1, 2, 5, 6))
+    w = rng.standard_normal((3, 2, 4, 3))
+    y = F.conv2d(tinygan.tensor(x), tinygan.tensor(w), padding=padding)
+    if padding == "valid":
+        np.testing.assert_allclose(y.data, conv2d_reference(x, w, None, (1, 1), (0, 0), (1, 1), 1))
+    else:   # PyTorch pads the extra row at the bottom: total 3 rows -> 1 above, 2 below
+        assert y.shape == (1, 3, 5, 6)
+        xp = np.pad(x, ((0, 0), (0, 0), (1, 2), (1, 1)))
+        np.testing.assert_allclose(y.data, conv2d_reference(xp, w, None, (1, 1), (0, 0), (1, 1), 1))
+
+
+def test_channel_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match="conv2d: input has 3 channels but weight expects 1"):
+        F.conv2d(tinygan.randn(2, 3, 8, 8), tinygan.randn(4, 1, 3, 3))
+    with pytest.raises(ValueError, match="conv_transpose2d: input has 3 channels but weight expects 2"):
+        F.conv_transpose2d(tinygan.randn(2, 3, 8, 8), tinygan.randn(2, 4, 3, 3))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.conv2d(tinygan.randn(3, 8, 8), tinygan.randn(4, 3, 3, 3)), "4-D input"),
+    (lambda: F.conv2d(tinygan.randn(1, 3, 2, 2), tinygan.randn(4, 3, 3, 3)), "larger than the padded"),
+    (lambda: F.conv2d(tinygan.randn(1, 4, 8, 8), tinygan.randn(4, 2, 3, 3), groups=3), "groups=3"),
+    (lambda: F.conv2d(tinygan.randn(1, 3, 8, 8), tinygan.randn(4, 3, 3, 3), stride=0), "stride"),
+    (lambda: F.conv2d(tinygan.randn(1, 3, 8, 8), tinygan.randn(4, 3, 3, 3), tinygan.randn(5)),
+     "bias has shape"),
+    (lambda: F.conv_transpose2d(tinygan.randn(1, 3, 4, 4), tinygan.randn(3, 2, 3, 3), stride=2,
+                                output_padding=2), "output_padding"),
+    (lambda: F.conv2d(tinygan.randn(1, 3, 8, 8), tinygan.randn(4, 3, 3, 3, dtype=tinygan.float64)),
+     "dtype"),
+])
+def test_bad_arguments(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
+
+
+def test_all_layer_options_agree_with_reference_exhaustively_small(rng):
+    """A sweep over stride x padding x dilation x kernel on one tiny input, forward only."""
+    x = rng.standard_normal((1, 2, 7, 6))
+    for k, s, p, d in itertools.product([1, 3, 4], [1, 2], [0, 1, 2], [1, 2]):
+        w = rng.standard_normal((2, 2, k, k))
+        if (7 + 2 * p - d * (k - 1) - 1) < 0 or (6 + 2 * p - d * (k - 1) - 1) < 0:
+            continue
+        y = F.conv2d(tinygan.tensor(x), tinygan.tensor(w), None, s, p, d)
+        np.testing.assert_allclose(y.data, conv2d_reference(x, w, None, (s, s), (p, p), (d, d), 1),
+                                   atol=1e-12)
