@@ -14,6 +14,7 @@ import pytest
 
 import tinygan
 import tinygan.nn.functional as F
+from tinygan.testing import gradcheck, gradgradcheck
 
 
 def _out(n, k, s, p, d, ceil_mode):
@@ -188,3 +189,34 @@ def test_pools_match_torch(rng):
         got = F.avg_pool2d(tinygan.tensor(x), kernel, stride, padding, ceil_mode, cip)
         want = tF.avg_pool2d(torch.tensor(x), kernel, stride, padding, ceil_mode, cip)
         np.testing.assert_allclose(got.data, want.numpy(), rtol=1e-12, atol=1e-14)
+
+
+# -- the fast path for non-overlapping blocks (kernel = stride, no padding) -------------------
+@pytest.mark.parametrize("kernel", [2, (2, 3), 1])
+def test_max_pool_blocks_matches_the_general_path(kernel):
+    from tinygan.ops import pool
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 6, 6))
+    x[0, 0, :2, :2] = 1.5                      # a tied block: the first cell must win
+    x[1, 2] = 0.0                              # a plane of zeros, as after a ReLU
+    fast = F.max_pool2d(tinygan.tensor(x, requires_grad=True), kernel)
+    assert isinstance(fast.grad_fn, pool.MaxPoolBlocks)
+    general_y, index = F.max_pool2d(tinygan.tensor(x), kernel, return_indices=True)  # general path
+    np.testing.assert_array_equal(fast.data, general_y.data)
+    xt = tinygan.tensor(x, requires_grad=True)
+    gy = rng.standard_normal(fast.shape)
+    F.max_pool2d(xt, kernel).backward(tinygan.tensor(gy))
+    expected = np.zeros(x.size)
+    n, c = x.shape[:2]
+    flat = (np.arange(n * c).reshape(n, c, 1, 1) * 36 + index.data).reshape(-1)
+    np.add.at(expected, flat, gy.reshape(-1))
+    np.testing.assert_array_equal(xt.grad.data.reshape(-1), expected)
+    assert xt.grad.data[0, 0, :2, :2].tolist() == [[gy[0, 0, 0, 0], 0.0], [0.0, 0.0]] or kernel != 2
+
+
+@pytest.mark.parametrize("kernel", [2, (2, 3)])
+def test_max_pool_blocks_gradients(kernel):
+    rng = np.random.default_rng(1)
+    x = tinygan.tensor(rng.permutation(72).reshape(1, 2, 6, 6) / 10.0, requires_grad=True)
+    assert gradcheck(lambda x: F.max_pool2d(x, kernel), (x,))
+    assert gradgradcheck(lambda x: F.max_pool2d(x, kernel), (x,))

@@ -278,6 +278,77 @@ class _PlaneGather(Function):
         return _PlaneScatter(self.index, self.inputs[0].shape)(gy)
 
 
+class MaxPoolBlocks(Function):
+    """Max pooling over non-overlapping kh x kw blocks (kernel = stride, no padding): the common case.
+
+    Cell (a, b) of every block is the strided view ``x[:, :, a::kh, b::kw]``, so the
+    maximum is kh*kw elementwise ``maximum``s of views -- no window copy, no argmax.
+    The backward sends each gradient to the first maximum of its block (PyTorch's
+    rule for ties, which are common after a ReLU) through constant 0/1 masks, one
+    per cell: ``_BlockSpread`` and its adjoint ``_BlockGather``.
+    """
+
+    def __init__(self, kernel: tuple):
+        self.kernel = kernel
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        cells = _block_cells(x, self.kernel)
+        y = cells[0].copy()
+        for c in cells[1:]:
+            xp.maximum(y, c, out=y)
+        taken = xp.zeros(y.shape, dtype=bool)
+        self.masks = []
+        for c in cells:                       # row-major order: the first maximum wins
+            first = (c == y) & ~taken
+            taken |= first
+            self.masks.append(first.astype(x.dtype))
+        return y
+
+    def backward(self, gy):
+        return _BlockSpread(self.masks, self.kernel)(gy)
+
+
+def _block_cells(x, kernel) -> list:
+    kh, kw = kernel
+    return [x[:, :, a::kh, b::kw] for a in range(kh) for b in range(kw)]
+
+
+class _BlockSpread(Function):
+    """gx[:, :, a::kh, b::kw] = mask_ab * gy: each gradient to its block's maximum."""
+
+    def __init__(self, masks, kernel):
+        self.masks, self.kernel = masks, kernel
+
+    def forward(self, gy):
+        xp = backend.get_array_module(gy)
+        (kh, kw), (n, c, ho, wo) = self.kernel, gy.shape
+        gx = xp.empty((n, c, ho * kh, wo * kw), dtype=gy.dtype)
+        for cell, mask in zip(_block_cells(gx, self.kernel), self.masks):
+            xp.multiply(gy, mask, out=cell)
+        return gx
+
+    def backward(self, ggx):
+        return _BlockGather(self.masks, self.kernel)(ggx)
+
+
+class _BlockGather(Function):
+    """The adjoint of ``_BlockSpread``: y = sum over cells of mask_ab * x[:, :, a::kh, b::kw]."""
+
+    def __init__(self, masks, kernel):
+        self.masks, self.kernel = masks, kernel
+
+    def forward(self, x):
+        cells = _block_cells(x, self.kernel)
+        y = cells[0] * self.masks[0]
+        for cell, mask in zip(cells[1:], self.masks[1:]):
+            y += cell * mask
+        return y
+
+    def backward(self, gy):
+        return _BlockSpread(self.masks, self.kernel)(gy)
+
+
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """Maximum over kh x kw windows: (N, C, H, W) -> (N, C, H_out, W_out).
@@ -292,8 +363,11 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
         raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
     kernel = _pair(kernel_size, "kernel_size", op)
     stride = kernel if stride is None or stride == [] or stride == () else _pair(stride, "stride", op)
-    g = _Geometry(x.shape[2:], kernel, stride, _pair(padding, "padding", op),
-                  _pair(dilation, "dilation", op), ceil_mode, op)
+    padding, dilation = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
+    if (stride == kernel and padding == (0, 0) and dilation == (1, 1) and not return_indices
+            and x.shape[2] % kernel[0] == 0 and x.shape[3] % kernel[1] == 0):
+        return unbatch(MaxPoolBlocks(kernel)(x))
+    g = _Geometry(x.shape[2:], kernel, stride, padding, dilation, ceil_mode, op)
     fn = MaxPool2d(g)
     y = unbatch(fn(x))
     if return_indices:
