@@ -90,3 +90,25 @@ def test_resume_refuses_a_run_with_other_settings(tmp_path):
 def test_models_lists_classifier(capsys):
     assert main(["models"]) == 0
     assert "classifier" in capsys.readouterr().out
+
+
+@needs_mnist
+def test_shipped_mnist_weights_classify_real_test_digits():
+    """The committed frozen classifier (the FID feature network) really is a 99% classifier."""
+    from tinygan.data import MNIST
+    from tinygan.data.transforms import normalize, to_float
+    from tinygan.models import pretrained_classifier
+    model = pretrained_classifier("mnist")
+    assert not model.training
+    test = MNIST(train=False)
+    x, y = normalize(to_float(test.data[:2000])), test.targets[:2000]
+    # 99.19% on all 10k; the first 2000 test digits are not easier than the rest by much.
+    assert accuracy(model, x, y) >= 0.985
+    meta = checkpoint.load(pretrained_classifier.__globals__["WEIGHTS"] / "classifier_mnist.npz")["meta"]
+    assert meta["dataset"] == "mnist" and meta["test_accuracy"] >= 0.99
+
+
+def test_pretrained_classifier_unknown_dataset():
+    from tinygan.models import pretrained_classifier
+    with pytest.raises(FileNotFoundError, match="no weights for 'svhn'"):
+        pretrained_classifier("svhn")

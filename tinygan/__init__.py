@@ -22,6 +22,7 @@ from .ops import (abs, add, amax, amin, broadcast_to, cat, chunk, clamp, cos, di
                   var, where)
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import checkpoint, data, nn, optim
+from . import models  # after nn: the model families are built from its layers
 
 # PyTorch's other names for the dtypes (they shadow builtins only inside this namespace).
 bool = bool_  # noqa: A001

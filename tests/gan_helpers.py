@@ -1,0 +1,143 @@
+"""Tiny GAN families for the trainer, CLI and metrics tests (fast on a CPU).
+
+They implement ``tinygan.models.base.GANFamily`` the way the real families do -- an
+unconditional one, a conditional one, and one with an InfoGAN-style categorical code
+(``sample_noise_with_code``) -- so the trainer's paths are tested whether or not the real
+families in ``tinygan.models.FAMILIES`` exist yet.  ``register`` puts them in the registry.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import tinygan
+from tinygan import nn
+from tinygan.models.base import GANFamily
+from tinygan.nn import functional as F
+
+Z = 8
+
+
+class TinyGAN(GANFamily):
+    """An MLP GAN with BatchNorm in G (so buffers, eval mode and the EMA's buffer copies matter)."""
+
+    name = "tiny"
+    latent_dim = Z
+    defaults = dict(optimizer="adam", lr_g=2e-3, lr_d=2e-3, betas=(0.5, 0.999), n_critic=1,
+                    batch_size=64)
+
+    def __init__(self):
+        super().__init__()
+        self.G = nn.Sequential(nn.Linear(self.g_in(), 32), nn.BatchNorm1d(32), nn.ReLU(),
+                               nn.Linear(32, 784), nn.Tanh())
+        self.D = nn.Sequential(nn.Flatten(), nn.Linear(784 + self.d_extra(), 32), nn.LeakyReLU(0.2),
+                               nn.Linear(32, 1))
+
+    def g_in(self) -> int:
+        return Z
+
+    def d_extra(self) -> int:
+        return 0
+
+    def sample_noise(self, n, device=None):
+        return tinygan.randn(n, Z, device=device), None
+
+    def generate(self, z, labels=None):
+        return self.G(z).reshape(-1, 1, 28, 28)
+
+    def d_logits(self, x, labels=None):
+        return self.D(x).reshape(-1)
+
+    def d_loss(self, real, labels):
+        with tinygan.no_grad():
+            z, _ = self.sample_noise(real.shape[0], device=real.device)
+            fake = self.generate(z, labels)
+        loss = F.softplus(-self.d_logits(real, labels)).mean() + F.softplus(self.d_logits(fake, labels)).mean()
+        return loss, {}
+
+    def g_loss(self, n, labels):
+        z, _ = self.sample_noise(n, device=self.G[0].weight.device)
+        return F.softplus(-self.d_logits(self.generate(z, labels), labels)).mean(), {}
+
+
+class TinyWGAN(TinyGAN):
+    """The critic side of the loop: RMSprop, n_critic 5, weight clipping in after_d_step."""
+
+    name = "tiny_wgan"
+    defaults = dict(optimizer="rmsprop", lr_g=5e-4, lr_d=5e-4, n_critic=5, batch_size=64)
+
+    def d_loss(self, real, labels):
+        with tinygan.no_grad():
+            fake = self.generate(self.sample_noise(real.shape[0])[0])
+        return self.d_logits(fake).mean() - self.d_logits(real).mean(), {"wdist": 0.0}
+
+    def g_loss(self, n, labels):
+        return -self.d_logits(self.generate(self.sample_noise(n)[0])).mean(), {}
+
+    def after_d_step(self):
+        for p in self.D.parameters():
+            p.data[...] = np.clip(p.data, -0.01, 0.01)
+
+
+class TinyCGAN(TinyGAN):
+    """Conditional: G and D see a one-hot label."""
+
+    name = "tiny_cgan"
+    conditional = True
+
+    def g_in(self):
+        return Z + 10
+
+    def d_extra(self):
+        return 10
+
+    def sample_noise(self, n, device=None):
+        return tinygan.randn(n, Z, device=device), tinygan.randint(0, 10, (n,), device=device)
+
+    @staticmethod
+    def one_hot(labels):
+        return tinygan.tensor(np.eye(10, dtype=np.float32)[np.asarray(labels.data)])
+
+    def generate(self, z, labels=None):
+        return self.G(tinygan.cat([z, self.one_hot(labels)], 1)).reshape(-1, 1, 28, 28)
+
+    def d_logits(self, x, labels=None):
+        return self.D[1:](tinygan.cat([x.reshape(x.shape[0], -1), self.one_hot(labels)], 1)).reshape(-1)
+
+    def g_loss(self, n, labels):
+        z, _ = self.sample_noise(n)
+        return F.softplus(-self.d_logits(self.generate(z, labels), labels)).mean(), {}
+
+
+class TinyInfoGAN(TinyGAN):
+    """A categorical code in G's input (InfoGAN's c), exposed through sample_noise_with_code."""
+
+    name = "tiny_infogan"
+
+    def g_in(self):
+        return Z + 10
+
+    def sample_noise_with_code(self, codes, device=None):
+        n = codes.shape[0]
+        onehot = tinygan.tensor(np.eye(10, dtype=np.float32)[np.asarray(codes.data)])
+        return tinygan.cat([tinygan.randn(n, Z, device=device), onehot], 1), None
+
+    def sample_noise(self, n, device=None):
+        return self.sample_noise_with_code(tinygan.randint(0, 10, (n,), device=device), device)
+
+
+TINY = {"tiny": TinyGAN, "tiny_wgan": TinyWGAN, "tiny_cgan": TinyCGAN, "tiny_infogan": TinyInfoGAN}
+
+
+def register(monkeypatch) -> None:
+    """Add the tiny families to ``tinygan.models.FAMILIES`` (creating it if it doesn't exist yet)."""
+    import tinygan.models as models
+    families = dict(getattr(models, "FAMILIES", {}))
+    families.update(TINY)
+    monkeypatch.setattr(models, "FAMILIES", families, raising=False)
+
+
+def small_classifier(seed: int = 0):
+    """A randomly initialized Classifier in eval mode: a stand-in feature network for tests."""
+    from tinygan.models import Classifier
+    tinygan.manual_seed(seed)
+    return Classifier().eval()
