@@ -21,7 +21,7 @@ and, as the baseline, the same graph with the op replaced by the identity on
 leaves of the op's *output* shape (``y = z[0]; y = y + z[k] ...``).  Both graphs
 have the same N-1 adds, the same single root and one backward call, so
 
-    per-op cost = (best baseline-free sample - best baseline sample) / N
+    per-op cost = (op-graph time - baseline-graph time) / N
 
 is what one more op in a graph costs: its forward, the recording of its node,
 its backward, and handing its gradient on -- with the fixed cost of the
@@ -31,32 +31,42 @@ its own output, so no chain can overflow (exp), shrink (sum, getitem) or grow
 minus sum + backward" idea, amortized over N ops per backward call so that a
 ~20 us op is not lost in the noise of a ~100 us backward call.
 
-Each row is best-of-k (as ``timeit``): k samples of the op graph interleaved
-with k of the baseline, garbage collection off while timing, leaf ``.grad``
-reset to None between samples outside the timed region (a training step's
-``zero_grad``).  Each sample includes freeing the graph.  The forward-only
-columns time the same two graphs built under ``no_grad`` with no backward.  The
-MLP row is different: it is the whole step (3 matmul+bias layers, relu between,
-loss = mean of squares, backward), in us per step, not per op.  Before timing,
-every row checks that tinygan's leaf gradients match PyTorch's.
+Sampling, as ``timeit`` does it but paired: k rounds, each timing one sample of
+each of the four graphs (op and baseline, tinygan and PyTorch) back to back, so
+that the two sides of every subtraction and of every ratio see the same machine
+conditions.  Garbage collection is off while timing; leaf ``.grad`` is reset to
+None between samples outside the timed region (a training step's
+``zero_grad``); freeing the graph is inside it.  The reported per-op cost is
+the median over the k rounds of (op sample - baseline sample) / N.  ``--stat
+min`` reports timeit's best-of-k instead, (fastest op sample - fastest baseline
+sample) / N.  On an idle machine the two should agree; on a shared one the
+difference of two minima is itself noisy (one lucky sample moved a row by 2x
+between runs here), while the paired median kept the ratios within about 15%
+from run to run.  The JSON output has both, and the min and median of every graph's
+samples.
+
+The forward-only columns time the same two graphs built under ``no_grad``, with
+no backward.  The MLP row is different: it is the whole step (3 matmul + bias
+layers, relu between, loss = mean of squares, backward) in us per step, not per
+op.  Before timing, every row checks that tinygan's leaf gradients match PyTorch's.
 
 Threads: the env vars OMP/OPENBLAS/MKL_NUM_THREADS are set to BENCH_THREADS
 (default 1) at the top, before NumPy or torch are imported, and
 ``torch.set_num_threads`` gets the same number, so both sides compute on one
-core each.  (For tensors this small neither side would use more threads for
-elementwise work, and an OpenMP pool that spins costs PyTorch several us per op.)
+core each.  (For tensors this small more threads buy nothing; PyTorch's small ops
+were measurably slower here with its default two threads.)
 
 Clock: samples are timed with the process's CPU time (``time.process_time``),
 not the wall clock, so that time the process spends descheduled while other
-programs run on a shared machine is not counted; best-of-k then removes the
-rest.  Both frameworks run every op on the calling thread here (one thread, and
-PyTorch's autograd runs CPU graphs on the calling thread), so nothing is
-missed.  ``--clock wall`` uses ``time.perf_counter`` instead; on a quiet machine
-the two agree.
+programs run on a shared machine is not counted.  Both frameworks do all their
+work on the calling thread here (one compute thread, and PyTorch's autograd runs
+CPU graphs on the calling thread: the process has a single OS thread), so
+nothing is missed.  ``--clock wall`` uses ``time.perf_counter`` instead.  Other
+load still slows the CPU itself (shared caches and cores): on a busy machine
+the absolute us go up, for both frameworks alike, while the ratios, measured
+round-robin, move much less.  The header prints the load average.
 
-A full run takes about 30-60 s; ``--quick`` about 5 s (fewer, noisier samples).
-The numbers are sensitive to other load on the machine: the header prints the
-load average, and best-of-k only helps if there are quiet moments.
+A full run takes 30-60 s; ``--quick`` about 5 s (fewer, noisier samples).
 """
 from __future__ import annotations
 
@@ -68,6 +78,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     os.environ[_var] = _THREADS
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import datetime  # noqa: E402
 import gc  # noqa: E402
 import hashlib  # noqa: E402
@@ -234,35 +245,29 @@ class _Graph:
         return _sample_fwd(self.fn, self.leaves[0], self.leaves[1:])
 
 
-def _best_pair(a: Callable, b: Callable, k: int, warmup: int = 3):
-    """Interleave k samples of a and b (so drift and load hit both); return the two lists of times."""
+def _interleave(samplers: list, k: int, warmup: int = 3) -> list:
+    """k samples of each sampler, round-robin (so load and drift hit all alike): the lists of times.
+
+    The samplers are a case's op and baseline graphs for every framework, so the two sides of
+    each ratio and of each subtraction are measured under the same conditions.
+    """
     for _ in range(warmup):
-        a(), b()
+        for f in samplers:
+            f()
     gc.collect()
     gc.disable()
     try:
-        ta, tb = [], []
+        times = [[] for _ in samplers]
         for _ in range(k):
-            ta.append(a())
-            tb.append(b())
+            for f, t in zip(samplers, times):
+                t.append(f())
     finally:
         gc.enable()
-    return ta, tb
-
-
-def _best(f: Callable, k: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        f()
-    gc.collect()
-    gc.disable()
-    try:
-        return min(f() for _ in range(k))
-    finally:
-        gc.enable()
+    return times
 
 
 def _case_arrays(case: Case, n: int, seed: int):
-    """Standard-normal float32 values for the N applications of the op (the same for both frameworks)."""
+    """Standard-normal float32 inputs for the N applications of the op (shared by both frameworks)."""
     rng = np.random.default_rng(seed)
     return [[rng.standard_normal(s).astype(np.float32) for s in case.in_shapes] for _ in range(n)]
 
@@ -276,28 +281,46 @@ def _fn(fw, case: Case):
     return case.tg if fw is _TinyGAN else case.th
 
 
-def measure_case(fw, case: Case, n: int, k: int, seed: int) -> dict:
+def measure_case(frameworks: list, case: Case, n: int, k: int, seed: int) -> dict:
+    """Per-op us of ``case`` for each framework: {name: {"fwd_bwd_us", "fwd_us", ...}}."""
     arrays = _case_arrays(case, n, seed)
-    out_shape = _out_shape(fw, case, arrays)
-    rng = np.random.default_rng(seed + 1)
-    ones = fw.const(np.ones(out_shape, np.float32))
-    op = _Graph(_fn(fw, case), [tuple(fw.leaf(a) for a in xs) for xs in arrays], ones)
-    base = _Graph(_identity,
-                  [(fw.leaf(rng.standard_normal(out_shape).astype(np.float32)),) for _ in range(n)],
-                  ones)
-    s_op, s_base = _best_pair(op.grad_sample, base.grad_sample, k)
-    with fw.no_grad():
-        f_op, f_base = _best_pair(op.fwd_sample, base.fwd_sample, k)
-    # Reported: from the best samples.  Kept in the JSON to judge the noise: the same from the
-    # medians (on a quiet machine the two are close).
-    return {
-        "fwd_bwd_us": (min(s_op) - min(s_base)) / n * 1e6,
-        "fwd_us": (min(f_op) - min(f_base)) / n * 1e6,
-        "median_fwd_bwd_us": (statistics.median(s_op) - statistics.median(s_base)) / n * 1e6,
-        "median_fwd_us": (statistics.median(f_op) - statistics.median(f_base)) / n * 1e6,
-        "raw_us": {"fwd_bwd_op": min(s_op) * 1e6, "fwd_bwd_base": min(s_base) * 1e6,
-                   "fwd_op": min(f_op) * 1e6, "fwd_base": min(f_base) * 1e6},
-    }
+    graphs = []
+    for fw in frameworks:
+        out_shape = _out_shape(fw, case, arrays)
+        rng = np.random.default_rng(seed + 1)
+        ones = fw.const(np.ones(out_shape, np.float32))
+        op = _Graph(_fn(fw, case), [tuple(fw.leaf(a) for a in xs) for xs in arrays], ones)
+        base = _Graph(_identity, [(fw.leaf(rng.standard_normal(out_shape).astype(np.float32)),)
+                                  for _ in range(n)], ones)
+        graphs += [op, base]
+    grad_times = _interleave([g.grad_sample for g in graphs], k)
+    with contextlib.ExitStack() as stack:
+        for fw in frameworks:
+            stack.enter_context(fw.no_grad())
+        fwd_times = _interleave([g.fwd_sample for g in graphs], k)
+    out = {}
+    for i, fw in enumerate(frameworks):
+        s_op, s_base = grad_times[2 * i], grad_times[2 * i + 1]
+        f_op, f_base = fwd_times[2 * i], fwd_times[2 * i + 1]
+        out[fw.name] = {
+            # median over the k rounds of (op sample - baseline sample of the same round)
+            "median": {"fwd_bwd_us": _median_paired(s_op, s_base) / n * 1e6,
+                       "fwd_us": _median_paired(f_op, f_base) / n * 1e6},
+            # timeit's best-of-k: (fastest op sample - fastest baseline sample)
+            "min": {"fwd_bwd_us": (min(s_op) - min(s_base)) / n * 1e6,
+                    "fwd_us": (min(f_op) - min(f_base)) / n * 1e6},
+            "graph_us": {"fwd_bwd_op": _us_summary(s_op), "fwd_bwd_base": _us_summary(s_base),
+                         "fwd_op": _us_summary(f_op), "fwd_base": _us_summary(f_base)},
+        }
+    return out
+
+
+def _median_paired(op: list, base: list) -> float:
+    return statistics.median(a - b for a, b in zip(op, base))
+
+
+def _us_summary(times: list) -> dict:
+    return {"min": min(times) * 1e6, "median": statistics.median(times) * 1e6}
 
 
 def check_case(case: Case, seed: int):
@@ -314,7 +337,8 @@ def check_case(case: Case, seed: int):
         grads[fw.name] = [fw.to_numpy(t.grad) for xs in leaves for t in xs]
     for g, h in zip(grads["tinygan"], grads["torch"]):
         if g.shape != h.shape or not np.allclose(g, h, rtol=1e-4, atol=1e-5):
-            return f"gradient mismatch (max abs diff {np.max(np.abs(g - h)) if g.shape == h.shape else 'shape'})"
+            diff = np.max(np.abs(g - h)) if g.shape == h.shape else f"shapes {g.shape}, {h.shape}"
+            return f"gradient mismatch (max abs diff {diff})"
     return None
 
 
@@ -328,7 +352,8 @@ def _mlp_arrays(seed: int):
     x = rng.standard_normal((MLP_BATCH, MLP_DIMS[0])).astype(np.float32)
     params = []
     for fan_in, fan_out in zip(MLP_DIMS[:-1], MLP_DIMS[1:]):
-        params.append((rng.standard_normal((fan_in, fan_out)) / math.sqrt(fan_in)).astype(np.float32))
+        w = rng.standard_normal((fan_in, fan_out)) / math.sqrt(fan_in)
+        params.append(w.astype(np.float32))
         params.append((0.1 * rng.standard_normal(fan_out)).astype(np.float32))
     return x, params
 
@@ -341,30 +366,41 @@ def _mlp_loss(x, params):
     return (out ** 2).mean()
 
 
-def measure_mlp(fw, k: int, seed: int) -> dict:
+def measure_mlp(frameworks: list, k: int, seed: int) -> dict:
+    """us per MLP step (forward + backward) and per forward under no_grad, for each framework."""
     xa, pa = _mlp_arrays(seed)
-    x = fw.const(xa)
-    params = [fw.leaf(p) for p in pa]
+    steps, fwds = [], []
+    for fw in frameworks:
+        x = fw.const(xa)
+        params = [fw.leaf(p) for p in pa]
 
-    def step():
-        for p in params:
-            p.grad = None
-        t0 = _perf()
-        loss = _mlp_loss(x, params)
-        loss.backward()
-        del loss
-        return _perf() - t0
+        def step(x=x, params=params):
+            for p in params:
+                p.grad = None
+            t0 = _perf()
+            loss = _mlp_loss(x, params)
+            loss.backward()
+            del loss
+            return _perf() - t0
 
-    def fwd():
-        t0 = _perf()
-        loss = _mlp_loss(x, params)
-        del loss
-        return _perf() - t0
+        def fwd(x=x, params=params):
+            t0 = _perf()
+            loss = _mlp_loss(x, params)
+            del loss
+            return _perf() - t0
 
-    t_step = _best(step, k)
-    with fw.no_grad():
-        t_fwd = _best(fwd, k)
-    return {"fwd_bwd_us": t_step * 1e6, "fwd_us": t_fwd * 1e6}
+        steps.append(step)
+        fwds.append(fwd)
+    step_times = _interleave(steps, k)
+    with contextlib.ExitStack() as stack:
+        for fw in frameworks:
+            stack.enter_context(fw.no_grad())
+        fwd_times = _interleave(fwds, k)
+    return {fw.name: {
+        "median": {"fwd_bwd_us": statistics.median(step_times[i]) * 1e6,
+                   "fwd_us": statistics.median(fwd_times[i]) * 1e6},
+        "min": {"fwd_bwd_us": min(step_times[i]) * 1e6, "fwd_us": min(fwd_times[i]) * 1e6},
+    } for i, fw in enumerate(frameworks)}
 
 
 def check_mlp(seed: int):
@@ -434,7 +470,8 @@ def environment(args) -> dict:
                     "torch.get_num_threads()": torch.get_num_threads() if torch is not None else None},
         "dtype": "float32",
         "N_ops_per_graph": args.n,
-        "best_of_k": args.k,
+        "k_rounds": args.k,
+        "stat": args.stat,
         "clock": args.clock,
         "loadavg_start": _loadavg(),
     }
@@ -486,6 +523,18 @@ def print_table(rows: list, have_torch: bool) -> dict:
     return summary
 
 
+def _row(row: dict, res: dict, stat: str) -> dict:
+    """Fill a table row from measure_case/measure_mlp results with the chosen statistic."""
+    tg, th = res["tinygan"], res.get("torch")
+    for name, r in (("tinygan", tg), ("torch", th)):
+        for col in ("fwd_bwd_us", "fwd_us"):
+            row[f"{name}_{col}"] = r[stat][col] if r else None
+    row["ratio_fwd_bwd"] = _ratio(row["tinygan_fwd_bwd_us"], row["torch_fwd_bwd_us"])
+    row["ratio_fwd"] = _ratio(row["tinygan_fwd_us"], row["torch_fwd_us"])
+    row["all_stats"] = res
+    return row
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer, noisier samples (about 5 s)")
@@ -493,6 +542,9 @@ def main(argv=None) -> int:
     p.add_argument("--ops", help="comma-separated op names to run (default: all, plus mlp)")
     p.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                    help="time samples by process CPU time (default) or wall clock")
+    p.add_argument("--stat", choices=("median", "min"), default="median",
+                   help="per-op estimate: median of the k paired differences (default) or "
+                        "best-of-k minus best-of-k")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     args = p.parse_args(argv)
     global torch, _perf
@@ -501,21 +553,26 @@ def main(argv=None) -> int:
         torch = None
     if torch is not None:
         torch.set_num_threads(int(_THREADS))
-    args.n, args.k = (8, 10) if args.quick else (32, 40)
+    args.n, args.k = (8, 10) if args.quick else (32, 60)
 
     wanted = set(args.ops.split(",")) if args.ops else None
     cases = [c for c in make_cases() if wanted is None or c.op in wanted]
     run_mlp = wanted is None or "mlp" in wanted
     env = environment(args)
     have_torch = torch is not None
+    frameworks = [_TinyGAN, _Torch] if have_torch else [_TinyGAN]
 
     print("autograd overhead: per-op forward+backward cost on small float32 tensors")
     for key in ("date", "cpu", "cores", "python", "numpy", "torch", "tinygan"):
         print(f"  {key:<8} {env[key] if env[key] is not None else 'not installed'}")
     print(f"  threads  {_THREADS} (OMP/OPENBLAS/MKL_NUM_THREADS"
           + (f"; torch.get_num_threads()={torch.get_num_threads()}" if have_torch else "") + ")")
-    print(f"  method   N={args.n} ops per graph, best of k={args.k}, per-op = (graph - identity graph) / N, "
-          f"clock: {'process CPU time' if args.clock == 'cpu' else 'wall'}")
+    if args.stat == "median":
+        stat = f"median over k={args.k} rounds of (op graph - identity graph) / N"
+    else:
+        stat = f"(best-of-{args.k} op graph - best-of-{args.k} identity graph) / N"
+    print(f"  method   {stat}, N={args.n}")
+    print(f"  clock    {'process CPU time' if args.clock == 'cpu' else 'wall clock'}")
     print(f"  load     {env['loadavg_start']} (1/5/15 min load average at start)")
     print()
 
@@ -523,7 +580,7 @@ def main(argv=None) -> int:
     # gc.collect() before each measurement is cheap.
     gc.collect()
     gc.freeze()
-    t_start = _perf()
+    t_start = time.perf_counter()
     rows, problems = [], []
     for i, case in enumerate(cases):
         seed = 1000 + i
@@ -533,19 +590,7 @@ def main(argv=None) -> int:
             if err:
                 problems.append(f"{case.op} {case.shape}: {err}")
                 row["note"] = (row["note"] + " " + err).strip()
-        tg = measure_case(_TinyGAN, case, args.n, args.k, seed)
-        th = measure_case(_Torch, case, args.n, args.k, seed) if have_torch else None
-        row.update({
-            "tinygan_fwd_bwd_us": tg["fwd_bwd_us"], "tinygan_fwd_us": tg["fwd_us"],
-            "torch_fwd_bwd_us": th["fwd_bwd_us"] if th else None,
-            "torch_fwd_us": th["fwd_us"] if th else None,
-            "median_us": {"tinygan": [tg["median_fwd_bwd_us"], tg["median_fwd_us"]],
-                          "torch": [th["median_fwd_bwd_us"], th["median_fwd_us"]] if th else None},
-            "raw": {"tinygan": tg["raw_us"], "torch": th["raw_us"] if th else None},
-        })
-        row["ratio_fwd_bwd"] = _ratio(row["tinygan_fwd_bwd_us"], row["torch_fwd_bwd_us"])
-        row["ratio_fwd"] = _ratio(row["tinygan_fwd_us"], row["torch_fwd_us"])
-        rows.append(row)
+        rows.append(_row(row, measure_case(frameworks, case, args.n, args.k, seed), args.stat))
     if run_mlp:
         label = f"B{MLP_BATCH} " + "-".join(map(str, MLP_DIMS))
         row = {"op": "mlp step", "shape": label, "note": "us per step, not per op"}
@@ -554,21 +599,12 @@ def main(argv=None) -> int:
             if err:
                 problems.append(f"mlp: {err}")
                 row["note"] += " " + err
-        tg = measure_mlp(_TinyGAN, 2 * args.k, 7)
-        th = measure_mlp(_Torch, 2 * args.k, 7) if have_torch else None
-        row.update({
-            "tinygan_fwd_bwd_us": tg["fwd_bwd_us"], "tinygan_fwd_us": tg["fwd_us"],
-            "torch_fwd_bwd_us": th["fwd_bwd_us"] if th else None,
-            "torch_fwd_us": th["fwd_us"] if th else None,
-        })
-        row["ratio_fwd_bwd"] = _ratio(row["tinygan_fwd_bwd_us"], row["torch_fwd_bwd_us"])
-        row["ratio_fwd"] = _ratio(row["tinygan_fwd_us"], row["torch_fwd_us"])
-        rows.append(row)
+        rows.append(_row(row, measure_mlp(frameworks, 2 * args.k, 7), args.stat))
 
     summary = print_table(rows, have_torch)
-    elapsed = _perf() - t_start
+    elapsed = time.perf_counter() - t_start
     env["loadavg_end"] = _loadavg()
-    print(f"\n{len(rows)} rows in {elapsed:.1f} s; load average at end {env['loadavg_end']}")
+    print(f"\n{len(rows)} rows in {elapsed:.1f} s (wall); load average at end {env['loadavg_end']}")
     if not have_torch:
         print("PyTorch is not installed (or --no-torch): only tinygan's columns are shown.")
     if problems:

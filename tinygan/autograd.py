@@ -24,6 +24,7 @@ second backward through it is then a clear error.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import weakref
 from typing import Any, Iterable, Sequence
@@ -376,6 +377,7 @@ class Function:
         if _GradMode.enabled:
             for x in inputs:
                 if x._requires_grad:
+                    self.seq = next(_creation_order)
                     self.inputs = inputs
                     self.needs_input_grad = tuple([x._requires_grad for x in inputs])
                     out = _new_tensor(y, self)
@@ -408,6 +410,9 @@ class Function:
         self.inputs = None
 
 
+_creation_order = itertools.count()
+
+
 def _explain(fn: Function, exc: ValueError, inputs) -> str:
     """Name the op and the shapes in NumPy's errors (which name neither)."""
     msg = str(exc)
@@ -434,25 +439,20 @@ def _new_tensor(y, fn: "Function | None") -> Tensor:
 # the backward pass
 # ----------------------------------------------------------------------------
 def _topological_order(roots: Iterable[Function]) -> list:
-    """Functions reachable from ``roots``, each after every function that produced its inputs."""
-    order: list = []
-    visited: set = set()
-    for root in roots:
-        if id(root) in visited:
-            continue
-        visited.add(id(root))
-        stack = [(root, iter(_parents(root)))]
-        while stack:
-            fn, parents = stack[-1]
-            for p in parents:
-                if id(p) not in visited:
-                    visited.add(id(p))
-                    stack.append((p, iter(_parents(p))))
-                    break
-            else:
-                stack.pop()
-                order.append(fn)
-    return order
+    """Functions reachable from ``roots``, each after every function that produced its inputs.
+
+    A Function is always created after the Functions that made its inputs, so the
+    order of creation (``seq``, a counter) is already a topological order: collect
+    what is reachable, then sort by it.
+    """
+    seen = {id(r): r for r in roots}
+    stack = list(seen.values())
+    while stack:
+        for p in _parents(stack.pop()):
+            if id(p) not in seen:
+                seen[id(p)] = p
+                stack.append(p)
+    return sorted(seen.values(), key=lambda fn: fn.seq)
 
 
 def _parents(fn: Function) -> list:
@@ -494,12 +494,14 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
                 useful.add(id(fn))
         order = [fn for fn in order if id(fn) in useful]
 
-    results = {}
+    results: dict = {}
+    # Arrays that must not become a leaf's .grad as they are (the caller's own gradients).
+    delivered: dict = {id(gy.data): gy.data for gy in grad_outputs}
     with set_grad_enabled(create_graph):
         # Leaves that are themselves roots (y.backward() on a leaf).
         for y in outputs:
             if y.grad_fn is None:
-                _deliver(y, grads, targets, results)
+                _deliver(y, grads, targets, results, delivered)
         for fn in reversed(order):
             o = fn._output()
             entry = grads.pop(id(o), None) if o is not None else None
@@ -519,14 +521,14 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
                 for x, gx in zip(fn.inputs, gxs):
                     if gx is None or not x._requires_grad:
                         continue
-                    if gx.shape != x.shape:
+                    if gx.data.shape != x.data.shape:
                         raise RuntimeError(
                             f"{fn.name}.backward returned a gradient of shape {gx.shape} "
                             f"for an input of shape {x.shape}"
                         )
                     _accumulate(grads, x, gx)
                     if x.grad_fn is None:
-                        _deliver(x, grads, targets, results)
+                        _deliver(x, grads, targets, results, delivered)
             if not retain_graph:
                 fn._release()
     if targets is not None:
@@ -537,7 +539,7 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
     return results
 
 
-def _deliver(leaf: Tensor, grads: dict, targets, results: dict) -> None:
+def _deliver(leaf: Tensor, grads: dict, targets, results: dict, delivered: dict) -> None:
     """Hand a leaf its gradient: into ``.grad`` (backward) or into the results (grad)."""
     entry = grads.pop(id(leaf), None)
     if entry is None:
@@ -546,14 +548,30 @@ def _deliver(leaf: Tensor, grads: dict, targets, results: dict) -> None:
     if targets is None:
         if leaf._requires_grad:
             if not _GradMode.enabled:
-                # A fresh, writable array of the leaf's dtype: the gradient arriving here may be
-                # a read-only broadcast view, or the very tensor handed to another leaf too.
-                g = Tensor(g.data.astype(leaf.data.dtype, copy=True))
+                g = _own_array(g, leaf, delivered)
             elif g.dtype != leaf.dtype:
                 g = g.to(leaf.dtype)
             leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif id(leaf) in targets:
         results[id(leaf)] = results[id(leaf)] + g if id(leaf) in results else g
+
+
+def _own_array(g: Tensor, leaf: Tensor, delivered: dict) -> Tensor:
+    """``g`` as a fresh, writable array of the leaf's dtype that no other tensor shares.
+
+    A gradient arriving at a leaf may be a read-only broadcast view, a view of
+    another array, or the very tensor another leaf receives too (``a + b`` hands
+    ``gy`` to both): copy it then, so that changing one ``.grad`` in place (an
+    optimizer, gradient clipping) can't change another.  A fresh array is kept as
+    it is; ``delivered`` (one backward pass's record) catches it arriving at a second leaf.
+    """
+    a = g.data
+    if a.dtype != leaf.data.dtype:
+        a = a.astype(leaf.data.dtype)
+    elif a.base is not None or not a.flags.writeable or id(a) in delivered:
+        a = a.copy()
+    delivered[id(a)] = a           # holding a keeps its id from being reused meanwhile
+    return _new_tensor(a, None)
 
 
 def _check_grad_output(y: Tensor, gy, where: str) -> Tensor:

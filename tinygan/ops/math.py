@@ -47,9 +47,9 @@ class Mul(Function):
         return a * b
 
     def backward(self, gy):
-        a, b = self.inputs
-        return (sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None,
-                sum_to(gy * a, b.shape) if self.needs_input_grad[1] else None)
+        a, b = self.inputs     # Mul()(...) directly: both are Tensors already, no promotion needed
+        return (sum_to(Mul()(gy, b), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(Mul()(gy, a), b.shape) if self.needs_input_grad[1] else None)
 
 
 class Div(Function):

@@ -30,7 +30,11 @@ class Reshape(Function):
 
     def forward(self, x):
         self.in_shape = x.shape
-        return x.reshape(self.shape)     # reshape() checked the shape
+        try:
+            return x.reshape(self.shape)
+        except (ValueError, TypeError):
+            _check_reshape(x.shape, self.shape)   # say why, naming both shapes
+            raise
 
     def backward(self, gy):
         return reshape(gy, self.in_shape)
@@ -47,7 +51,6 @@ def reshape(x: Tensor, *shape) -> Tensor:
     shape = _shape_args(shape)
     if x.shape == shape:
         return x
-    _check_reshape(tuple(x.shape), shape)
     return Reshape(shape)(x)
 
 
@@ -56,7 +59,7 @@ def _check_reshape(old: tuple, shape: tuple) -> None:
     n = 1
     for s in old:
         n *= s
-    bad = f"reshape: shape {shape} is invalid for input of shape {old} ({n} elements)"
+    bad = f"reshape: shape {tuple(shape)} is invalid for input of shape {tuple(old)} ({n} elements)"
     if any(not isinstance(s, (int, np.integer)) or s < -1 for s in shape):
         raise ValueError(bad + ": sizes must be non-negative ints or a single -1")
     if sum(1 for s in shape if s == -1) > 1:
