@@ -112,3 +112,16 @@ def test_pretrained_classifier_unknown_dataset():
     from tinygan.models import pretrained_classifier
     with pytest.raises(FileNotFoundError, match="no weights for 'svhn'"):
         pretrained_classifier("svhn")
+
+
+def test_shipped_fashion_weights_classify_real_test_images():
+    fashion = os.path.join(os.environ.get("TINYGAN_DATA", "/nonexistent"), "fashion-mnist")
+    if not os.path.isdir(fashion):
+        pytest.skip("needs Fashion-MNIST under $TINYGAN_DATA (CI points it at ../shared/data)")
+    from tinygan.data import FashionMNIST
+    from tinygan.data.transforms import normalize, to_float
+    from tinygan.models import pretrained_classifier
+    model = pretrained_classifier("fashion-mnist")
+    test = FashionMNIST(train=False)
+    x, y = normalize(to_float(test.data[:2000])), test.targets[:2000]
+    assert accuracy(model, x, y) >= 0.88          # 90.95% on all 10k test images
