@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
+from .atomic import atomic_write
 from .autograd import Tensor
 
 FORMAT = "tinygan-checkpoint"
@@ -145,43 +145,12 @@ def save(path: "str | os.PathLike", **state: Any) -> Path:
     tree = _encode(state, "", arrays)
     meta = json.dumps({"format": FORMAT, "version": VERSION, "state": tree})
     arrays[META_KEY] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays)
-            f.flush()
-            os.fsync(f.fileno())         # the data is on disk before the rename makes it visible
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)     # mkstemp's 0600 -> an ordinary file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)              # make the rename itself durable
-    return path
+    return atomic_write(path, lambda f: _write_npz(f, arrays))
 
 
 def _write_npz(f, arrays: dict) -> None:
     # np.savez with a file object writes the zip there (and doesn't append ".npz" to a name).
     np.savez(f, **arrays)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return                            # e.g. Windows can't open folders; the rename still happened
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load(path: "str | os.PathLike", device=None) -> dict:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..atomic import atomic_write
 from .idx import IDXError, maybe_gunzip
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -135,34 +136,6 @@ def read_verified(path: Path, name: str, filename: str) -> bytes:
     except ChecksumError as exc:
         raise ChecksumError(f"{exc}{hint}") from None
     return raw
-
-
-def _umask() -> int:
-    mask = os.umask(0)     # the only way to read the umask is to set it, so set it back at once
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename.
-
-    The temporary file lives beside the target because ``os.replace`` is atomic
-    only within one file system.  On any error the temporary file is removed.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it private (0600); give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # ----------------------------------------------------------------------------
@@ -316,7 +289,7 @@ def download(name: str, filenames: Iterable[str], dest: Path,
                 except (ChecksumError, IDXError) as exc:
                     failures.append(f"{source.description}: {exc}")
                     continue
-                atomic_write(dest / filename, raw)
+                atomic_write(dest / filename, lambda f, raw=raw: f.write(raw))
                 got[filename] = raw
                 remaining.remove(filename)
     if remaining:

@@ -14,13 +14,11 @@ doubling H and W).
 """
 from __future__ import annotations
 
-import math
 
 from ..autograd import Tensor
 from ..ops.shape import cat
 from . import functional as F
-from . import init
-from ._utils import _empty_parameter, _pair
+from ._utils import _empty_parameter, _reset_weight_and_bias, _pair
 from .module import Module
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -97,15 +95,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # PyTorch's default: kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-        # with fan_in read off the weight's dims 1.. (for the transposed conv that is
-        # out/groups*kh*kw -- PyTorch's convention, kept so that initializations match).
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias)
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

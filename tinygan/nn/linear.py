@@ -1,12 +1,10 @@
 """``Linear`` (the fully connected layer) and ``Identity``."""
 from __future__ import annotations
 
-import math
 
 from ..autograd import Tensor
 from . import functional as F
-from . import init
-from ._utils import _empty_parameter
+from ._utils import _empty_parameter, _reset_weight_and_bias
 from .module import Module
 
 
@@ -48,11 +46,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight, self.bias)
