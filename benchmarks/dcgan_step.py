@@ -103,10 +103,14 @@ def run_torch(steps: int, batch: int) -> dict:
         d_opt.zero_grad()
         loss_d.backward()
         d_opt.step()
+        # D's weights are constants in G's step (tinygan's families freeze them the same way),
+        # so neither framework computes D's weight gradients there.
+        D.requires_grad_(False)
         loss_g = F.binary_cross_entropy_with_logits(D(G(torch.randn(batch, 100))), ones)
         g_opt.zero_grad()
         loss_g.backward()
         g_opt.step()
+        D.requires_grad_(True)
 
     base = _reset_peak()
     step()
