@@ -3,6 +3,12 @@
     tinygan models                       list what can be trained
     tinygan train MODEL [--dataset mnist|fashion-mnist] [--epochs N] [--batch-size B]
                         [--seed S] [--device cpu|cuda] [--out runs/NAME] [--resume]
+                        [--ema BETA] [--lr-g LR] [--lr-d LR] [--n-critic N] [--quiet]
+    tinygan sample RUN --n N --out FILE.npz
+    tinygan eval RUN [--n N] [--json]
+
+A run folder (``runs/MODEL-DATASET`` by default) holds config.json, checkpoints/,
+samples/epoch_NNN.png, samples.png, losses.png and metrics.jsonl.
 """
 from __future__ import annotations
 
@@ -10,9 +16,29 @@ import argparse
 import json
 import sys
 
-MODELS = {
-    "classifier": "a small CNN (the frozen feature network of FID and the classifier score)",
-}
+CLASSIFIER = {"classifier": "a small CNN (the frozen feature network of FID and the classifier score)"}
+
+
+def _families() -> dict:
+    from .train.gan import family_registry
+    return family_registry()
+
+
+def _describe(cls, width: int = 96) -> str:
+    """The first paragraph of a family's docstring, on one line, shortened to ``width``."""
+    text = " ".join((cls.__doc__ or cls.__name__).strip().split("\n\n")[0].split())
+    return text if len(text) <= width else text[:width - 3].rstrip() + "..."
+
+
+def _models() -> dict:
+    """name -> one line: every GAN family of tinygan.models.FAMILIES, then the classifier."""
+    return {**{name: _describe(cls) for name, cls in _families().items()}, **CLASSIFIER}
+
+
+def __getattr__(name):          # MODELS is computed on use: the registry is tinygan.models.FAMILIES
+    if name == "MODELS":
+        return _models()
+    raise AttributeError(name)
 
 
 def _train(args) -> int:
@@ -24,13 +50,65 @@ def _train(args) -> int:
                                   progress=not args.quiet)
         print(json.dumps(result))
         return 0
-    print(f"tinygan train: unknown model {args.model!r}; known: {', '.join(MODELS)}", file=sys.stderr)
-    return 2
+    if args.model not in _families():
+        print(f"tinygan train: unknown model {args.model!r}; known: {', '.join(_models())}",
+              file=sys.stderr)
+        return 2
+    if args.lr is not None:
+        print("tinygan train: --lr is the classifier's; a GAN takes --lr-g and --lr-d", file=sys.stderr)
+        return 2
+    from .train.gan import NonFiniteLossError, train_gan
+    try:
+        result = train_gan(args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
+                           batch_size=args.batch_size, seed=args.seed if args.seed is not None else 0,
+                           device=args.device, resume=args.resume, ema=args.ema, lr_g=args.lr_g,
+                           lr_d=args.lr_d, n_critic=args.n_critic, progress=not args.quiet,
+                           max_steps=args.max_steps)
+    except NonFiniteLossError as exc:
+        print(f"tinygan train: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print(f"\ninterrupted: {exc or 'the last checkpoint is kept'}", file=sys.stderr)
+        return 130
+    print(json.dumps(result))
+    if not args.quiet and result.get("samples"):
+        run = result["run"]
+        print(f"samples: {run}/samples.png (every epoch's grid: {run}/samples/)\n"
+              f"losses:  {result['losses']}")
+    return 0
 
 
-def _models(args) -> int:
-    width = max(len(m) for m in MODELS)
-    for name, text in MODELS.items():
+def _sample(args) -> int:
+    import numpy as np
+
+    from .train.gan import sample_run
+    out = sample_run(args.run, args.n, seed=args.seed, device=args.device)
+    path = args.out if args.out.endswith(".npz") else args.out + ".npz"
+    np.savez(path, **out)
+    print(f"wrote {len(out['images'])} samples to {path} ({', '.join(out)})")
+    return 0
+
+
+def _eval(args) -> int:
+    from .train.gan import evaluate_run
+    result = evaluate_run(args.run, n=args.n, seed=args.seed, device=args.device,
+                          reference=not args.json)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    ref = result.pop("reference", None)
+    for key, value in result.items():
+        print(f"{key:17s} {value:.4f}" if isinstance(value, float) else f"{key:17s} {value}")
+    if ref is not None:
+        print(f"reference (real training images, n={ref['n_samples']}): FID {ref['fid']:.4f}, "
+              f"classifier score of the test images {ref['classifier_score']:.4f}")
+    return 0
+
+
+def _list(args) -> int:
+    models = _models()
+    width = max(len(m) for m in models)
+    for name, text in models.items():
         print(f"{name:{width}s}  {text}")
     return 0
 
@@ -39,19 +117,43 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinygan", description="Train and sample generative models.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model and write its run folder")
-    t.add_argument("model", help="one of: " + ", ".join(MODELS))
+    t.add_argument("model", help="one of: " + ", ".join(_models()))
     t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     t.add_argument("--out", help="the run folder (default runs/MODEL-DATASET)")
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--lr", type=float, help="learning rate (classifier)")
+    t.add_argument("--lr-g", type=float, help="generator learning rate (GANs; default the paper's)")
+    t.add_argument("--lr-d", type=float, help="discriminator learning rate (GANs)")
+    t.add_argument("--n-critic", type=int, help="D steps per G step (GANs)")
+    t.add_argument("--ema", type=float, metavar="BETA",
+                   help="sample from an exponential moving average of G's weights, e.g. 0.999")
+    t.add_argument("--max-steps", type=int, help="stop after this many generator steps")
     t.set_defaults(func=_train)
+
+    s = sub.add_parser("sample", help="draw samples from a trained GAN into an .npz file")
+    s.add_argument("run", help="a run folder")
+    s.add_argument("--n", type=int, default=64, help="how many samples")
+    s.add_argument("--out", required=True, help="the .npz file: images float32 (N, 1, 28, 28) in "
+                   "[-1, 1], labels int64 (N,) for conditional models")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=_sample)
+
+    e = sub.add_parser("eval", help="FID, classifier score (and label/code accuracy) of a GAN run")
+    e.add_argument("run", help="a run folder")
+    e.add_argument("--n", type=int, default=10_000, help="how many samples (at least 128)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="cpu")
+    e.set_defaults(func=_eval)
+
     m = sub.add_parser("models", help="list the models")
-    m.set_defaults(func=_models)
+    m.set_defaults(func=_list)
     return p
 
 
@@ -62,6 +164,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the last checkpoint is kept", file=sys.stderr)
         return 130
+    except (FileNotFoundError, FileExistsError, KeyError, ValueError) as exc:
+        if args.command == "train" and args.model == "classifier":
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"tinygan {args.command}: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
