@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan.testing import gradcheck
+from tinygan.testing import gradcheck, gradgradcheck
 
 SHAPES = [(), (5,), (2, 3), (2, 3, 4)]
 
@@ -495,3 +495,25 @@ def test_gradcheck_catches_a_wrong_derivative():
     x = tinygan.tensor([0.5, -1.0, 2.0], dtype=tinygan.float64, requires_grad=True)
     with pytest.raises(AssertionError):
         gradcheck(lambda t: BadSquare()(t), (x,))
+
+
+# -----------------------------------------------------------------------------
+# remainder and floor division (% and //)
+# -----------------------------------------------------------------------------
+def test_remainder_and_floor_divide_follow_python_signs():
+    a = tinygan.tensor([7, -7, 7, -7])
+    b = tinygan.tensor([3, 3, -3, -3])
+    np.testing.assert_array_equal((a % b).data, np.array([7, -7, 7, -7]) % np.array([3, 3, -3, -3]))
+    np.testing.assert_array_equal((a // b).data, [2, -3, -3, 2])
+    assert (a % 10).dtype == np.int64 and (tinygan.tensor([1, 12]) % 10).tolist() == [1, 2]
+    x = tinygan.tensor([5.5, -1.25])
+    np.testing.assert_allclose((x % 2.0).data, [1.5, 0.75])
+    np.testing.assert_allclose((7.0 % tinygan.tensor([2.0, 4.0])).data, [1.0, 3.0])
+
+
+def test_remainder_gradients():
+    rng = np.random.default_rng(3)
+    a = tinygan.tensor(rng.uniform(0.1, 0.9, (3, 4)) + rng.integers(-3, 3, (3, 4)), requires_grad=True)
+    b = tinygan.tensor(np.array([1.7, -2.3, 3.1, 1.3]), requires_grad=True)
+    assert gradcheck(lambda a, b: a % b, (a, b))
+    assert gradgradcheck(lambda a, b: a % b, (a, b))

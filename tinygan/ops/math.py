@@ -151,6 +151,36 @@ def div(a, b) -> Tensor:
     return Div()(a, b)
 
 
+class Remainder(Function):
+    """a mod b with the sign of b (Python's % and torch.remainder): a - floor(a / b) * b.
+
+    d/da = 1 and d/db = -floor(a / b), away from the jumps where a / b is an integer.
+    """
+
+    def forward(self, a, b):
+        return backend.get_array_module(a).remainder(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy, a.shape) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            q = backend.get_array_module(a.data).floor(a.data / b.data)
+            gb = sum_to(-gy * Tensor(q.astype(gy.dtype)), b.shape)
+        return ga, gb
+
+
+def remainder(a, b) -> Tensor:
+    return Remainder()(*_operands(a, b))
+
+
+def floor_divide(a, b) -> Tensor:
+    """floor(a / b), as Python's //; piecewise constant, so it carries no gradient."""
+    a, b = _operands(a, b)
+    xp = backend.get_array_module(a.data)
+    return Tensor(xp.floor_divide(a.data, b.data))
+
+
 def neg(x: Tensor) -> Tensor:
     return Neg()(x)
 
