@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor
-from .parameter import Parameter
+from .parameter import Parameter, clear_grads
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -348,16 +348,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (to None, or to zeros)."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                # A new zero tensor, not an in-place write: backward may have given two
-                # leaves the same gradient Tensor, and zeroing one must not touch the other.
-                xp = backend.get_array_module(p.grad.data)
-                p.grad = Tensor(xp.zeros_like(p.grad.data))
+        clear_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------------
     # devices and dtypes

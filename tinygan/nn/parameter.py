@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Tensor, get_default_dtype
+from ..backend import get_array_module
 
 
 class Parameter(Tensor):
@@ -51,3 +52,18 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         return (type(self), (self.data, self.requires_grad))
+
+
+def clear_grads(params, set_to_none: bool = True) -> None:
+    """Forget the gradients of ``params`` (``backward`` adds into ``.grad``): None, or zeros.
+
+    Zeros are a fresh array, not ``p.grad.data[...] = 0``: that array may be a
+    read-only view, or shared with a tensor the caller still holds.
+    """
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad = Tensor(get_array_module(p.grad.data).zeros_like(p.grad.data))

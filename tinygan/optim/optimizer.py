@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, enable_grad, no_grad
+from ..nn.parameter import clear_grads
 
 
 def _is_array(x: Any) -> bool:
@@ -136,17 +137,7 @@ class Optimizer:
         With ``set_to_none`` (the default) ``.grad`` becomes None, which also tells ``step``
         to leave the parameter alone; otherwise it becomes zeros.
         """
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    # A fresh array, not p.grad.data[...] = 0: the engine may have handed the
-                    # same gradient tensor to several leaves, or a read-only broadcast view.
-                    xp = backend.get_array_module(p.grad.data)
-                    p.grad = Tensor(xp.zeros_like(p.grad.data))
+        clear_grads(chain.from_iterable(g["params"] for g in self.param_groups), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if given.
