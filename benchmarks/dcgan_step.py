@@ -42,6 +42,17 @@ def _reset_peak() -> float:
     return _status_mb("VmRSS")
 
 
+def _measure(step, steps: int, batch: int) -> dict:
+    """Run ``step`` once to warm up, then ``steps`` times: images/s and peak memory growth."""
+    base = _reset_peak()
+    step()
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    dt = time.perf_counter() - t
+    return {"images_per_s": steps * batch / dt, "peak_mb": _status_mb("VmHWM") - base}
+
+
 def run_tinygan(steps: int, batch: int) -> dict:
     sys.path.insert(0, os.path.join(HERE, ".."))
     import numpy as np
@@ -63,13 +74,7 @@ def run_tinygan(steps: int, batch: int) -> dict:
         loss_g.backward()
         g_opt.step()
 
-    base = _reset_peak()
-    step()
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    dt = time.perf_counter() - t
-    return {"images_per_s": steps * batch / dt, "peak_mb": _status_mb("VmHWM") - base}
+    return _measure(step, steps, batch)
 
 
 def run_torch(steps: int, batch: int) -> dict:
@@ -112,14 +117,8 @@ def run_torch(steps: int, batch: int) -> dict:
         g_opt.step()
         D.requires_grad_(True)
 
-    base = _reset_peak()
-    step()
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    dt = time.perf_counter() - t
-    return {"images_per_s": steps * batch / dt, "peak_mb": _status_mb("VmHWM") - base,
-            "torch": torch.__version__, "threads": torch.get_num_threads()}
+    return dict(_measure(step, steps, batch), torch=torch.__version__,
+                threads=torch.get_num_threads())
 
 
 def child(side: str, steps: int, batch: int) -> None:
