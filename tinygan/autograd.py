@@ -568,7 +568,8 @@ def _own_array(g: Tensor, leaf: Tensor, delivered: dict) -> Tensor:
     a = g.data
     if a.dtype != leaf.data.dtype:
         a = a.astype(leaf.data.dtype)
-    elif a.base is not None or not a.flags.writeable or id(a) in delivered:
+    # (CuPy arrays have no read-only flag: they are always writable.)
+    elif a.base is not None or not getattr(a.flags, "writeable", True) or id(a) in delivered:
         a = a.copy()
     delivered[id(a)] = a           # holding a keeps its id from being reused meanwhile
     return _new_tensor(a, None)

@@ -115,8 +115,9 @@ def get_array_module(*arrays: Any):
     """Return ``numpy`` or ``cupy``: the module that owns these arrays (or tensors)."""
     if _cupy is not None:
         for a in arrays:
-            a = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
-            if isinstance(a, _cupy.ndarray):
+            # A Tensor holds its array in .data -- but a CuPy array has a .data too (its
+            # MemoryPointer), so test for the array before looking inside.
+            if isinstance(a, _cupy.ndarray) or isinstance(getattr(a, "data", None), _cupy.ndarray):
                 return _cupy
     return np
 
