@@ -1,0 +1,436 @@
+"""The training loop every family shares: GANs (train/gan.py) and VAEs (train/vae.py).
+
+What differs between kinds of model is a ``Stepper`` -- its optimizers and what one
+update does (a GAN: a D step, and every ``n_critic``-th time a G step; a VAE: one step on
+the negative ELBO).  Everything else is here, once:
+
+- the run folder (``tinygan.train.run.Run``): config.json, metrics.jsonl, losses.png,
+  samples.png (the latest grid), samples/epoch_NNN.png (the same fixed noise after every
+  epoch), checkpoints/epoch_NNN.npz after every epoch and epoch_NNN_step_SSSSSS.npz on
+  Ctrl-C or at ``max_steps`` in the middle of an epoch;
+- the tqdm bar, a metrics.jsonl line every ``log_every`` steps and one per epoch;
+- an optional EMA of the weights the pictures, ``tinygan sample`` and ``tinygan eval`` use;
+- bit-exact resume: weights and buffers, the optimizers, the EMA, the DataLoader's position
+  (also inside an epoch), tinygan's random generator, the fixed noise, the counters and the
+  running means of the logged values are all in the checkpoint (on the CPU; a GPU run's
+  CuPy generator state is not saved);
+- a NaN or inf loss stops the run *before* the update that would spread it, with an error
+  naming the step and the loss; nothing is saved, so the last checkpoint stays good;
+- Ctrl-C: the batch under way is finished, a checkpoint written, then ``KeyboardInterrupt``
+  raised (the CLI exits with 130).  A second Ctrl-C stops at once without saving.
+
+``step`` counts the updates a kind calls its steps (a GAN's generator updates, the papers'
+"iterations"; a VAE's optimizer steps); ``images`` the real images seen.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend, checkpoint, optim, random
+from ..autograd import Tensor, no_grad
+from ..viz import plot_curves, save_image_grid
+from .progress import progress_bar
+
+GRID = 10                  # sample grids are GRID x GRID
+NUM_CLASSES = 10
+TIMING_KEYS = ("seconds", "images_per_s")    # the only logged values that differ between runs
+
+
+# ----------------------------------------------------------------------------
+# families: one registry for every kind
+# ----------------------------------------------------------------------------
+def family_registry() -> dict:
+    """Every trainable family: ``tinygan.models.FAMILIES`` (the GANs) and
+    ``tinygan.models.VAE_FAMILIES`` (the VAEs), name -> class."""
+    from .. import models
+    return {**dict(getattr(models, "FAMILIES", {})), **dict(getattr(models, "VAE_FAMILIES", {}))}
+
+
+def build_family(name: str, **options):
+    """A fresh family ``name`` (its constructor's ``options``: a VAE's latent size, likelihood...)."""
+    families = family_registry()
+    if name not in families:
+        raise KeyError(f"unknown model family {name!r}; known: {', '.join(families) or 'none'}")
+    return families[name](**options)
+
+
+def is_vae(family_or_class) -> bool:
+    """Whether a family (or its class) is a VAE (``kind == "vae"``, see tinygan.models.vae)."""
+    return getattr(family_or_class, "kind", "gan") == "vae"
+
+
+def ema_module(family):
+    """The part of a family an EMA averages: a GAN's generator ``G``, a whole VAE."""
+    return family if is_vae(family) else family.G
+
+
+def make_optimizer(params, kind: str, lr: float, defaults: dict):
+    """``"adam"`` (with ``defaults["betas"]``) or ``"rmsprop"`` over ``params``."""
+    if kind == "adam":
+        return optim.Adam(params, lr=lr, betas=tuple(defaults.get("betas") or (0.9, 0.999)))
+    if kind == "rmsprop":
+        extra = {k: defaults[k] for k in ("alpha", "eps") if k in defaults}
+        return optim.RMSprop(params, lr=lr, **extra)
+    raise ValueError(f"unknown optimizer {kind!r} in the family's defaults (adam or rmsprop)")
+
+
+def num_classes(family) -> int:
+    return int(getattr(family, "num_classes", getattr(family, "n_cat", NUM_CLASSES)))
+
+
+def class_noise(family, n: int, device) -> tuple:
+    """``(z, classes)``: the generator's input for n samples whose class is known, or
+    ``(z, None)`` for an unconditional family.
+
+    A family whose ``sample_noise`` gives labels draws one sample per class from them: cgan's
+    and cvae's class labels, InfoGAN's categorical code (the convention of tinygan.models:
+    ``labels`` is the categorical code there, with ``conditional = False`` since D never sees
+    data labels).  The classes are set to 0, 1, ..., K-1, 0, 1, ... (int64 (n,), on the CPU),
+    so every class gets n/K samples.
+    """
+    z, labels = family.sample_noise(n, device=device)
+    if labels is None:
+        return z, None
+    return z, np.arange(n, dtype=np.int64) % num_classes(family)
+
+
+def fixed_inputs(family, device) -> dict:
+    """The fixed noise of the sample grids, drawn once: ``{"z": Tensor, "labels": Tensor|None}``.
+
+    GRID x GRID samples; for conditional models and InfoGAN's categorical code, row r holds
+    class (code) r.
+    """
+    z, classes = class_noise(family, GRID * GRID, device)
+    if classes is None:
+        return {"z": z, "labels": None}
+    rows = np.repeat(np.arange(GRID), GRID) % num_classes(family)
+    return {"z": z, "labels": Tensor(backend.to_device(rows, device))}
+
+
+def generate(family, z, labels=None, batch_size: int = 500) -> np.ndarray:
+    """``family.generate`` under no_grad, in batches: float32 (N, 1, 28, 28) on the CPU.
+
+    BatchNorm layers normalize with the statistics of the batch being generated (train mode),
+    as in the PyTorch DCGAN example, not with their running averages: those lag behind a
+    generator that is still changing (early in training they give washed-out grey samples) and
+    belong to G's live weights, not to the EMA's averaged ones.  The running averages, the
+    random generator and the module's mode are restored afterwards, so sampling has no effect
+    on training (and a resumed run stays bit-exact).  (A VAE's decoder has no BatchNorm: for
+    it the mode makes no difference.)
+    """
+    was_training = family.training
+    buffers = [(b, b.data.copy()) for _, b in family.named_buffers()]
+    rng = random.get_rng_state()
+    family.train()
+    out = []
+    try:
+        with no_grad():
+            for a in range(0, z.shape[0], batch_size):
+                lab = None if labels is None else labels[a:a + batch_size]
+                x = family.generate(z[a:a + batch_size], lab)
+                out.append(np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32))
+    finally:
+        for b, saved in buffers:
+            b.data[...] = saved
+        random.set_rng_state(rng)
+        family.train(was_training)
+    return np.concatenate(out)
+
+
+def load_run(folder, device="cpu") -> tuple:
+    """``(family, config, state)`` of a run's latest checkpoint; the family in eval mode, holding
+    the EMA's weights (a GAN's generator, a whole VAE) when the run kept one."""
+    from .run import Run
+    run = Run.open(folder)
+    cfg = run.config
+    path = run.latest_path()
+    if path is None:
+        raise FileNotFoundError(f"{run.folder} has no checkpoint yet")
+    state = checkpoint.load(path)
+    family = build_family(cfg["model"], **dict(cfg.get("model_options") or {})).to(device)
+    family.load_state_dict(state["model"])
+    if state.get("ema") is not None:
+        target = ema_module(family)
+        ema = optim.EMA(target, beta=float(state["ema"]["beta"]))
+        ema.load_state_dict(state["ema"])
+        ema.copy_to(target)
+    state["path"] = str(path)
+    return family.eval(), cfg, state
+
+
+# ----------------------------------------------------------------------------
+# running means of the logged values (saved in checkpoints, for bit-exact logs)
+# ----------------------------------------------------------------------------
+class _Means:
+    def __init__(self):
+        self.sums, self.counts = {}, {}
+
+    def add(self, values: dict) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+    def means(self) -> dict:
+        return {k: self.sums[k] / self.counts[k] for k in self.sums}
+
+    def reset(self) -> None:
+        self.sums, self.counts = {}, {}
+
+    def state_dict(self) -> dict:
+        return {"sums": dict(self.sums), "counts": dict(self.counts)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums, self.counts = dict(state["sums"]), dict(state["counts"])
+
+
+# ----------------------------------------------------------------------------
+# Ctrl-C
+# ----------------------------------------------------------------------------
+class _Interrupt:
+    """While active, the first Ctrl-C only sets ``requested`` (the loop saves at the end of the
+    batch, then raises KeyboardInterrupt); the second one interrupts at once.  Only the main
+    thread receives signals, so elsewhere this does nothing."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._old)       # a second Ctrl-C: the usual behaviour
+        print("\nCtrl-C: saving a checkpoint after this batch (press again to quit without saving)",
+              flush=True)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            old = signal.getsignal(signal.SIGINT)
+            if callable(old) or old == signal.SIG_DFL:
+                self._old = old
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or inf; the run stopped without saving the state that produced it."""
+
+
+# ----------------------------------------------------------------------------
+# what a kind of model brings to the loop
+# ----------------------------------------------------------------------------
+class Stepper:
+    """One kind of model's part of the loop (GANStepper in gan.py, VAEStepper in vae.py).
+
+    ``curve_keys``: the logged values drawn in losses.png; ``summary_keys``: those the loop's
+    result and its line per epoch report.
+    """
+
+    curve_keys: tuple = ()
+    summary_keys: tuple = ()
+
+    def __init__(self, family, cfg: dict):
+        self.family, self.cfg = family, cfg
+
+    def step(self, x: Tensor, y: Tensor, check) -> tuple:
+        """One update on the real batch ``(x, y)``: ``(logged, stepped)``.
+
+        ``logged``: plain floats for metrics.jsonl; ``stepped``: whether ``step`` advanced
+        (the loop then updates the EMA and may log).  ``check(value, which)`` must see every
+        loss before its ``backward``: it raises NonFiniteLossError for a NaN or inf.
+        """
+        raise NotImplementedError
+
+    def postfix(self, last: dict) -> dict:
+        """The progress bar's postfix from the latest logged values."""
+        return {k: f"{last[k]:.3f}" if k in last else "-" for k in self.summary_keys}
+
+    def state_dict(self) -> dict:
+        """Top-level checkpoint entries of this kind (optimizers, its own counters)."""
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def epoch_values(self) -> dict:
+        """Extra values for the epoch's metrics.jsonl line (a VAE's test -ELBO)."""
+        return {}
+
+    def pictures(self, out: Path, name: str, title: str) -> None:
+        """Extra pictures, drawn with the weights the samples use (the EMA's, if any)."""
+
+
+# ----------------------------------------------------------------------------
+# the loop
+# ----------------------------------------------------------------------------
+def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset: str,
+        epochs: int, ema: float | None = None, resume: bool = False, progress: bool = True,
+        max_steps: int | None = None, log_every: int = 50) -> dict:
+    """Run ``stepper``'s updates over ``loader`` for ``epochs`` and keep the run folder.
+
+    ``fixed`` is the fixed noise of the sample grids (``fixed_inputs``); ``run`` the Run.  On
+    ``resume`` every piece of state is read back from the run's latest checkpoint.
+
+    Returns ``{"run", "epochs", "step", "images", "seconds", <summary_keys>, "samples",
+    "losses", "checkpoint"}`` (the logged values: means over the last epoch, or the last window).
+    """
+    family = stepper.family
+    cfg = stepper.cfg
+    out = Path(run.folder)
+    dev = cfg["device"]
+    averaged = ema_module(family)
+    g_ema = optim.EMA(averaged, beta=ema) if ema is not None else None
+
+    step = images_seen = 0
+    seconds = 0.0
+    window, epoch_means = _Means(), _Means()
+    last_ckpt = None
+    if resume:
+        state = run.latest()
+        last_ckpt = run.latest_path()
+        if state is not None:
+            family.load_state_dict(state["model"])
+            stepper.load_state_dict(state)
+            if g_ema is not None:
+                g_ema.load_state_dict(state["ema"])
+            loader.load_state_dict(state["loader"])
+            fixed = {"z": Tensor(backend.to_device(state["fixed"]["z"], dev)),
+                     "labels": None if state["fixed"]["labels"] is None
+                     else Tensor(backend.to_device(state["fixed"]["labels"], dev))}
+            step, images_seen = state["step"], state["images"]
+            seconds = state["seconds"]
+            window.load_state_dict(state["window"])
+            epoch_means.load_state_dict(state["epoch_means"])
+            random.set_rng_state(state["rng"])
+        run.truncate(images_seen, key="images")
+
+    def snapshot(loader_state) -> dict:
+        return dict(model=family.state_dict(), **stepper.state_dict(),
+                    ema=None if g_ema is None else g_ema.state_dict(), loader=loader_state,
+                    rng=random.get_rng_state(),
+                    fixed={k: None if v is None else v.data for k, v in fixed.items()},
+                    step=step, images=images_seen, seconds=seconds,
+                    window=window.state_dict(), epoch_means=epoch_means.state_dict(), config=cfg)
+
+    def save(epochs_done: int, loader_state: dict, mid_epoch: bool) -> Path:
+        path = run.checkpoint_path(epochs_done, step if mid_epoch else None)
+        return checkpoint.save(path, epoch=epochs_done, **snapshot(loader_state))
+
+    def draw(name: str, title: str) -> Path:
+        path = save_image_grid(generate(family, fixed["z"], fixed["labels"]),
+                               out / "samples" / f"{name}.png", nrow=GRID, title=title)
+        stepper.pictures(out, name, title)
+        return path
+
+    def pictures(name: str, title: str) -> Path:
+        if g_ema is not None:
+            with g_ema.average_parameters(averaged):
+                path = draw(name, title)
+        else:
+            path = draw(name, title)
+        shutil.copyfile(path, out / "samples.png")
+        records = [r for r in run.records() if r.get("type") == "train"] or \
+            [r for r in run.records() if r.get("type") == "epoch"] or [{"step": step, **window.means()}]
+        plot_curves(records, list(stepper.curve_keys), out / "losses.png",
+                    title=f"{model_name} on {dataset}")
+        return path
+
+    position = {"epoch": 0, "batch": 0}
+
+    def check(value: float, which: str | None = None) -> None:
+        if not math.isfinite(value):
+            kept = f"the last good checkpoint, {last_ckpt}, is kept (--resume continues from it)" \
+                if last_ckpt is not None else "no checkpoint had been written yet"
+            loss = f"the {which} loss" if which else "the loss"
+            raise NonFiniteLossError(
+                f"{model_name}: {loss} is {value} at step {step + 1} "
+                f"(epoch {position['epoch']}, batch {position['batch'] + 1}); stopped without "
+                f"saving this state; {kept}")
+
+    last = {}
+    samples_path = None
+    family.train()
+    with _Interrupt() as interrupt:
+        while loader.epoch < epochs and not (max_steps is not None and step >= max_steps):
+            epoch = loader.epoch + 1                     # 1-based, the epoch under way
+            start = loader.state_dict()["batch"]
+            batches = iter(loader)
+            bar = progress_bar(batches, desc=f"{model_name} epoch {epoch}/{epochs}",
+                               enabled=progress, total=len(loader), initial=start)
+            t0, seen0, finished = time.perf_counter(), images_seen, True
+            for b, (x, y) in enumerate(bar, start):
+                position["epoch"], position["batch"] = epoch, b
+                logged, stepped = stepper.step(x, y, check)
+                images_seen += x.shape[0]
+                if stepped:
+                    if g_ema is not None:
+                        g_ema.update()
+                    step += 1
+                window.add(logged)
+                epoch_means.add(logged)
+                last.update(logged)
+                bar.set_postfix(refresh=False, **stepper.postfix(last),
+                                img_s=f"{(images_seen - seen0) / max(time.perf_counter() - t0, 1e-9):.0f}")
+                if stepped and step % log_every == 0:
+                    run.log({"type": "train", "epoch": epoch, "step": step, "images": images_seen,
+                             **window.means()})
+                    window.reset()
+                stop = max_steps is not None and step >= max_steps
+                if (interrupt.requested or stop) and b + 1 < len(loader):
+                    # Stop in the middle of the epoch: the loader's position is read while the
+                    # iteration is still under way (it forgets it once the loop is left).
+                    seconds += time.perf_counter() - t0
+                    last_ckpt = save(epoch - 1, loader.state_dict(), mid_epoch=True)
+                    if interrupt.requested:
+                        raise KeyboardInterrupt(f"interrupted at step {step}; saved {last_ckpt}")
+                    samples_path = pictures(f"epoch_{epoch - 1:03d}_step_{step:06d}",
+                                            f"{model_name}, step {step}")
+                    finished = False
+                    if hasattr(bar, "n"):             # tqdm counts an item when the next is asked for
+                        bar.n = b + 1
+                        bar.refresh()
+                    break
+            bar.close()
+            if not finished:
+                break
+            # End of the epoch: log, checkpoint, pictures.
+            dt = time.perf_counter() - t0
+            seconds += dt
+            means = epoch_means.means()
+            epoch_means.reset()
+            extra = stepper.epoch_values()
+            run.log({"type": "epoch", "epoch": epoch, "step": step, "images": images_seen, **means,
+                     **extra, "seconds": round(seconds, 2),
+                     "images_per_s": round((images_seen - seen0) / max(dt, 1e-9), 1)})
+            last_ckpt = save(epoch, loader.state_dict(), mid_epoch=False)
+            samples_path = pictures(f"epoch_{epoch:03d}", f"{model_name}, epoch {epoch}")
+            last = dict(means)
+            if progress:
+                shown = {**means, **extra}
+                values = ", ".join(f"{k} {shown[k]:.3f}" for k in (*stepper.summary_keys, *extra)
+                                   if k in shown)
+                print(f"epoch {epoch}: {values}; {seconds:.0f} s; samples in {samples_path}", flush=True)
+            if interrupt.requested:
+                raise KeyboardInterrupt(f"interrupted after epoch {epoch}; saved {last_ckpt}")
+
+    if samples_path is None and last_ckpt is not None:    # a resumed run that had nothing left to do
+        samples_path = out / "samples.png"
+    return {"run": str(out), "epochs": loader.epoch, "step": step, "images": images_seen,
+            "seconds": round(seconds, 2), **{k: last.get(k) for k in stepper.summary_keys},
+            "samples": None if samples_path is None else str(samples_path),
+            "losses": str(out / "losses.png"), "checkpoint": None if last_ckpt is None else str(last_ckpt)}
+
+
+__all__ = ["GRID", "NUM_CLASSES", "TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
+           "family_registry", "build_family", "is_vae", "ema_module", "make_optimizer",
+           "num_classes", "class_noise", "fixed_inputs", "generate", "load_run"]
