@@ -3,9 +3,12 @@
     tinygan models                       list what can be trained
     tinygan train MODEL [--dataset mnist|fashion-mnist] [--epochs N] [--batch-size B]
                         [--seed S] [--device cpu|cuda] [--out runs/NAME] [--resume]
-                        [--ema BETA] [--lr-g LR] [--lr-d LR] [--n-critic N] [--quiet]
+                        [--ema BETA] [--max-steps N] [--quiet]
+                        GANs:  [--lr-g LR] [--lr-d LR] [--n-critic N]
+                        VAEs:  [--lr LR] [--latent-dim D] [--likelihood bernoulli|gaussian]
+                               [--beta B] [--capacity C_MAX] [--capacity-steps N] [--gamma G]
     tinygan sample RUN --n N --out FILE.npz
-    tinygan eval RUN [--n N] [--json]
+    tinygan eval RUN [--n N] [--json] [--iwae-k K]
 
 A run folder (``runs/MODEL-DATASET`` by default) holds config.json, checkpoints/,
 samples/epoch_NNN.png, samples.png, losses.png and metrics.jsonl.
@@ -16,12 +19,22 @@ import argparse
 import json
 import sys
 
+# Options that belong to one kind of model: (flag, argparse dest).
+GAN_FLAGS = (("--lr-g", "lr_g"), ("--lr-d", "lr_d"), ("--n-critic", "n_critic"))
+VAE_FLAGS = (("--latent-dim", "latent_dim"), ("--likelihood", "likelihood"), ("--beta", "beta"),
+             ("--capacity", "capacity"), ("--capacity-steps", "capacity_steps"), ("--gamma", "gamma"))
 CLASSIFIER = {"classifier": "a small CNN (the frozen feature network of FID and the classifier score)"}
 
 
 def _families() -> dict:
-    from .train.gan import family_registry
+    """Every trainable family, GANs and VAEs: name -> class."""
+    from .train.loop import family_registry
     return family_registry()
+
+
+def _is_vae(model: str) -> bool:
+    from .train.loop import is_vae
+    return is_vae(_families().get(model))
 
 
 def _describe(cls, width: int = 96) -> str:
@@ -31,11 +44,12 @@ def _describe(cls, width: int = 96) -> str:
 
 
 def _models() -> dict:
-    """name -> one line: every GAN family of tinygan.models.FAMILIES, then the classifier."""
+    """name -> one line: every GAN family of tinygan.models.FAMILIES, every VAE of
+    tinygan.models.VAE_FAMILIES, then the classifier."""
     return {**{name: _describe(cls) for name, cls in _families().items()}, **CLASSIFIER}
 
 
-def __getattr__(name):          # MODELS is computed on use: the registry is tinygan.models.FAMILIES
+def __getattr__(name):          # MODELS is computed on use: the registries live in tinygan.models
     if name == "MODELS":
         return _models()
     raise AttributeError(name)
@@ -54,16 +68,32 @@ def _train(args) -> int:
         print(f"tinygan train: unknown model {args.model!r}; known: {', '.join(_models())}",
               file=sys.stderr)
         return 2
-    if args.lr is not None:
-        print("tinygan train: --lr is the classifier's; a GAN takes --lr-g and --lr-d", file=sys.stderr)
+    vae = _is_vae(args.model)
+    wrong = [flag for flag, dest in (GAN_FLAGS if vae else VAE_FLAGS + (("--lr", "lr"),))
+             if getattr(args, dest) is not None]
+    if wrong:
+        if vae:
+            hint = f"{', '.join(wrong)} {'is a GAN option' if len(wrong) == 1 else 'are GAN options'}" \
+                   "; a VAE takes --lr"
+        else:
+            hint = f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for the VAEs (--lr " \
+                   "also for the classifier); a GAN takes --lr-g and --lr-d"
+        print(f"tinygan train: {args.model} is a {'VAE' if vae else 'GAN'}: {hint}", file=sys.stderr)
         return 2
-    from .train.gan import NonFiniteLossError, train_gan
+    from .train.loop import NonFiniteLossError
+    common = dict(dataset=args.dataset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                  seed=args.seed if args.seed is not None else 0, device=args.device,
+                  resume=args.resume, ema=args.ema, progress=not args.quiet, max_steps=args.max_steps)
     try:
-        result = train_gan(args.model, dataset=args.dataset, out=args.out, epochs=args.epochs,
-                           batch_size=args.batch_size, seed=args.seed if args.seed is not None else 0,
-                           device=args.device, resume=args.resume, ema=args.ema, lr_g=args.lr_g,
-                           lr_d=args.lr_d, n_critic=args.n_critic, progress=not args.quiet,
-                           max_steps=args.max_steps)
+        if vae:
+            from .train.vae import train_vae
+            result = train_vae(args.model, lr=args.lr, latent_dim=args.latent_dim,
+                               likelihood=args.likelihood, beta=args.beta, capacity=args.capacity,
+                               capacity_steps=args.capacity_steps, gamma=args.gamma, **common)
+        else:
+            from .train.gan import train_gan
+            result = train_gan(args.model, lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic,
+                               **common)
     except NonFiniteLossError as exc:
         print(f"tinygan train: {exc}", file=sys.stderr)
         return 1
@@ -75,6 +105,9 @@ def _train(args) -> int:
         run = result["run"]
         print(f"samples: {run}/samples.png (every epoch's grid: {run}/samples/)\n"
               f"losses:  {result['losses']}")
+        if vae:
+            print(f"pictures: {run}/reconstructions.png, {run}/interpolation.png "
+                  "(and latent_scatter.png for --latent-dim 2, traversals.png for beta_vae)")
     return 0
 
 
@@ -90,9 +123,20 @@ def _sample(args) -> int:
 
 
 def _eval(args) -> int:
-    from .train.gan import evaluate_run
-    result = evaluate_run(args.run, n=args.n, seed=args.seed, device=args.device,
-                          reference=not args.json)
+    from .train.run import Run
+    if _is_vae(Run.open(args.run).config.get("model")):
+        from .train.vae import IWAE_K, evaluate_vae_run
+        result = evaluate_vae_run(args.run, n=args.n, seed=args.seed, device=args.device,
+                                  iwae_k=args.iwae_k if args.iwae_k is not None else IWAE_K,
+                                  reference=not args.json)
+    else:
+        if args.iwae_k is not None:
+            print("tinygan eval: --iwae-k is for VAE runs (a GAN has no likelihood to bound)",
+                  file=sys.stderr)
+            return 2
+        from .train.gan import evaluate_run
+        result = evaluate_run(args.run, n=args.n, seed=args.seed, device=args.device,
+                              reference=not args.json)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -126,16 +170,28 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="the run folder (default runs/MODEL-DATASET)")
     t.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--lr", type=float, help="learning rate (classifier)")
+    t.add_argument("--lr", type=float, help="learning rate (classifier; VAEs, default 1e-3)")
     t.add_argument("--lr-g", type=float, help="generator learning rate (GANs; default the paper's)")
     t.add_argument("--lr-d", type=float, help="discriminator learning rate (GANs)")
     t.add_argument("--n-critic", type=int, help="D steps per G step (GANs)")
     t.add_argument("--ema", type=float, metavar="BETA",
                    help="sample from an exponential moving average of G's weights, e.g. 0.999")
-    t.add_argument("--max-steps", type=int, help="stop after this many generator steps")
+    t.add_argument("--max-steps", type=int,
+                   help="stop after this many generator steps (GANs) or optimizer steps (VAEs)")
+    t.add_argument("--latent-dim", type=int, help="z's size (VAEs; default 20, 2 for the latent scatter)")
+    t.add_argument("--likelihood", choices=["bernoulli", "gaussian"],
+                   help="the VAE decoder: bernoulli on dynamically binarized digits (default) or "
+                   "gaussian on grey levels in [0, 1] with a learned variance")
+    t.add_argument("--beta", type=float, help="the KL weight of the VAE objective (>= 0; default 1, "
+                   "4 for beta_vae)")
+    t.add_argument("--capacity", type=float, metavar="C_MAX",
+                   help="train on recon + gamma |KL - C| with C ramped from 0 to C_MAX nats "
+                   "(VAEs; Burgess et al. 2018)")
+    t.add_argument("--capacity-steps", type=int, help="steps of the capacity ramp (default 5000)")
+    t.add_argument("--gamma", type=float, help="the weight of |KL - C| (default 1000)")
     t.set_defaults(func=_train)
 
-    s = sub.add_parser("sample", help="draw samples from a trained GAN into an .npz file")
+    s = sub.add_parser("sample", help="draw samples from a trained GAN or VAE into an .npz file")
     s.add_argument("run", help="a run folder")
     s.add_argument("--n", type=int, default=64, help="how many samples")
     s.add_argument("--out", required=True, help="the .npz file: images float32 (N, 1, 28, 28) in "
@@ -144,12 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
 
-    e = sub.add_parser("eval", help="FID, classifier score (and label/code accuracy) of a GAN run")
+    e = sub.add_parser("eval", help="FID, classifier score (and label/code accuracy) of a run; "
+                       "for a VAE also -ELBO and the IWAE estimate in nats")
     e.add_argument("run", help="a run folder")
     e.add_argument("--n", type=int, default=10_000, help="how many samples (at least 128)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
+    e.add_argument("--iwae-k", type=int, help="importance samples of the IWAE bound (VAEs; default 100)")
     e.set_defaults(func=_eval)
 
     m = sub.add_parser("models", help="list the models")

@@ -84,3 +84,65 @@ def plot_curves(records: Sequence[dict], keys: Sequence[str], path, x: str = "st
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_image_rows(rows, path, row_labels: Sequence[str] | None = None, title: str | None = None,
+                    value_range=(-1.0, 1.0)) -> Path:
+    """Write rows of images (R, C, ch, H, W) as one grid, R rows of C, with a label left of
+    each row (latent traversals: one row per latent, ``row_labels`` like ``"z3 (KL 4.1)"``)."""
+    plt = _plt()
+    a = rows.data if hasattr(rows, "data") and not isinstance(rows, np.ndarray) else rows
+    a = np.asarray(backend.to_device(a, "cpu"), dtype=np.float32)
+    if a.ndim != 5:
+        raise ValueError(f"save_image_rows: expected images (R, C, ch, H, W), got shape {a.shape}")
+    r, c = a.shape[:2]
+    if row_labels is not None and len(row_labels) != r:
+        raise ValueError(f"save_image_rows: {len(row_labels)} row labels for {r} rows")
+    padding = 2
+    grid = image_grid(a.reshape(r * c, *a.shape[2:]), nrow=c, padding=padding, value_range=value_range)
+    h, w = grid.shape[:2]
+    left = 0.9 if row_labels is not None else 0.0            # inches for the labels
+    fig_w, fig_h = max(w / 40, 2) + left, max(h / 40, 2) + (0.4 if title else 0)
+    fig = plt.figure(figsize=(fig_w, fig_h), dpi=100)
+    ax = fig.add_axes([left / fig_w, 0, 1 - left / fig_w, 1 if not title else 1 - 0.4 / fig_h])
+    ax.imshow(grid[..., 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.axis("off")
+    if row_labels is not None:
+        ih = a.shape[3]
+        for i, label in enumerate(row_labels):
+            ax.text(-3, padding + i * (ih + padding) + ih / 2, label, ha="right", va="center", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_latent_scatter(z, labels, path, title: str | None = None, num_classes: int = 10) -> Path:
+    """Scatter 2-D latent codes z (N, 2) coloured by their digit labels (N,), with a colorbar."""
+    plt = _plt()
+    z = np.asarray(backend.to_device(getattr(z, "data", z), "cpu"), dtype=np.float64)
+    labels = np.asarray(backend.to_device(getattr(labels, "data", labels), "cpu")).reshape(-1)
+    if z.ndim != 2 or z.shape[1] != 2 or len(labels) != len(z):
+        raise ValueError(f"plot_latent_scatter: expected z (N, 2) and labels (N,), got {z.shape} "
+                         f"and {labels.shape}")
+    fig, ax = plt.subplots(figsize=(5.5, 4.6), dpi=100)
+    cmap = plt.get_cmap("tab10", num_classes)
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=num_classes - 0.5,
+                        s=3, alpha=0.7, linewidths=0)
+    bar = fig.colorbar(points, ax=ax, ticks=range(num_classes))
+    bar.set_label("digit")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -7,7 +7,10 @@ convert there.  The usual GAN pipeline is::
 
     Compose([to_float, normalize, pad_to_32])   # uint8 (N, 28, 28) -> float32 (N, 1, 32, 32) in [-1, 1]
 
-[-1, 1] matches a generator that ends in tanh.
+[-1, 1] matches a generator that ends in tanh.  The VAEs' pipeline keeps [0, 1] and,
+for a Bernoulli decoder, binarizes each batch afresh (dynamic binarization)::
+
+    Compose([to_float, binarize])               # uint8 (N, 28, 28) -> float32 0/1 (N, 1, 28, 28)
 """
 from __future__ import annotations
 
@@ -60,9 +63,13 @@ def pad_to_32(images, fill: float = -1.0):
 def binarize(images, generator=None):
     """Dynamic binarization: each pixel becomes 1 with probability equal to its value in [0, 1].
 
-    A fresh sample every time it is called (every epoch), as in the VAE
-    literature on binarized MNIST, which turns the gray levels into Bernoulli
-    data and keeps a Bernoulli decoder from overfitting one fixed binarization.
+    A fresh sample every time it is called (every batch, so every epoch sees new
+    binarizations), as in the VAE literature on binarized MNIST, which turns the
+    gray levels into Bernoulli data and keeps a Bernoulli decoder from overfitting
+    one fixed binarization.  From tinygan's seeded generator by default, whose state
+    is in every checkpoint: a resumed run draws what an unbroken one would have.
+    Pass a ``numpy.random.Generator`` with a fixed seed for a fixed binarization (the
+    VAEs' test set: ``tinygan.train.vae.evaluation_images``).
 
     Args:
         images: float array in [0, 1], any shape, e.g. (N, 1, 28, 28).

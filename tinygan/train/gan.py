@@ -27,9 +27,8 @@ for D, and ``len(loader) / n_critic`` generator steps.
 - ``resume=True`` continues from the latest checkpoint bit for bit: it restores the weights
   and buffers, both optimizers, the EMA, the DataLoader's position (also inside an epoch),
   tinygan's random generator, the fixed noise, the counters and the running means of the
-  logged losses, so the weights and logged losses equal those of an unbroken run.
-  (On the CPU.  On a GPU, CuPy's generator state is not saved: a resumed GPU run draws
-  different noise from the one it would have drawn.)
+  logged losses, so the weights and logged losses equal those of an unbroken run (on a GPU
+  too: it draws from the same host generator, see tinygan.random).
 - A NaN or inf in a loss stops the run *before* the update that would spread it, with an
   error naming the step and the loss; nothing is saved, so the last checkpoint stays good.
 - Ctrl-C: the current batch is finished, a checkpoint written, then ``KeyboardInterrupt``
@@ -40,15 +39,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from .. import backend, random
 from ..autograd import Tensor
 from ..data import Compose, DataLoader, get_dataset, normalize, to_float
 from .classifier import fast_mode
 from .loop import (GRID, TIMING_KEYS, NonFiniteLossError, Stepper, build_family, class_noise,
                    family_registry, fit, fixed_inputs, generate, is_vae, load_run, make_optimizer,
-                   num_classes)
+                   num_classes, sample_run)
 from .run import Run
 
 DEFAULT_EPOCHS = 5
@@ -176,20 +173,6 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
 def _vae_run(folder) -> bool:
     """Whether the run in ``folder`` trained a VAE family."""
     return is_vae(family_registry().get(Run.open(folder).config.get("model")))
-
-
-def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500) -> dict:
-    """``n`` samples of a run: ``{"images": float32 (n, 1, 28, 28) in [-1, 1]}`` plus
-    ``"labels"`` int64 (n,) for conditional models (the classes 0..9 in turn), or ``"codes"``
-    for InfoGAN (its categorical code, 0..9 in turn)."""
-    family, cfg, _ = load_run(folder, device)
-    random.manual_seed(seed)
-    z, classes = class_noise(family, n, device)
-    lab = None if classes is None else Tensor(backend.to_device(classes, device))
-    out = {"images": np.clip(generate(family, z, lab, batch_size), -1, 1)}
-    if classes is not None:
-        out["labels" if getattr(family, "conditional", False) else "codes"] = classes
-    return out
 
 
 def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifier=None,

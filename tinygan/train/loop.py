@@ -12,8 +12,8 @@ the negative ELBO).  Everything else is here, once:
 - an optional EMA of the weights the pictures, ``tinygan sample`` and ``tinygan eval`` use;
 - bit-exact resume: weights and buffers, the optimizers, the EMA, the DataLoader's position
   (also inside an epoch), tinygan's random generator, the fixed noise, the counters and the
-  running means of the logged values are all in the checkpoint (on the CPU; a GPU run's
-  CuPy generator state is not saved);
+  running means of the logged values are all in the checkpoint (a GPU draws from the same
+  host generator, tinygan.random, so this holds there too);
 - a NaN or inf loss stops the run *before* the update that would spread it, with an error
   naming the step and the loss; nothing is saved, so the last checkpoint stays good;
 - Ctrl-C: the batch under way is finished, a checkpoint written, then ``KeyboardInterrupt``
@@ -24,6 +24,7 @@ the negative ELBO).  Everything else is here, once:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import signal
@@ -163,6 +164,21 @@ def load_run(folder, device="cpu") -> tuple:
         ema.copy_to(target)
     state["path"] = str(path)
     return family.eval(), cfg, state
+
+
+def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500) -> dict:
+    """``n`` samples of a run: ``{"images": float32 (n, 1, 28, 28) in [-1, 1]}`` plus
+    ``"labels"`` int64 (n,) for conditional models (the classes 0..9 in turn), or ``"codes"``
+    for InfoGAN (its categorical code, 0..9 in turn).  For a VAE the images are its decoder's
+    means at z ~ N(0, I) mapped to [-1, 1] (``family.generate``)."""
+    family, cfg, _ = load_run(folder, device)
+    random.manual_seed(seed)
+    z, classes = class_noise(family, n, device)
+    lab = None if classes is None else Tensor(backend.to_device(classes, device))
+    out = {"images": np.clip(generate(family, z, lab, batch_size), -1, 1)}
+    if classes is not None:
+        out["labels" if getattr(family, "conditional", False) else "codes"] = classes
+    return out
 
 
 # ----------------------------------------------------------------------------
@@ -332,11 +348,12 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
         stepper.pictures(out, name, title)
         return path
 
+    def sampled_weights():
+        """The weights the pictures and evaluations use: the EMA's, if the run keeps one."""
+        return g_ema.average_parameters(averaged) if g_ema is not None else contextlib.nullcontext()
+
     def pictures(name: str, title: str) -> Path:
-        if g_ema is not None:
-            with g_ema.average_parameters(averaged):
-                path = draw(name, title)
-        else:
+        with sampled_weights():
             path = draw(name, title)
         shutil.copyfile(path, out / "samples.png")
         records = [r for r in run.records() if r.get("type") == "train"] or \
@@ -408,7 +425,8 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
             seconds += dt
             means = epoch_means.means()
             epoch_means.reset()
-            extra = stepper.epoch_values()
+            with sampled_weights():
+                extra = stepper.epoch_values()
             run.log({"type": "epoch", "epoch": epoch, "step": step, "images": images_seen, **means,
                      **extra, "seconds": round(seconds, 2),
                      "images_per_s": round((images_seen - seen0) / max(dt, 1e-9), 1)})
@@ -433,4 +451,4 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
 
 __all__ = ["GRID", "NUM_CLASSES", "TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
            "family_registry", "build_family", "is_vae", "ema_module", "make_optimizer",
-           "num_classes", "class_noise", "fixed_inputs", "generate", "load_run"]
+           "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run"]
