@@ -51,8 +51,9 @@ def test_registry_holds_the_four_vaes_apart_from_the_gans():
 def test_defaults_and_docstrings(name):
     cls = VAE_FAMILIES[name]
     d = cls.defaults
-    assert (d["optimizer"], d["lr"], d["batch_size"], d["epochs"]) == ("adam", 1e-3, 128, 10)
-    assert cls.latent_dim == 20
+    assert (d["optimizer"], d["lr"], d["batch_size"]) == ("adam", 1e-3, 128)
+    # cvae: 10 latents and 20 epochs (see its class body for the measurements behind them).
+    assert (d["epochs"], cls.latent_dim) == ((20, 10) if name == "cvae" else (10, 20))
     doc = cls.__doc__ + (__import__(cls.__module__, fromlist=["x"]).__doc__ or "")
     assert "et al. 20" in doc or "Kingma & Welling 2014" in doc
     assert "eq." in doc
@@ -71,7 +72,7 @@ def test_shapes_loss_and_one_step_moves_encoder_and_decoder(name):
     x, y = _batch()
     lab = y if m.conditional else None
     mu, logvar = m.encode(x, lab)
-    assert mu.shape == logvar.shape == (B, 20)
+    assert mu.shape == logvar.shape == (B, m.latent_dim)
     out = m.decode(mu, lab)
     assert out.shape == (B, 1, 28, 28) and out.dtype == np.float32
     loss, stats = m.loss(x, lab)
@@ -97,7 +98,7 @@ def test_sampling_shapes_and_range(name):
     m = _fresh(name)
     tinygan.manual_seed(3)
     z, labels = m.sample_noise(12)
-    assert z.shape == (12, 20) and z.dtype == np.float32
+    assert z.shape == (12, m.latent_dim) and z.dtype == np.float32
     if m.conditional:
         assert labels.dtype == np.int64 and labels.tolist() == [i % 10 for i in range(12)]
     else:
@@ -164,7 +165,7 @@ def test_beta_and_capacity_objectives():
 def test_cvae_decoder_and_encoder_depend_on_the_label():
     m = _fresh("cvae")
     x, _ = _batch(4)
-    z = tinygan.randn(4, 20)
+    z = tinygan.randn(4, 10)
     with tinygan.no_grad():
         a = m.decode(z, tinygan.tensor(np.array([0, 1, 2, 3])))
         b = m.decode(z, tinygan.tensor(np.array([5, 1, 7, 3])))
@@ -176,6 +177,29 @@ def test_cvae_decoder_and_encoder_depend_on_the_label():
     for u, v in ((a, b), (mu_a, mu_b)):
         diff = np.abs(u.data - v.data).reshape(4, -1).max(1)
         assert diff[0] > 0 and diff[2] > 0 and diff[1] == 0 and diff[3] == 0
+
+
+def test_cvae_learned_prior_is_eq_4s_kl():
+    """The loss's KL is KL(q(z|x,y) || p(z|y)) with p(z|y) = N(m_y, diag exp(l_y)) (Sohn et al.
+    2015, eq. 4), computed in the standardized coordinates u = (z - m_y) exp(-l_y / 2)."""
+    m = _fresh("cvae")
+    assert tuple(m.prior.shape) == (10, 20) and not np.abs(m.prior.data).any()   # N(0, I) at first
+    g = np.random.default_rng(0)
+    m.prior.data[...] = g.normal(0, 0.5, (10, 20)).astype(np.float32)
+    x, y = _batch(4)
+    with tinygan.no_grad():
+        mu, logvar = (t.data.astype(np.float64) for t in VAEFamily.encode(m, x, y))   # q(z|x,y)
+        pm, plv = m.prior.data[y.data, :10].astype(np.float64), m.prior.data[y.data, 10:].astype(np.float64)
+        kl = 0.5 * (plv - logvar + (np.exp(logvar) + (mu - pm) ** 2) / np.exp(plv) - 1).sum(1)
+        _, stats = m.loss(x, y)
+        assert stats["kl"] == pytest.approx(kl.mean(), rel=1e-4)
+        # decode(u) is the decoder at z = m_y + exp(l_y / 2) u.
+        u = tinygan.randn(4, 10)
+        z = tinygan.tensor((pm + np.exp(plv / 2) * u.data).astype(np.float32))
+        np.testing.assert_allclose(m.decode(u, y).data, VAEFamily.decode(m, z, y).data, rtol=1e-4, atol=1e-4)
+    loss, _ = m.loss(x, y)
+    loss.backward()
+    assert np.abs(m.prior.grad.data[np.unique(y.data)]).max() > 0
 
 
 def test_cvae_iwae_pairs_each_sample_with_its_own_label():

@@ -87,7 +87,7 @@ def test_smoke_every_vae(name, options, tmp_path):
         assert any(k.startswith(net) and not np.array_equal(np.asarray(init[k].data), np.asarray(v.data))
                    for k, v in state["model"].items()), f"{name}: no {net} weight changed"
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["model_options"]["latent_dim"] == options.get("latent_dim", 20)
+    assert cfg["model_options"]["latent_dim"] == options.get("latent_dim", 10 if name == "cvae" else 20)
     assert cfg["lr"] == 1e-3 and cfg["binarized"] is True
     # Pictures.
     for f in ("samples.png", "losses.png", "reconstructions.png", "interpolation.png"):

@@ -175,10 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr-d", type=float, help="discriminator learning rate (GANs)")
     t.add_argument("--n-critic", type=int, help="D steps per G step (GANs)")
     t.add_argument("--ema", type=float, metavar="BETA",
-                   help="sample from an exponential moving average of G's weights, e.g. 0.999")
+                   help="sample from an exponential moving average of the weights (a GAN's G, "
+                   "a whole VAE), e.g. 0.999")
     t.add_argument("--max-steps", type=int,
                    help="stop after this many generator steps (GANs) or optimizer steps (VAEs)")
-    t.add_argument("--latent-dim", type=int, help="z's size (VAEs; default 20, 2 for the latent scatter)")
+    t.add_argument("--latent-dim", type=int,
+                   help="z's size (VAEs; default 20, cvae 10; 2 draws the latent scatter)")
     t.add_argument("--likelihood", choices=["bernoulli", "gaussian"],
                    help="the VAE decoder: bernoulli on dynamically binarized digits (default) or "
                    "gaussian on grey levels in [0, 1] with a learned variance")

@@ -352,7 +352,8 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = IWAE_K, seed: int = 
     and of ``n`` samples from the prior (the decoder's mean, in [-1, 1]), as for the GANs:
     ``fid`` against the real test images and ``classifier_score`` (tinygan.metrics), plus
     ``n_samples`` and, for cvae, ``label_accuracy`` (how often the frozen classifier sees the
-    digit the decoder was asked for).  All nats are per image.  With the Gaussian likelihood
+    digit the decoder was asked for).  All nats are per image; cvae's bound log p(x|y), the
+    likelihood of a digit given its label.  With the Gaussian likelihood
     the nats are of a density on grey levels (not comparable with binarized figures).
 
     Appends ``{"type": "eval", ...}`` to the run's metrics.jsonl when ``log``; ``reference``
