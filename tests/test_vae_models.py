@@ -224,6 +224,7 @@ def test_gaussian_decoder_learns_its_variance():
     m = _fresh("vae", likelihood="gaussian")
     x, _ = _batch(binary=False)
     assert isinstance(m.decoder_logvar, nn.Parameter) and m.decoder_logvar.shape == (1,)
+    assert m.decoder_logvar.item() == pytest.approx(2 * np.log(0.1))          # sigma = 0.1 at first
     assert "decoder_logvar" in dict(m.named_parameters())
     with tinygan.no_grad():
         mean = m.decode(tinygan.randn(B, 20))
@@ -231,8 +232,8 @@ def test_gaussian_decoder_learns_its_variance():
     loss, stats = m.loss(x)
     loss.backward()
     assert m.decoder_logvar.grad is not None and np.abs(m.decoder_logvar.grad.data).max() > 0
-    # With logvar 0: -log p(x|z) = 1/2 sum (x - mean)^2 + 784/2 log 2 pi.
-    assert stats["recon"] > 784 / 2 * np.log(2 * np.pi)
+    # -log p(x|z) = sum 1/2 (log 2 pi + logvar + (x - mean)^2 / sigma^2) >= 784/2 (log 2 pi + logvar).
+    assert stats["recon"] > 784 / 2 * (np.log(2 * np.pi) + 2 * np.log(0.1))
 
 
 # -- bad input: clear errors ----------------------------------------------------------------------

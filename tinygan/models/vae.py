@@ -34,7 +34,8 @@ discrete distribution and comparable with published figures.  ``likelihood="gaus
 models the grey levels themselves: the decoder gives a mean in [0, 1] (a sigmoid) and the
 variance is one learned scalar ``decoder_logvar`` shared by all pixels (a "calibrated
 decoder", Rybkin et al. 2021), so the balance between reconstruction and KL is fitted
-rather than tuned; its nats are those of a density and not comparable with the Bernoulli's.
+rather than tuned (it starts at sigma = 0.1); its nats are those of a density and not
+comparable with the Bernoulli's.
 
 Sampling: ``sample_noise(n)`` draws z from the prior, ``generate(z)`` gives the decoder's
 *mean* (``sigmoid(logits)`` for Bernoulli) mapped to [-1, 1] -- the range every sampler and
@@ -43,6 +44,7 @@ metric of tinygan expects.  The shared trainer (tinygan/train/vae.py) makes one 
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from .. import backend, losses, nn
@@ -55,6 +57,7 @@ from .base import cycling_labels
 LIKELIHOODS = ("bernoulli", "gaussian")
 HIDDEN = 400                 # the MLP's hidden layer (Kingma & Welling 2014, Sec. 5: 400 units)
 PIXELS = 28 * 28
+DECODER_LOGVAR = 2 * math.log(0.1)  # the Gaussian decoder's initial log-variance: sigma = 0.1
 
 
 def _check_option(value, what: str, where: str, *, minimum: float, integer: bool = False):
@@ -120,8 +123,11 @@ class VAEFamily(nn.Module):
         self.gamma = _check_option(gamma, "gamma", where, minimum=0)
         self.encoder = encoder
         self.decoder = decoder
-        # The Gaussian decoder's log-variance: one learned scalar for every pixel (starts at 0).
-        self.decoder_logvar = nn.Parameter(zeros(1)) if likelihood == "gaussian" else None
+        # The Gaussian decoder's log-variance: one learned scalar for every pixel.  It starts at
+        # log(0.1^2), about the squared error of a good reconstruction of MNIST's grey levels:
+        # Adam moves it by about lr = 1e-3 a step, so from 0 (sigma = 1, where the KL outweighs
+        # the reconstruction and the code collapses) it would take thousands of steps to get there.
+        self.decoder_logvar = nn.Parameter(zeros(1) + DECODER_LOGVAR) if likelihood == "gaussian" else None
 
     # -- what the run's config.json records to rebuild the family ------------------------------
     def options(self) -> dict:
