@@ -102,9 +102,10 @@ def save_image_rows(rows, path, row_labels: Sequence[str] | None = None, title: 
     grid = image_grid(a.reshape(r * c, *a.shape[2:]), nrow=c, padding=padding, value_range=value_range)
     h, w = grid.shape[:2]
     left = 0.9 if row_labels is not None else 0.0            # inches for the labels
-    fig_w, fig_h = max(w / 40, 2) + left, max(h / 40, 2) + (0.4 if title else 0)
+    top = 0.45 if title else 0.0                              # inches for the title
+    fig_w, fig_h = max(w / 40, 2) + left, max(h / 40, 1) + top
     fig = plt.figure(figsize=(fig_w, fig_h), dpi=100)
-    ax = fig.add_axes([left / fig_w, 0, 1 - left / fig_w, 1 if not title else 1 - 0.4 / fig_h])
+    ax = fig.add_axes([left / fig_w, 0, 1 - left / fig_w, 1 - top / fig_h])
     ax.imshow(grid[..., 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=1,
               interpolation="nearest")
     ax.axis("off")
@@ -113,7 +114,7 @@ def save_image_rows(rows, path, row_labels: Sequence[str] | None = None, title: 
         for i, label in enumerate(row_labels):
             ax.text(-3, padding + i * (ih + padding) + ih / 2, label, ha="right", va="center", fontsize=7)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title, fontsize=9, y=1 - 0.12 / fig_h, va="top")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
