@@ -55,7 +55,7 @@ from ..ops.shape import cat
 from .base import cycling_labels
 
 LIKELIHOODS = ("bernoulli", "gaussian")
-HIDDEN = 400                 # the MLP's hidden layer (Kingma & Welling 2014, Sec. 5: 400 units)
+HIDDEN = 400                 # the hidden layer of the 784-400-20 recipe (Kingma & Welling 2014, Sec. 5, used 500 units)
 PIXELS = 28 * 28
 DECODER_LOGVAR = 2 * math.log(0.1)  # the Gaussian decoder's initial log-variance: sigma = 0.1
 
