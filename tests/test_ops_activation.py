@@ -266,3 +266,8 @@ def test_0d_results_are_ndarrays(name):
     x = tinygan.tensor(0.75, requires_grad=True)
     y = ACTIVATIONS[name](x)
     assert type(y.data) is np.ndarray and y.data.ndim == 0 and y.dtype == np.float32
+
+
+def test_softplus_refuses_integer_input():
+    with pytest.raises(TypeError, match="softplus: expected a floating point input, got dtype int64"):
+        tinygan.softplus(tinygan.tensor([1, 2]))

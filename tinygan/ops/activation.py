@@ -54,15 +54,26 @@ class Softplus(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        bx = x * self.beta
-        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z.
-        y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / self.beta
-        return xp.where(bx > self.threshold, x, y).astype(x.dtype, copy=False)
+        bx = x * self.beta if self.beta != 1.0 else x
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z.  One temporary,
+        # updated in place: softplus runs on every logit of a Bernoulli decoder each step.
+        t = xp.abs(bx, out=xp.empty_like(bx))      # (out=: stays an array for 0-d inputs)
+        xp.negative(t, out=t)
+        xp.exp(t, out=t)
+        xp.log1p(t, out=t)
+        xp.add(t, xp.maximum(bx, 0), out=t)
+        if self.beta != 1.0:
+            xp.divide(t, self.beta, out=t)
+        if self.threshold != float("inf"):       # PyTorch's linear shortcut above the threshold
+            t = xp.where(bx > self.threshold, x, t)
+        return t.astype(x.dtype, copy=False)
 
     def backward(self, gy):
         x = self.inputs[0]
-        linear = x.data * self.beta > self.threshold
-        return where(linear, gy, gy * sigmoid(x * self.beta))
+        g = gy * sigmoid(x * self.beta if self.beta != 1.0 else x)
+        if self.threshold == float("inf"):
+            return g
+        return where(x.data * self.beta > self.threshold, gy, g)
 
 
 class Softmax(Function):
@@ -105,6 +116,8 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    if x.dtype.kind != "f":
+        raise TypeError(f"softplus: expected a floating point input, got dtype {x.dtype}")
     return Softplus(beta, threshold)(x)
 
 

@@ -14,6 +14,29 @@ from .math import matmul
 from .shape import transpose
 
 
+class Linear(Function):
+    """y = x @ w^T: x (*, in), w (out, in) -> y (*, out), without a transposed copy of w.
+
+    One Function rather than ``matmul(x, transpose(w))`` for the weight gradient's sake:
+    through the transpose, d/dw arrives as the transpose *view* of x^T gy, which the
+    leaf must copy; here it is gy^T x, computed straight into w's (out, in) layout.
+    Both gradients are tinygan ops, so the backward can itself be differentiated.
+    """
+
+    def forward(self, x, w):
+        return x @ w.T                      # w.T is a view: BLAS reads w transposed, no copy
+
+    def backward(self, gy):
+        x, w = self.inputs
+        gx = matmul(gy, w) if self.needs_input_grad[0] else None         # (*, out) @ (out, in)
+        gw = None
+        if self.needs_input_grad[1]:
+            out_features, in_features = w.shape
+            gw = matmul(transpose(gy.reshape(-1, out_features), 0, 1),   # sum over every row of *
+                        x.reshape(-1, in_features))                      # (out, N) @ (N, in)
+        return gx, gw
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight^T + bias.
 
@@ -30,7 +53,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"{input.shape[-1] if input.ndim else 0} features in its last dim, but weight of "
             f"shape {tuple(weight.shape)} expects {in_features}"
         )
-    y = matmul(input, transpose(weight, 0, 1))
+    y = Linear()(input, weight)
     if bias is not None:
         if tuple(bias.shape) != (out_features,):
             raise ValueError(
