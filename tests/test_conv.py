@@ -1,7 +1,10 @@
 """conv2d and conv_transpose2d: forward against direct NumPy loops, first and second derivatives.
 
 Both layouts of ops/im2col.py are exercised (channels first for few channels or groups,
-channels last from CHANNELS_LAST_MIN channels on), and so is chunking of the batch.
+channels last from CHANNELS_LAST_MIN channels on), and so are its other paths: the input
+gradient as a stride-1 convolution of gy (sub-pixel / flipped kernel) or through col2im,
+the width-only im2col of stride-1 rows, the forward's work kept for the weight gradient,
+and chunking of the batch.
 """
 import itertools
 
@@ -75,6 +78,10 @@ CONV_CASES = [
     (8, 3, 3, 1, 1, 1, 1, 5, 5),          # channels last
     (8, 4, 4, 2, 1, 1, 1, 6, 6),          # channels last, the DCGAN kind of layer
     (9, 2, (1, 3), (1, 2), (0, 2), (2, 1), 1, 5, 7),   # channels last, non-square everything
+    (8, 3, (3, 2), (2, 1), (1, 0), (1, 2), 1, 6, 6),   # input gradient: sub-pixel rows, dilated flipped columns
+    (8, 4, 4, 2, 0, 1, 1, 7, 8),          # the last input row is read by no window
+    (8, 2, 1, 1, 1, 1, 1, 4, 4),          # padding wider than the kernel: sub-pixel with s = 1
+    (8, 2, 1, 1, 1, 2, 1, 4, 4),          # ... and dilated: the input gradient takes col2im
 ]
 
 
@@ -125,20 +132,82 @@ def test_conv_transpose2d_forward_and_gradients(case, rng):
     assert gradgradcheck(f, (xt, wt, bt))
 
 
-@pytest.mark.parametrize("cin", [2, 8])
-def test_chunked_batch_matches_whole_batch(cin, rng, monkeypatch):
+@pytest.mark.parametrize("cin, stride", [(2, 2), (8, 2), (8, 1)])
+def test_chunked_batch_matches_whole_batch(cin, stride, rng, monkeypatch):
     """Processing the batch in chunks (to stay in cache) changes nothing but speed."""
+    monkeypatch.setattr(im2col, "WIDTH_ONLY_MIN", 1)     # stride 1: GEMMs per kernel row
     x = tinygan.tensor(rng.standard_normal((5, cin, 6, 6)), requires_grad=True)
-    w = tinygan.tensor(rng.standard_normal((3, cin, 3, 3)), requires_grad=True)
+    w = tinygan.tensor(rng.standard_normal((8, cin, 3, 3)), requires_grad=True)
     results = []
-    for chunk in (1 << 30, 1):           # everything at once; one sample at a time
+    for chunk in (1 << 30, 1, 3 * cin * 9 * 9):   # all at once; one sample at a time; a few
         monkeypatch.setattr(im2col, "CHUNK", chunk)
         x.grad = w.grad = None
-        y = F.conv2d(x, w, None, 2, 1)
+        y = F.conv2d(x, w, None, stride, 1)
         (y * y).sum().backward()
         results.append((y.data.copy(), x.grad.data.copy(), w.grad.data.copy()))
-    for a, b in zip(*results):
+    for other in results[1:]:        # the same sums, added in another order
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
+def test_every_path_of_every_case(layout, rng, monkeypatch):
+    """The whole option grid once more with the layout forced: every case channels last
+    (its input gradient through the sub-pixel convolution wherever that applies, and
+    stride-1 rows through the width-only im2col however small the image), then every
+    case channels first (input gradient through col2im)."""
+    monkeypatch.setattr(im2col, "CHANNELS_LAST_MIN", 1 if layout == "channels_last" else 1 << 30)
+    monkeypatch.setattr(im2col, "WIDTH_ONLY_MIN", 1)
+
+    def new_path(c_in, c_out, g):      # skip the cases whose default path is the forced one
+        if layout == "channels_last":
+            return g == 1 and not (c_in >= 8 and c_out >= 8)
+        return g == 1 and c_in >= 8
+
+    for cin, cout, k, s, p, d, g, H, W in filter(lambda c: new_path(c[0], c[1], c[6]), CONV_CASES):
+        kh, kw = pair(k)
+        x = rng.standard_normal((2, cin, H, W))
+        w = rng.standard_normal((cout, cin // g, kh, kw))
+        y = F.conv2d(tinygan.tensor(x), tinygan.tensor(w), None, s, p, d, g)
+        np.testing.assert_allclose(y.data, conv2d_reference(x, w, None, pair(s), pair(p), pair(d), g),
+                                   rtol=1e-10, atol=1e-10)
+        xt, wt = (tinygan.tensor(a, requires_grad=True) for a in (x[:1], w))
+        f = lambda x, w: F.conv2d(x, w, None, s, p, d, g)  # noqa: E731
+        assert gradcheck(f, (xt, wt)) and gradgradcheck(f, (xt, wt))
+    for cin, cout, k, s, p, op, g, d, H, W in filter(lambda c: new_path(c[1], c[0], c[6]), CONVT_CASES):
+        kh, kw = pair(k)
+        x = rng.standard_normal((2, cin, H, W))
+        w = rng.standard_normal((cin, cout // g, kh, kw))
+        y = F.conv_transpose2d(tinygan.tensor(x), tinygan.tensor(w), None, s, p, op, g, d)
+        ref = conv_transpose2d_reference(x, w, None, pair(s), pair(p), pair(op), g, pair(d))
+        np.testing.assert_allclose(y.data, ref, rtol=1e-10, atol=1e-10)
+        xt, wt = (tinygan.tensor(a, requires_grad=True) for a in (x[:1], w))
+        f = lambda x, w: F.conv_transpose2d(x, w, None, s, p, op, g, d)  # noqa: E731
+        assert gradcheck(f, (xt, wt)) and gradgradcheck(f, (xt, wt))
+
+
+@pytest.mark.parametrize("cin", [2, 8])
+def test_forward_cols_kept_for_the_weight_gradient_and_then_dropped(cin, rng, monkeypatch):
+    """Channels first, Conv2d keeps the forward's cols for the weight gradient (channels
+    last it keeps nothing): the gradients are those computed without keeping anything,
+    and backward drops what was kept."""
+    x = tinygan.tensor(rng.standard_normal((3, cin, 7, 7)), requires_grad=True)
+    w = tinygan.tensor(rng.standard_normal((4, cin, 4, 4)), requires_grad=True)
+    grads = []
+    for keep_bytes in (1 << 30, 0):            # keep / never
+        monkeypatch.setattr(im2col, "KEEP_BYTES", keep_bytes)
+        x.grad = w.grad = None
+        y = F.conv2d(x, w, None, 2, 1)
+        node = y.grad_fn
+        assert (node.saved is not None) == (keep_bytes > 0 and cin < im2col.CHANNELS_LAST_MIN)
+        (y * y).sum().backward()
+        assert node.saved is None
+        grads.append((x.grad.data.copy(), w.grad.data.copy()))
+    for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+    with tinygan.no_grad():
+        assert F.conv2d(x, w, None, 2, 1).grad_fn is None
+    assert F.conv2d(x, w.detach(), None, 2, 1).grad_fn.saved is None   # no weight gradient wanted
 
 
 def test_adjoint_identity(rng):

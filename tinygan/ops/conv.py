@@ -15,10 +15,20 @@ backward is made of the other two, which is what makes every derivative
 is the transposed convolution, so ``conv_transpose2d`` is Conv2dInput with the
 weight read as (C_in, C_out/g, kh, kw), exactly as in PyTorch.  col2im, the
 adjoint of im2col, adds the kh*kw strided slices back; it never uses np.add.at.
+
+Saving work, not exactness: y = conv(x, w) and gw = conv_weight(x, gy) both
+multiply by the patch matrix (cols) of x.  In the channels-first layout, where
+building it copies single floats, Conv2d keeps the forward's cols when the
+forward runs with gradients on and w wants one (``self.saved``, up to
+``im2col.KEEP_BYTES``; see ``im2col.conv``), and hands them to the Conv2dWeight
+it creates in backward, which uses them once instead of rebuilding them and
+then drops them.  Conv2dWeight is still an ordinary Function of (x, gy) with
+its own backward, so second derivatives are unchanged; what is kept is only
+ever a copy of what conv_weight would have computed from x.
 """
 from __future__ import annotations
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 from .im2col import Geometry, conv, conv_input, conv_weight
 from .shape import reshape
 
@@ -33,19 +43,28 @@ def _pair(v, name: str, op: str) -> tuple:
 
 
 class Conv2d(Function):
-    """y = conv(x, w): x (N, C, H, W), w (O, C/g, kh, kw) -> y (N, O, Ho, Wo)."""
+    """y = conv(x, w): x (N, C, H, W), w (O, C/g, kh, kw) -> y (N, O, Ho, Wo).
 
-    def __init__(self, geo: Geometry):
-        self.geo = geo
+    ``keep``: keep the forward's cols of x (``self.saved``) for the weight gradient.
+    """
+
+    def __init__(self, geo: Geometry, keep: bool = False):
+        self.geo, self.keep, self.saved = geo, keep, None
 
     def forward(self, x, w):
-        return conv(x, w, self.geo)
+        y, self.saved = conv(x, w, self.geo, self.keep)
+        return y
 
     def backward(self, gy):
         x, w = self.inputs
         gx = Conv2dInput(self.geo)(gy, w) if self.needs_input_grad[0] else None
-        gw = Conv2dWeight(self.geo, w.shape)(x, gy) if self.needs_input_grad[1] else None
+        gw = Conv2dWeight(self.geo, w.shape, self.saved)(x, gy) if self.needs_input_grad[1] else None
+        self.saved = None
         return gx, gw
+
+    def _release(self) -> None:
+        super()._release()
+        self.saved = None
 
 
 class Conv2dInput(Function):
@@ -59,19 +78,28 @@ class Conv2dInput(Function):
 
     def backward(self, g):
         gy, w = self.inputs
-        ggy = Conv2d(self.geo)(g, w) if self.needs_input_grad[0] else None
-        gw = Conv2dWeight(self.geo, w.shape)(g, gy) if self.needs_input_grad[1] else None
+        if not self.needs_input_grad[0]:
+            return None, Conv2dWeight(self.geo, w.shape)(g, gy)
+        # d/dgy = conv(g, w) and d/dw = conv_weight(g, gy) both multiply by the cols of g
+        conv_g = Conv2d(self.geo, keep=self.needs_input_grad[1])
+        ggy = conv_g(g, w)
+        gw = Conv2dWeight(self.geo, w.shape, conv_g.saved)(g, gy) if self.needs_input_grad[1] else None
+        conv_g.saved = None
         return ggy, gw
 
 
 class Conv2dWeight(Function):
-    """gw = conv_weight(x, gy) = sum over n, ho, wo of gy * (the patch of x under the kernel)."""
+    """gw = conv_weight(x, gy) = sum over n, ho, wo of gy * (the patch of x under the kernel).
 
-    def __init__(self, geo: Geometry, w_shape: tuple):
-        self.geo, self.w_shape = geo, w_shape
+    ``saved``: the cols of x if the forward pass kept them (used once, then dropped).
+    """
+
+    def __init__(self, geo: Geometry, w_shape: tuple, saved=None):
+        self.geo, self.w_shape, self.saved = geo, w_shape, saved
 
     def forward(self, x, gy):
-        return conv_weight(x, gy, self.geo, self.w_shape)
+        saved, self.saved = self.saved, None
+        return conv_weight(x, gy, self.geo, self.w_shape, saved)
 
     def backward(self, g):
         x, gy = self.inputs
@@ -138,7 +166,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         raise ValueError(f"conv2d: the kernel ({kh}, {kw}) with dilation {d} is larger than the "
                          f"padded input ({H + 2 * p[0]}, {W + 2 * p[1]})")
     geo = Geometry(x.shape, w.shape, s, p, d, groups, (Ho, Wo))
-    return _add_bias(Conv2d(geo)(x, w), bias, "conv2d")
+    keep = is_grad_enabled() and w.requires_grad      # the weight gradient will want x's cols
+    return _add_bias(Conv2d(geo, keep)(x, w), bias, "conv2d")
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,

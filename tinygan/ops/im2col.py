@@ -7,23 +7,34 @@ copies those patches into a matrix, one row per output pixel,
     cols[(n, ho, wo), (i, j, c)] = x_pad[n, c, ho*s + i*d, wo*s + j*d]
 
 so the convolution is ONE matrix product ``cols (M, K) @ w' (K, O)``, done by BLAS
-in float32 (M = N*Ho*Wo output pixels, K = kh*kw*C).  Its two adjoints are also
-one GEMM each: the weight gradient ``cols^T @ gy`` and the input gradient
-``gy @ w'^T`` followed by col2im, which adds every patch back where it came from.
+in float32 (M = N*Ho*Wo output pixels, K = kh*kw*C).  The weight gradient is one
+more GEMM, ``gy^T @ cols``.  The input gradient -- the transposed convolution --
+is itself a convolution of gy (see ``_SubPixel``), or, in the general case, a
+GEMM followed by col2im, which adds every patch back where it came from.
 
-The speed is decided by memory, not arithmetic, in two ways:
+The speed is decided by memory, not arithmetic:
 
-* Layout.  cols is filled with kh*kw strided copies, one per kernel offset
-  (i, j).  With channels last -- x as (N, H, W, C) and (i, j, c) ordered with c
-  innermost -- each copy moves runs of C contiguous floats.  Channels first, the
-  runs are rows of Wo floats taken every s-th element: for a 7x7 output that is
-  7 scattered floats per run, and the copies cost more than the GEMM.  Channels
-  first is kept where channels last has nothing to gain: few channels (the
-  1-channel image layers of MNIST models) and grouped convolutions.
+* One copy per im2col.  The patches are a *strided view* of the padded input:
+  ``as_strided`` describes all N*Ho*Wo*kh*kw windows without copying anything,
+  and one assignment copies the view into the cols matrix.  (kh*kw separate
+  slice assignments, one per kernel offset, cost 4-10x more: NumPy pays its
+  per-run overhead kh*kw times over.)
+* Layout.  With channels last -- x as (N, H, W, C) and (i, j, c) ordered with c
+  innermost -- that copy moves runs of C (or kw*C) contiguous floats.  Channels
+  first, the runs are single floats for a strided convolution.  Channels first
+  is kept where channels last has nothing to gain: few channels (the 1-channel
+  image layers of MNIST models) and grouped convolutions.  Images stay NCHW
+  outside this file; the layout changes cost one transposing copy of the input
+  and one of the output, done chunk by chunk while the data is in cache.
+* No col2im where it can be avoided.  col2im reads, adds and writes the input
+  gradient kh*kw times over; computing the input gradient as a convolution of
+  gy reads gy through im2col once and writes the gradient once.
 * Size.  cols is kh*kw/s^2 times larger than x (9x for a 3x3 convolution).  A
   150 MB cols matrix filled and read back costs more than the GEMM itself, so
   the batch is processed in chunks whose cols stay in the cache (``CHUNK``).
-  On a GPU the whole batch goes at once.
+  On a GPU the whole batch goes at once.  With stride 1 along the height, kernel
+  rows read the same image rows shifted, so only the kw taps along the width are
+  copied (kh times less) and the kh kernel rows become kh GEMMs on shifted views.
 """
 from __future__ import annotations
 
@@ -33,6 +44,8 @@ from .. import backend
 
 CHUNK = 1 << 19          # floats of cols per chunk (2 MB): stays in this machine's L2 + L3 share
 CHANNELS_LAST_MIN = 8    # fewer input channels than this: channels-first layout
+KEEP_BYTES = 32 << 20    # channels first: a forward's cols up to this size are kept for conv_weight
+WIDTH_ONLY_MIN = 256     # output pixels per sample from which stride-1 rows copy only kw taps
 
 
 class Geometry:
@@ -50,7 +63,7 @@ class Geometry:
         return xp is np and self.g == 1 and self.C >= CHANNELS_LAST_MIN
 
     def chunks(self, xp) -> list:
-        """Slices of the batch to process one after another (all of it at once on a GPU)."""
+        """Slices of the batch whose cols fit in ``CHUNK`` floats (all of it at once on a GPU)."""
         per_sample = self.C * self.kh * self.kw * self.Ho * self.Wo
         n = self.N if xp is not np else max(1, min(self.N, CHUNK // max(per_sample, 1)))
         return [slice(a, min(a + n, self.N)) for a in range(0, self.N, n)]
@@ -64,37 +77,75 @@ class Geometry:
                 yield i, j, slice(i * dh, i * dh + hs, sh), slice(j * dw, j * dw + ws, sw)
 
 
-# -- the three maps, each one GEMM per chunk ---------------------------------------------
-def conv(x, w, geo: Geometry):
-    """y = conv(x, w): x (N, C, H, W), w (O, C/g, kh, kw) -> y (N, O, Ho, Wo)."""
+# -- the three maps -------------------------------------------------------------------------
+def conv(x, w, geo: Geometry, keep: bool = False):
+    """y = conv(x, w): x (N, C, H, W), w (O, C/g, kh, kw) -> (y (N, O, Ho, Wo), saved).
+
+    ``saved``: with ``keep``, in the channels-first layout, the cols of x (up to
+    ``KEEP_BYTES``), which ``conv_weight`` of the same x can use instead of building
+    them again: there im2col copies single floats, and rebuilding costs more than
+    keeping.  Channels last, rebuilding is one fast copy per chunk, cheaper than
+    holding a batch-sized array (and, on Linux, than the page faults of allocating
+    it anew every step): nothing is kept, ``saved`` is None.
+    """
     xp = backend.get_array_module(x)
+    N, O, HW = geo.N, geo.O, geo.Ho * geo.Wo
+    y = xp.empty((N, O, geo.Ho, geo.Wo), dtype=x.dtype)
     if geo.channels_last(xp):
-        xh = _pad_nhwc(x, geo)
-        wt = w.transpose(2, 3, 1, 0).reshape(-1, geo.O)                 # (K, O), K = (i, j, c)
-        y = xp.empty((geo.N, geo.Ho, geo.Wo, geo.O), dtype=x.dtype)
+        wk = w.transpose(2, 3, 1, 0).reshape(-1, O)                     # (K, O), K = (i, j, c)
         for sl in geo.chunks(xp):
-            y[sl] = (_im2col_nhwc(xh[sl], geo) @ wt).reshape(-1, geo.Ho, geo.Wo, geo.O)
-        return xp.ascontiguousarray(y.transpose(0, 3, 1, 2))
-    wm = w.reshape(geo.g, geo.O // geo.g, -1)
-    y = xp.empty((geo.N, geo.O, geo.Ho, geo.Wo), dtype=x.dtype)
+            # padding and layout change chunk by chunk too: im2col then reads them from cache
+            xs = _pad_nhwc(x[sl], geo.p, geo.p)
+            ym = _gemm_nhwc(_im2col_nhwc(xs, geo), wk, sl.stop - sl.start)   # (n, Ho*Wo, O)
+            # O innermost -> (n, O, Ho*Wo): a small transposing copy, still in cache
+            y[sl].reshape(-1, O, HW)[...] = ym.transpose(0, 2, 1)
+        return y, None
+    wm = w.reshape(geo.g, O // geo.g, -1)                                # (g, O/g, K), K = (c, i, j)
+    keep = keep and N * HW * geo.C * geo.kh * geo.kw * x.itemsize <= KEEP_BYTES
+    kept = [] if keep else None
     for sl in geo.chunks(xp):
-        ym = wm @ _im2col_nchw(x[sl], geo)                                # (g, O/g, n*Ho*Wo)
-        y[sl] = ym.reshape(geo.O, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
-    return y
+        cols = _im2col_nchw(x[sl], geo)                                  # (g, K, n*Ho*Wo)
+        y[sl] = (wm @ cols).reshape(O, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
+        if keep:
+            kept.append((sl, cols))
+    return y, kept
+
+
+def conv_weight(x, gy, geo: Geometry, w_shape, saved=None):
+    """gw = sum over the batch of gy times the patches of x: (O, C/g, kh, kw).
+
+    ``saved``: what ``conv(x, w, geo, keep=True)`` returned for this x, if anything.
+    """
+    xp = backend.get_array_module(x)
+    O, HW = geo.O, geo.Ho * geo.Wo
+    gw = None
+    if geo.channels_last(xp):
+        for sl in geo.chunks(xp):
+            blocks = _im2col_nhwc(_pad_nhwc(x[sl], geo.p, geo.p), geo)
+            if blocks[0].ndim == 2:       # one (n*Ho*Wo, K) matrix: one GEMM over the whole chunk,
+                # with gy as (O, n*Ho*Wo): moving N in front of O copies runs of Ho*Wo floats
+                gym = xp.ascontiguousarray(gy[sl].reshape(-1, O, HW).transpose(1, 0, 2)).reshape(O, -1)
+                part = gym @ blocks[0]                                   # (O, K), K = (i, j, c)
+            else:                         # one (n, Ho*Wo, kw*C) block per kernel row: per sample,
+                gy3 = gy[sl].reshape(-1, O, HW)                          # where gy is (O, Ho*Wo) as is
+                part = xp.concatenate([(gy3 @ b).sum(0) for b in blocks], axis=1)
+            gw = part if gw is None else gw + part
+        return xp.ascontiguousarray(gw.reshape(O, geo.kh, geo.kw, geo.C).transpose(0, 3, 1, 2))
+    # the (batch slice, cols) pairs that conv kept, or the chunks' cols built now
+    pairs = saved if saved is not None else ((sl, _im2col_nchw(x[sl], geo)) for sl in geo.chunks(xp))
+    for sl, cols in pairs:                                                  # cols (g, K, n*Ho*Wo)
+        part = _gemm_layout_nchw(gy[sl], geo) @ cols.transpose(0, 2, 1)    # (g, O/g, K)
+        gw = part if gw is None else gw + part
+    return gw.reshape(w_shape)
 
 
 def conv_input(gy, w, geo: Geometry):
     """gx = the adjoint of conv in x: gy (N, O, Ho, Wo) -> (N, C, H, W).  The transposed conv."""
     xp = backend.get_array_module(gy)
-    if geo.channels_last(xp):
-        wt = w.transpose(0, 2, 3, 1).reshape(geo.O, -1)                 # (O, K)
-        gyh = gy.transpose(0, 2, 3, 1)
-        gxh = xp.zeros((geo.N, geo.H + 2 * geo.p[0], geo.W + 2 * geo.p[1], geo.C), dtype=gy.dtype)
-        for sl in geo.chunks(xp):
-            cols = gyh[sl].reshape(-1, geo.O) @ wt                       # (n*Ho*Wo, K)
-            _col2im_nhwc(cols, gxh[sl], geo)
-        (ph, pw) = geo.p
-        return xp.ascontiguousarray(gxh[:, ph:ph + geo.H, pw:pw + geo.W].transpose(0, 3, 1, 2))
+    plan = _SubPixel.plan(geo)
+    # channels last on both sides: gy is read in runs of O floats, gx written in runs of C
+    if geo.channels_last(xp) and geo.O >= CHANNELS_LAST_MIN and plan is not None:
+        return plan.run(gy, w)
     wt = w.reshape(geo.g, geo.O // geo.g, -1).transpose(0, 2, 1)          # (g, K, O/g)
     gx = xp.empty((geo.N, geo.C, geo.H, geo.W), dtype=gy.dtype)
     for sl in geo.chunks(xp):
@@ -103,52 +154,140 @@ def conv_input(gy, w, geo: Geometry):
     return gx
 
 
-def conv_weight(x, gy, geo: Geometry, w_shape):
-    """gw = sum over the batch of gy times the patches of x: (O, C/g, kh, kw)."""
-    xp = backend.get_array_module(x)
-    if geo.channels_last(xp):
-        xh = _pad_nhwc(x, geo)
-        gyh = gy.transpose(0, 2, 3, 1)
-        gw = None
-        for sl in geo.chunks(xp):
-            part = _im2col_nhwc(xh[sl], geo).T @ gyh[sl].reshape(-1, geo.O)    # (K, O)
-            gw = part if gw is None else gw + part
-        gw = gw.reshape(geo.kh, geo.kw, geo.C, geo.O).transpose(3, 2, 0, 1)
-        return xp.ascontiguousarray(gw)
-    gw = None
-    for sl in geo.chunks(xp):
-        part = _gemm_layout_nchw(gy[sl], geo) @ _im2col_nchw(x[sl], geo).transpose(0, 2, 1)
-        gw = part if gw is None else gw + part                              # (g, O/g, K)
-    return gw.reshape(w_shape)
+# -- the transposed convolution as a stride-1 convolution (no col2im) ------------------------
+class _SubPixel:
+    """conv_input computed as a stride-1 convolution of gy, then a pixel shuffle.
+
+    Along one axis, with stride s, kernel k and dilation 1, row r = s*u + a of the
+    padded input receives gy[u - t] * w[a + s*t] for every t with a + s*t < k.  So
+    each of the s "phases" a of the input gradient is an ordinary stride-1
+    convolution of gy with a T = ceil(k/s) tap kernel (taps a, a+s, ... of w,
+    flipped), and all s*s phases come out of ONE GEMM with s*s*C output columns
+    (the "sub-pixel convolution" of Shi et al. 2016); interleaving the phases
+    ("pixel shuffle") and cropping the padding gives gx.  For s = 1 it is the
+    familiar rule that the input gradient of a convolution is the full
+    convolution of gy with the flipped kernel (any dilation d), and the padding
+    is trimmed in advance: d(k-1) - p zeros around gy instead of d(k-1).
+    Covers every stride with dilation 1, and stride 1 with any dilation while
+    p <= d(k-1); anything else takes col2im.
+    """
+
+    def __init__(self, geo: Geometry, axes):
+        self.geo = geo
+        # per axis: T taps, their dilation, zeros around gy, output length U, crop offset
+        (self.Th, self.dh, self.zh, self.U, self.oh), (self.Tw, self.dw, self.zw, self.V, self.ow) = axes
+
+    @classmethod
+    def plan(cls, geo: Geometry) -> "_SubPixel | None":
+        axes = []
+        for k, s, p, d, n_in, n_out in zip((geo.kh, geo.kw), geo.s, geo.p, geo.d,
+                                           (geo.H, geo.W), (geo.Ho, geo.Wo)):
+            if s == 1 and d * (k - 1) >= p:
+                axes.append((k, d, d * (k - 1) - p, n_in, 0))
+            elif d == 1:
+                t = -(-k // s)
+                axes.append((t, 1, t - 1, n_out + t - 1, p))
+            else:
+                return None
+        return cls(geo, axes)
+
+    def weight(self, w):
+        """w (O, C, kh, kw) -> (Th*Tw*O, sh*sw*C): row (th, tw, o), column (a, b, c) holds
+        w[o, c, a + sh*(Th-1-th), b + sw*(Tw-1-tw)], 0 past the kernel's edge."""
+        xp = backend.get_array_module(w)
+        geo, (sh, sw) = self.geo, self.geo.s
+        if sh * self.Th != geo.kh or sw * self.Tw != geo.kw:
+            wz = xp.zeros((geo.O, geo.C, sh * self.Th, sw * self.Tw), dtype=w.dtype)
+            wz[:, :, :geo.kh, :geo.kw] = w
+            w = wz
+        w6 = w.reshape(geo.O, geo.C, self.Th, sh, self.Tw, sw)[:, :, ::-1, :, ::-1, :]
+        return w6.transpose(2, 4, 0, 3, 5, 1).reshape(self.Th * self.Tw * geo.O, -1)
+
+    def run(self, gy, w):
+        """gy (N, O, Ho, Wo) -> gx (N, C, H, W)."""
+        xp = backend.get_array_module(gy)
+        geo, (sh, sw) = self.geo, self.geo.s
+        N, C, H, W = geo.N, geo.C, geo.H, geo.W
+        U, V, oh, ow = self.U, self.V, self.oh, self.ow
+        # the stride-1 convolution: gy (N, O, Ho, Wo) -> (N, sh*sw*C, U, V)
+        inner = Geometry((N, geo.O, geo.Ho, geo.Wo), (sh * sw * C, geo.O, self.Th, self.Tw),
+                         (1, 1), (self.zh, self.zw), (self.dh, self.dw), 1, (U, V))
+        wk = self.weight(w)                                              # (Th*Tw*O, sh*sw*C)
+        h, w_ = min(H, U * sh - oh), min(W, V * sw - ow)   # rows/cols past h, w_: read by no window
+        gx = (xp.zeros if (h, w_) != (H, W) else xp.empty)((N, C, H, W), dtype=gy.dtype)
+        for sl in inner.chunks(xp):
+            n = sl.stop - sl.start
+            gyh = _pad_nhwc(gy[sl], inner.p, inner.p)
+            z = _gemm_nhwc(_im2col_nhwc(gyh, inner), wk, n).reshape(n, U, V, sh, sw, C)
+            if sh * sw > 1:
+                # pixel shuffle: row s*u + a of the padded input is phase a of row u.  In
+                # channels-last order this copy moves runs of sw*C floats; going straight to
+                # NCHW would interleave single floats and cost 4x more.
+                shuffled = xp.empty((n, U, sh, V, sw, C), dtype=z.dtype)
+                shuffled[...] = z.transpose(0, 1, 3, 2, 4, 5)
+                z = shuffled
+            z = z.reshape(n, U * sh, V * sw, C)
+            gx[sl, :, :h, :w_] = z[:, oh:oh + h, ow:ow + w_].transpose(0, 3, 1, 2)
+        return gx
 
 
 # -- channels last: runs of C contiguous floats ----------------------------------------------
-def _pad_nhwc(x, geo: Geometry):
-    """(N, C, H, W) -> zero-padded (N, H + 2ph, W + 2pw, C): one copy, then every patch is a view."""
+def _pad_nhwc(x, before, after):
+    """(N, C, H, W) -> zero-padded (N, H + before + after, W + ..., C): one copy, then every
+    patch is a view.  ``before``/``after``: (rows, columns) of zeros."""
     xp = backend.get_array_module(x)
-    ph, pw = geo.p
-    xh = xp.empty((geo.N, geo.H + 2 * ph, geo.W + 2 * pw, geo.C), dtype=x.dtype)
-    if ph or pw:
-        xh[:, :ph], xh[:, geo.H + ph:], xh[:, :, :pw], xh[:, :, geo.W + pw:] = 0, 0, 0, 0
-    xh[:, ph:ph + geo.H, pw:pw + geo.W] = x.transpose(0, 2, 3, 1)
+    N, C, H, W = x.shape
+    (ph, pw), (qh, qw) = before, after
+    xh = xp.empty((N, ph + H + qh, pw + W + qw, C), dtype=x.dtype)
+    if ph or pw or qh or qw:
+        xh[:, :ph], xh[:, ph + H:], xh[:, :, :pw], xh[:, :, pw + W:] = 0, 0, 0, 0
+    xh[:, ph:ph + H, pw:pw + W] = x.transpose(0, 2, 3, 1)
     return xh
 
 
-def _im2col_nhwc(xh, geo: Geometry):
-    """xh (n, Hp, Wp, C) -> cols (n*Ho*Wo, kh*kw*C)."""
+def _im2col_nhwc(xh, geo: Geometry) -> list:
+    """xh (n, Hp, Wp, C) -> the patch matrix, rows (n, ho, wo), columns (i, j, c), as a list
+    of column blocks: ``[cols (n*Ho*Wo, kh*kw*C)]``, or, for stride 1 along the height, kh
+    blocks (n, Ho*Wo, kw*C), one per kernel row i, that side by side make the same matrix.
+
+    The patches are a strided view first -- one output pixel to the right is s
+    columns of xh, one kernel tap to the right d columns; as_strided just writes
+    those steps (in bytes) down -- and then ONE copy.  With stride 1 along the
+    height, kernel row i of output row ho reads input row ho + i*d: all kernel rows
+    read the same rows of the image, shifted.  So only the kw taps along the width
+    are copied, for every input row -- kh times less copying than the full matrix
+    (3x for a 3x3 kernel) -- and kernel row i's block is rows [i*d, i*d + Ho) of
+    that copy, a view.  The GEMM is then kh GEMMs whose results add up.  Those
+    blocks are separate per sample (rows of one sample's image are not next to the
+    next sample's), so each is a GEMM per sample: worth it only when a sample has
+    enough output pixels (``WIDTH_ONLY_MIN``) for BLAS to run at full speed.
+    """
     xp = backend.get_array_module(xh)
-    n = xh.shape[0]
-    cols = xp.empty((n, geo.Ho, geo.Wo, geo.kh, geo.kw, geo.C), dtype=xh.dtype)
-    for i, j, rows, columns in geo.offsets():
-        cols[:, :, :, i, j] = xh[:, rows, columns]
-    return cols.reshape(n * geo.Ho * geo.Wo, -1)
+    (sh, sw), (dh, dw) = geo.s, geo.d
+    bn, bh, bw, bc = xh.strides
+    n, C = xh.shape[0], xh.shape[3]
+    if sh == 1 and geo.kh > 1 and geo.Ho * geo.Wo >= WIDTH_ONLY_MIN:
+        rows = xh.shape[1]
+        view = xp.lib.stride_tricks.as_strided(xh, (n, rows, geo.Wo, geo.kw, C), (bn, bh, sw * bw, dw * bw, bc))
+        cols = xp.empty(view.shape, dtype=xh.dtype)
+        cols[...] = view
+        cols = cols.reshape(n, rows * geo.Wo, geo.kw * C)
+        HW = geo.Ho * geo.Wo
+        return [cols[:, i * dh * geo.Wo:i * dh * geo.Wo + HW] for i in range(geo.kh)]
+    view = xp.lib.stride_tricks.as_strided(
+        xh, (n, geo.Ho, geo.Wo, geo.kh, geo.kw, C), (bn, sh * bh, sw * bw, dh * bh, dw * bw, bc))
+    cols = xp.empty(view.shape, dtype=xh.dtype)
+    cols[...] = view
+    return [cols.reshape(n * geo.Ho * geo.Wo, -1)]
 
 
-def _col2im_nhwc(cols, gxh, geo: Geometry) -> None:
-    """The adjoint of _im2col_nhwc: add cols (n*Ho*Wo, kh*kw*C) into gxh (n, Hp, Wp, C)."""
-    cols = cols.reshape(-1, geo.Ho, geo.Wo, geo.kh, geo.kw, geo.C)
-    for i, j, rows, columns in geo.offsets():
-        gxh[:, rows, columns] += cols[:, :, :, i, j]
+def _gemm_nhwc(blocks: list, wk, n: int):
+    """The patch matrix of n samples (as blocks, see _im2col_nhwc) @ wk (K, O) -> (n, Ho*Wo, O)."""
+    wr = wk.reshape(len(blocks), -1, wk.shape[1])       # the rows of wk that each block meets
+    y = blocks[0] @ wr[0]
+    for b, w in zip(blocks[1:], wr[1:]):
+        y += b @ w
+    return y.reshape(n, -1, wk.shape[1])
 
 
 # -- channels first: for few channels and for groups ---------------------------------------
@@ -157,14 +296,14 @@ def _im2col_nchw(x, geo: Geometry):
     xp = backend.get_array_module(x)
     n = x.shape[0]
     ph, pw = geo.p
-    if ph or pw:
-        xpad = xp.zeros((geo.C, n, geo.H + 2 * ph, geo.W + 2 * pw), dtype=x.dtype)
-        xpad[:, :, ph:ph + geo.H, pw:pw + geo.W] = x.transpose(1, 0, 2, 3)
-    else:
-        xpad = x.transpose(1, 0, 2, 3)          # a view in (C, n, H, W) order
-    cols = xp.empty((geo.C, geo.kh, geo.kw, n, geo.Ho, geo.Wo), dtype=x.dtype)
-    for i, j, rows, columns in geo.offsets():
-        cols[:, i, j] = xpad[:, :, rows, columns]
+    (sh, sw), (dh, dw) = geo.s, geo.d
+    xpad = xp.zeros((geo.C, n, geo.H + 2 * ph, geo.W + 2 * pw), dtype=x.dtype)
+    xpad[:, :, ph:ph + geo.H, pw:pw + geo.W] = x.transpose(1, 0, 2, 3)
+    bc, bn, bh, bw = xpad.strides
+    view = xp.lib.stride_tricks.as_strided(                              # (C, kh, kw, n, Ho, Wo)
+        xpad, (geo.C, geo.kh, geo.kw, n, geo.Ho, geo.Wo), (bc, dh * bh, dw * bw, bn, sh * bh, sw * bw))
+    cols = xp.empty(view.shape, dtype=x.dtype)
+    cols[...] = view
     return cols.reshape(geo.g, -1, n * geo.Ho * geo.Wo)
 
 
