@@ -25,25 +25,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-
-def build(torch):
-    nn = torch.nn
-    G = nn.Sequential(
-        nn.Linear(100, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128), nn.ReLU(),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
-    D = nn.Sequential(
-        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1),
-        nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
-    for m in list(G.modules()) + list(D.modules()):
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0, 0.02)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1, 0.02)
-            nn.init.zeros_(m.bias)
-    return G, D
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def main() -> None:
@@ -57,6 +39,7 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
     from tinygan import metrics
+    from torch_dcgan import build
     torch.manual_seed(args.seed)
     dev = torch.device(args.device)
     G, D = build(torch)

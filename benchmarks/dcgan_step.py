@@ -79,23 +79,11 @@ def run_tinygan(steps: int, batch: int) -> dict:
 
 def run_torch(steps: int, batch: int) -> dict:
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
     torch.manual_seed(0)
-    G = nn.Sequential(
-        nn.Linear(100, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128), nn.ReLU(),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
-    D = nn.Sequential(
-        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1),
-        nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
-    for m in list(G.modules()) + list(D.modules()):
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0, 0.02)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1, 0.02)
-            nn.init.zeros_(m.bias)
+    sys.path.insert(0, HERE)
+    from torch_dcgan import build
+    G, D = build(torch)
     d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     real = torch.rand(batch, 1, 28, 28) * 2 - 1

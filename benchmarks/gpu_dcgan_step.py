@@ -64,18 +64,14 @@ def run_tinygan(batch: int, steps: int, warmup: int) -> dict:
 
 def run_torch(batch: int, steps: int, warmup: int) -> dict:
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
     torch.manual_seed(0)
     dev = "cuda"
     torch.backends.cudnn.benchmark = True
-    G = nn.Sequential(
-        nn.Linear(100, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128), nn.ReLU(),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh()).to(dev)
-    D = nn.Sequential(
-        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1),
-        nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1)).to(dev)
+    sys.path.insert(0, HERE)
+    from torch_dcgan import build
+    G, D = build(torch)
+    G, D = G.to(dev), D.to(dev)
     d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     real = torch.rand(batch, 1, 28, 28, device=dev) * 2 - 1

@@ -30,6 +30,15 @@ def cycling_labels(n: int, num_classes: int = 10, device=None) -> Tensor:
     return tensor(np.arange(n) % num_classes, dtype=int64, device=device)
 
 
+def parameter_device(module: nn.Module, device=None):
+    """``device``, or else the device ``module``'s parameters live on (None if it has none)."""
+    if device is not None:
+        return device
+    for p in module.parameters():
+        return p.device
+    return None
+
+
 @contextlib.contextmanager
 def frozen(*modules: nn.Module):
     """Record the ops inside without gradients for ``modules``' parameters.
@@ -117,9 +126,4 @@ class GANFamily(nn.Module):
             raise ValueError(f"{where}: labels must be a Tensor of shape ({n},), got {got}")
 
     def _device(self, device=None):
-        """``device``, or else the device the model's parameters live on."""
-        if device is not None:
-            return device
-        for p in self.parameters():
-            return p.device
-        return None
+        return parameter_device(self, device)

@@ -52,7 +52,7 @@ from ..autograd import Tensor
 from ..creation import eye, randn, zeros
 from ..nn import functional as F
 from ..ops.shape import cat
-from .base import cycling_labels
+from .base import cycling_labels, parameter_device
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 HIDDEN = 400                 # the hidden layer of the 784-400-20 recipe (Kingma & Welling 2014, Sec. 5, used 500 units)
@@ -269,11 +269,7 @@ class VAEFamily(nn.Module):
             raise ValueError(f"{where}: {self.name} is conditional: pass the images' labels")
 
     def _device(self, device=None):
-        if device is not None:
-            return device
-        for p in self.parameters():
-            return p.device
-        return None
+        return parameter_device(self, device)
 
 
 # ----------------------------------------------------------------------------
