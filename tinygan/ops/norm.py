@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
 from .reduce import mean as _mean
@@ -56,8 +58,31 @@ class Normalize(Function):
     def __init__(self, axes: tuple, eps: float):
         self.axes, self.eps = axes, eps
 
+    def _channels(self, x) -> bool:
+        """Batch norm of a NumPy array: statistics per channel (axis 1) over every other axis.
+
+        Then the input is seen as (N, C, L) and the per-channel sums are ``einsum``s, which
+        NumPy runs as one pass without a temporary (2-3x faster than ``mean`` over axes
+        (0, 2, 3)), and the output is built in place.
+        """
+        return (backend.get_array_module(x) is np and x.ndim >= 2
+                and self.axes == (0,) + tuple(range(2, x.ndim)))
+
     def forward(self, x, weight, bias):
         xp = backend.get_array_module(x)
+        if self._channels(x):
+            n, c = x.shape[:2]
+            x3 = x.reshape(n, c, -1)
+            count = x3.shape[0] * x3.shape[2]
+            mu = np.einsum("ncl->c", x3) / count
+            d = x3 - mu[:, None]
+            var = np.einsum("ncl,ncl->c", d, d) / count
+            keep = (1, c) + (1,) * (x.ndim - 2)
+            self.mean, self.var = mu.reshape(keep), var.reshape(keep)
+            self.inv_std = 1.0 / np.sqrt(self.var + self.eps)
+            d *= (self.inv_std * weight).reshape(c, 1)
+            d += bias.reshape(c, 1)
+            return d.reshape(x.shape)
         mu = x.mean(axis=self.axes, keepdims=True)
         d = x - mu
         var = (d * d).mean(axis=self.axes, keepdims=True)
@@ -66,8 +91,40 @@ class Normalize(Function):
         # gamma / std first: for batch norm both are per channel, which saves a full pass.
         return d * (self.inv_std * weight) + bias
 
+    def _channels_backward(self, gy: Tensor) -> tuple:
+        """The closed-form gradient of batch norm on NumPy arrays, when nothing is recorded.
+
+        With d = x - mu, g = gy and per-channel sums S_g = sum g, S_gd = sum g d (einsums),
+        mean(g) = S_g / n and mean(g xhat) = S_gd inv_std / n, so the formula of the class
+        docstring is dx = A g + B d + C with per-channel A = gamma inv_std,
+        B = -A inv_std mean(g xhat), C = -A mean(g): three passes over the data in place.
+        """
+        x, weight, bias = self.inputs
+        (need_x, need_w, need_b), n_, c = self.needs_input_grad, x.shape[0], x.shape[1]
+        x3, g3 = x.data.reshape(n_, c, -1), gy.data.reshape(n_, c, -1)
+        count = x3.shape[0] * x3.shape[2]
+        inv_std = self.inv_std.reshape(c)
+        d = x3 - self.mean.reshape(c, 1)
+        s_g = np.einsum("ncl->c", g3)
+        s_gd = np.einsum("ncl,ncl->c", g3, d)
+        gx = gw = gb = None
+        if need_x:
+            a = weight.data.reshape(c) * inv_std
+            m_gxhat = s_gd * inv_std / count
+            d *= (-a * inv_std * m_gxhat)[:, None]
+            d += (-a * s_g / count)[:, None]
+            d += g3 * a[:, None]
+            gx = Tensor(d.reshape(x.shape))
+        if need_w:
+            gw = Tensor((s_gd * inv_std).astype(weight.dtype, copy=False).reshape(weight.shape))
+        if need_b:
+            gb = Tensor(s_g.astype(bias.dtype, copy=False).reshape(bias.shape))
+        return gx, gw, gb
+
     def backward(self, gy):
         x, weight, bias = self.inputs
+        if not is_grad_enabled() and self._channels(x.data) and gy.shape == x.shape:
+            return self._channels_backward(gy)
         if is_grad_enabled():
             # The backward pass is being recorded: mu and 1/std must stay functions of x.
             mu, inv_std = _moments(x, self.axes, self.eps)
