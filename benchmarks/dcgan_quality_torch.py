@@ -10,9 +10,10 @@ batches of 500, as tinygan's sampler) are scored with tinygan's own metrics: FID
 against the MNIST test set on the frozen classifier's features, and the classifier
 score.
 
-    python benchmarks/dcgan_quality_torch.py [--epochs 5] [--device cpu|cuda] [--seed 0]
+    python benchmarks/dcgan_quality_torch.py [--epochs 5] [--device cpu|cuda] [--seed 0] [--train-only]
 
 Prints one JSON object: fid, classifier_score, n_samples, seconds (training only).
+``--train-only`` stops after training (benchmarks/dcgan_epoch.py times that process).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--train-only", action="store_true", help="skip the scoring")
     args = ap.parse_args()
 
     import torch
@@ -72,6 +74,10 @@ def main() -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
+    if args.train_only:
+        print(json.dumps({"framework": f"torch {torch.__version__}", "device": args.device,
+                          "epochs": args.epochs, "seconds": round(seconds, 1)}))
+        return
     with torch.no_grad():
         samples = np.concatenate([G(torch.randn(500, 100, device=dev)).cpu().numpy()
                                   for _ in range(args.n // 500)]).astype(np.float32)
