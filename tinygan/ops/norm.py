@@ -66,6 +66,7 @@ class Normalize(Function):
         (0, 2, 3)), and the output is built in place.
         """
         return (backend.get_array_module(x) is np and x.ndim >= 2
+                and x.dtype in (np.float32, np.float64)       # einsum sums in the input's dtype
                 and self.axes == (0,) + tuple(range(2, x.ndim)))
 
     def forward(self, x, weight, bias):
