@@ -76,17 +76,27 @@ class Adam(Optimizer):
                 g = g + weight_decay * p             # Adam: L2 penalty through the gradient
 
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)                   # = beta1 * m + (1 - beta1) * g  (a lerp, as PyTorch)
+        # Every step runs this on every parameter, so it works in place with one scratch
+        # array instead of a temporary per operation.
+        tmp = xp.subtract(g, m, out=xp.empty_like(m))
+        tmp *= 1 - beta1
+        m += tmp                                     # = beta1 * m + (1 - beta1) * g  (a lerp, as PyTorch)
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * g * g
+        v += tmp                                     # = beta2 * v + (1 - beta2) * g^2
         if group["amsgrad"]:
             v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
 
         bias_correction1 = 1 - beta1 ** t
         bias_correction2 = 1 - beta2 ** t
         # lr * m^ / (sqrt(v^) + eps), arranged as PyTorch does: one scalar factor on m.
-        denom = xp.sqrt(v) / math.sqrt(bias_correction2) + eps
-        p -= (lr / bias_correction1) * m / denom
+        denom = xp.sqrt(v, out=tmp)
+        denom /= math.sqrt(bias_correction2)
+        denom += eps
+        step = xp.divide(m, denom, out=tmp)
+        step *= lr / bias_correction1
+        p -= step
 
 
 class AdamW(Adam):
