@@ -1,7 +1,7 @@
 """InfoGAN's networks, measured: the paper's MNIST networks against DCGAN's, and each half.
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/infogan_networks.py VARIANT \
-        [--epochs 1] [--seed 0] [--n 2000] [--device cpu]
+        [--epochs 1] [--seed 0] [--n 2000] [--device cpu] [--out RUN]
 
 VARIANT (everything but the networks is tinygan.models.infogan.InfoGAN: the losses of
 eq. 5-6, lambda_cat 1, lambda_cont 0.1, Adam lr_G 1e-3 / lr_D 2e-4, beta1 0.5, batch 128):
@@ -77,10 +77,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n", type=int, default=2000, help="samples for the scores")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=None, help="the run folder (default runs/infogan_networks-VARIANT)")
     args = ap.parse_args()
     from tinygan.train.gan import evaluate_run, train_gan
     FAMILIES.update({cls.name: cls for cls in VARIANTS.values()})
-    out = f"runs/infogan_networks-{args.variant}"
+    out = args.out or f"runs/infogan_networks-{args.variant}"
     result = train_gan(VARIANTS[args.variant].name, out=out, epochs=args.epochs, seed=args.seed,
                        device=args.device, progress=False)
     scores = evaluate_run(out, n=args.n, device=args.device)
