@@ -388,9 +388,17 @@ def test_cgan_d_loss_needs_labels_and_fakes_use_them():
 
 
 def test_discriminator_body_is_shared_by_the_dcgan_variants(models):
-    for name in ("cgan", "infogan"):
-        body = models[name].D.body
-        assert _layers(body) == _layers(models["dcgan"].D)[:-1]
+    assert _layers(models["cgan"].D.body) == _layers(models["dcgan"].D)[:-1]
+    # InfoGAN's body is DCGAN's convolutions and then the FC-1024 layer of the paper's Table 1
+    # that D's head and Q share; its G starts with FC-1024 and FC-7*7*128 (Table 1)
+    info = models["infogan"]
+    assert _layers(info.D.body) == _layers(models["dcgan"].D)[:-1] + [
+        ("Linear", 128 * 7 * 7, 1024), "BatchNorm1d", ("LeakyReLU", 0.2)]
+    assert _layers([info.D.head]) == [("Linear", 1024, 1)]
+    assert _layers(info.Q.net)[0] == ("Linear", 1024, 128)
+    assert _layers(info.G)[:6] == [("Linear", 74, 1024), "BatchNorm1d", "ReLU",
+                                   ("Linear", 1024, 128 * 7 * 7), "BatchNorm1d", "ReLU"]
+    assert _layers(info.G)[6:] == _layers(models["dcgan"].G)[1:2] + _layers(models["dcgan"].G)[4:]
     assert _layers(models["wgan"].D)[:4] == [
         ("Conv2d", 1, 64, (4, 4), (2, 2), (1, 1)), ("LeakyReLU", 0.2),
         ("Conv2d", 64, 128, (4, 4), (2, 2), (1, 1)), ("LeakyReLU", 0.2)]
