@@ -24,6 +24,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from side_by_side import sides as available_sides, thread_env  # noqa: E402
 ROOT = os.path.dirname(HERE)
 
 
@@ -43,13 +45,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=1)
     args = ap.parse_args()
-    n = str(args.threads)
-    env = dict(os.environ, OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, MKL_NUM_THREADS=n)
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    env, have_torch = thread_env(args.threads), "torch" in available_sides()
     best = {"tinygan": float("inf"), "torch": float("inf")}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):

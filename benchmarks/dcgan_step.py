@@ -24,6 +24,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from side_by_side import sides as available_sides, thread_env  # noqa: E402
 
 
 def _status_mb(field: str) -> float:
@@ -125,13 +127,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         return child(args.child, args.steps, args.batch)
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
-               MKL_NUM_THREADS=str(args.threads))
-    try:
-        import torch  # noqa: F401
-        sides = ["tinygan", "torch"]
-    except ImportError:
-        sides = ["tinygan"]
+    env, sides = thread_env(args.threads), available_sides()
     best: dict = {}
     for _ in range(args.rounds):
         for side in sides:

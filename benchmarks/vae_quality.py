@@ -38,6 +38,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from side_by_side import sides as available_sides, thread_env  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, ".."))
 
 
@@ -137,13 +139,7 @@ def time_torch(model: str, steps: int | None, threads: int) -> dict:
 
 
 def speed(args) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
-               MKL_NUM_THREADS=str(args.threads))
-    try:
-        import torch  # noqa: F401
-        sides = ["tinygan", "torch"]
-    except ImportError:
-        sides = ["tinygan"]
+    env, sides = thread_env(args.threads), available_sides()
     load0 = os.getloadavg()
     runs: dict = {s: [] for s in sides}
     for r in range(args.rounds):
