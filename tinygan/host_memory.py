@@ -5,8 +5,9 @@ im2col patches, gradients, 0.1-13 MB each.  glibc's malloc gives freed memory at
 of its heap back to the kernel once more than a small amount is free there
 (``M_TRIM_THRESHOLD``).  The next step then asks for it again, and the kernel hands out
 fresh zeroed pages, each costing a page fault on first touch.  For the DCGAN step of
-``benchmarks/dcgan_step.py`` that was ~16,000 faults (~64 MB zeroed) per step and 45%
-of its time on one thread (505 ms against 280 ms with the setting below).
+``benchmarks/dcgan_step.py`` that was ~16,000 faults (~64 MB zeroed) per step, about
+15% of its time on one thread (347 ms against 294 ms a step with the setting below,
+alternating processes).
 
 The fix is to fix malloc's thresholds instead of letting it adapt them:
 
@@ -44,7 +45,7 @@ M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3   # glibc's <malloc.h
 _applied: bool | None = None
 
 
-def keep_freed_memory(top_pad: int = TOP_PAD) -> bool:
+def keep_freed_memory() -> bool:
     """Fix glibc's malloc thresholds (see the module docstring); True if it took them.
 
     False where there is no glibc (macOS, Windows, musl) or ``TINYGAN_KEEP_MEMORY=0``.
@@ -61,7 +62,7 @@ def keep_freed_memory(top_pad: int = TOP_PAD) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     _applied = all([mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD), mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD),
-                    mallopt(M_TOP_PAD, int(top_pad))])
+                    mallopt(M_TOP_PAD, TOP_PAD)])
     return _applied
 
 
