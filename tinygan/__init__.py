@@ -16,6 +16,7 @@ from .autograd import (Function, Tensor, as_tensor, backward, bool_, enable_grad
                        is_grad_enabled, no_grad, set_default_dtype, set_grad_enabled, tensor,
                        uint8)
 from .backend import cuda_is_available, device
+from .cpu_threads import get_num_threads, set_num_threads
 from .creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like,
                        rand, rand_like, randint, randn, randn_like, randperm, zeros, zeros_like)
 from .ops import (abs, add, amax, amin, broadcast_to, cat, chunk, clamp, cos, div, exp, expand,

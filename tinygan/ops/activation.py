@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..cpu_threads import for_rows
 from ..autograd import Function, Tensor, is_grad_enabled
 from .math import exp, where
 from .reduce import _axes
@@ -36,13 +37,21 @@ def _gradient_mask(x, dtype, negative_slope: float = 0.0):
     sixth of its step in LeakyReLU otherwise).
     """
     xp = backend.get_array_module(x)
-    if xp is np:
-        m = np.greater(x, 0, out=np.empty(x.shape, dtype))
-    else:
+    if xp is not np:
         m = (x > 0).astype(dtype)
-    if negative_slope != 0.0:
-        m *= 1.0 - negative_slope
-        m += negative_slope
+        if negative_slope != 0.0:
+            m *= 1.0 - negative_slope
+            m += negative_slope
+        return m
+    m = np.empty(x.shape, dtype)
+    x1, m1 = x.reshape(-1), m.reshape(-1)       # (a fresh m; x as it comes, reshaped if need be)
+
+    def part(sl):                               # a share of the elements per thread (cpu_threads)
+        ms = np.greater(x1[sl], 0, out=m1[sl])
+        if negative_slope != 0.0:
+            ms *= 1.0 - negative_slope
+            ms += negative_slope
+    for_rows(part, m1.size, m1.size)
     return m
 
 
@@ -54,13 +63,46 @@ def _times_mask(gy: Tensor, m) -> Tensor:
     """
     if is_grad_enabled():
         return gy * Tensor(m)
-    m *= gy.data
+    if backend.get_array_module(m) is not np:
+        m *= gy.data
+        return Tensor(m)
+    m1, g1 = m.reshape(-1), gy.data.reshape(-1)
+
+    def part(sl):
+        m1[sl] *= g1[sl]
+    for_rows(part, m1.size, m1.size)
     return Tensor(m)
+
+
+def _elementwise(x, op):
+    """A fresh array y with ``op(x_part, y_part)`` run on a share of the elements per thread."""
+    xp = backend.get_array_module(x)
+    if xp is not np or x.ndim == 0:
+        y = xp.empty_like(x)
+        op(x, y)
+        return y
+    y = np.empty(x.shape, x.dtype)              # C order, so that y1 below is a view of it
+    x1, y1 = x.reshape(-1), y.reshape(-1)
+    for_rows(lambda sl: op(x1[sl], y1[sl]), x1.size, x1.size)
+    return y
+
+
+def _leaky(slope: float):
+    def op(x, y):
+        y = backend.get_array_module(x).multiply(x, slope, out=y)
+        backend.get_array_module(x).maximum(x, y, out=y)
+    return op
+
+
+def _relu(x, y):
+    backend.get_array_module(x).maximum(x, 0, out=y)
 
 
 class ReLU(Function):
     def forward(self, x):
-        return backend.get_array_module(x).maximum(x, 0)
+        if x.dtype.kind != "f":
+            return backend.get_array_module(x).maximum(x, 0)
+        return _elementwise(x, _relu)
 
     def backward(self, gy):
         return _times_mask(gy, _gradient_mask(self.inputs[0].data, gy.dtype))
@@ -74,8 +116,7 @@ class LeakyReLU(Function):
         xp = backend.get_array_module(x)
         if 0.0 <= self.slope <= 1.0 and x.dtype.kind == "f":
             # max(x, a x) is leaky_relu for 0 <= a <= 1: two fast passes, no boolean mask.
-            y = xp.multiply(x, self.slope, out=xp.empty_like(x))
-            return xp.maximum(x, y, out=y)
+            return _elementwise(x, _leaky(self.slope))
         return xp.where(x > 0, x, x * self.slope)
 
     def backward(self, gy):

@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..cpu_threads import get_num_threads, parallel_map, split
 
 CHUNK = 1 << 19          # floats of cols per chunk (2 MB): stays in this machine's L2 + L3 share
 CHANNELS_LAST_MIN = 8    # fewer input channels than this: channels-first layout
@@ -63,10 +64,18 @@ class Geometry:
         return xp is np and self.g == 1 and self.C >= CHANNELS_LAST_MIN
 
     def chunks(self, xp) -> list:
-        """Slices of the batch whose cols fit in ``CHUNK`` floats (all of it at once on a GPU)."""
+        """Slices of the batch whose cols fit in ``CHUNK`` floats (all of it at once on a GPU).
+
+        On the CPU their number is a multiple of the threads (``cpu_threads``), and
+        their sizes differ by at most one sample, so every thread gets the same work.
+        """
+        if xp is not np:
+            return [slice(0, self.N)]
         per_sample = self.C * self.kh * self.kw * self.Ho * self.Wo
-        n = self.N if xp is not np else max(1, min(self.N, CHUNK // max(per_sample, 1)))
-        return [slice(a, min(a + n, self.N)) for a in range(0, self.N, n)]
+        fits = max(1, CHUNK // max(per_sample, 1))        # samples per chunk, at most
+        threads = get_num_threads()
+        parts = -(-self.N // fits)
+        return split(self.N, -(-parts // threads) * threads)
 
     def offsets(self):
         """(i, j, rows, cols): each kernel offset and the strided window of x_pad it reads."""
@@ -93,22 +102,24 @@ def conv(x, w, geo: Geometry, keep: bool = False):
     y = xp.empty((N, O, geo.Ho, geo.Wo), dtype=x.dtype)
     if geo.channels_last(xp):
         wk = w.transpose(2, 3, 1, 0).reshape(-1, O)                     # (K, O), K = (i, j, c)
-        for sl in geo.chunks(xp):
+
+        def chunk(sl):
             # padding and layout change chunk by chunk too: im2col then reads them from cache
             xs = _pad_nhwc(x[sl], geo.p, geo.p)
             ym = _gemm_nhwc(_im2col_nhwc(xs, geo), wk, sl.stop - sl.start)   # (n, Ho*Wo, O)
             # O innermost -> (n, O, Ho*Wo): a small transposing copy, still in cache
             y[sl].reshape(-1, O, HW)[...] = ym.transpose(0, 2, 1)
+        parallel_map(chunk, geo.chunks(xp))
         return y, None
     wm = w.reshape(geo.g, O // geo.g, -1)                                # (g, O/g, K), K = (c, i, j)
     keep = keep and N * HW * geo.C * geo.kh * geo.kw * x.itemsize <= KEEP_BYTES
-    kept = [] if keep else None
-    for sl in geo.chunks(xp):
+
+    def chunk(sl):
         cols = _im2col_nchw(x[sl], geo)                                  # (g, K, n*Ho*Wo)
         y[sl] = (wm @ cols).reshape(O, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
-        if keep:
-            kept.append((sl, cols))
-    return y, kept
+        return sl, cols
+    kept = parallel_map(chunk, geo.chunks(xp))
+    return y, (kept if keep else None)
 
 
 def conv_weight(x, gy, geo: Geometry, w_shape, saved=None):
@@ -118,9 +129,8 @@ def conv_weight(x, gy, geo: Geometry, w_shape, saved=None):
     """
     xp = backend.get_array_module(x)
     O, HW = geo.O, geo.Ho * geo.Wo
-    gw = None
     if geo.channels_last(xp):
-        for sl in geo.chunks(xp):
+        def chunk(sl):
             blocks = _im2col_nhwc(_pad_nhwc(x[sl], geo.p, geo.p), geo)
             if blocks[0].ndim == 2:       # one (n*Ho*Wo, K) matrix: one GEMM over the whole chunk,
                 # with gy as (O, n*Ho*Wo): moving N in front of O copies runs of Ho*Wo floats
@@ -129,14 +139,23 @@ def conv_weight(x, gy, geo: Geometry, w_shape, saved=None):
             else:                         # one (n, Ho*Wo, kw*C) block per kernel row: per sample,
                 gy3 = gy[sl].reshape(-1, O, HW)                          # where gy is (O, Ho*Wo) as is
                 part = xp.concatenate([(gy3 @ b).sum(0) for b in blocks], axis=1)
-            gw = part if gw is None else gw + part
+            return part
+        gw = _total(parallel_map(chunk, geo.chunks(xp)))
         return xp.ascontiguousarray(gw.reshape(O, geo.kh, geo.kw, geo.C).transpose(0, 3, 1, 2))
+
+    def chunk_nchw(pair):
+        sl, cols = pair if saved is not None else (pair, _im2col_nchw(x[pair], geo))
+        return _gemm_layout_nchw(gy[sl], geo) @ cols.transpose(0, 2, 1)   # (g, O/g, K)
     # the (batch slice, cols) pairs that conv kept, or the chunks' cols built now
-    pairs = saved if saved is not None else ((sl, _im2col_nchw(x[sl], geo)) for sl in geo.chunks(xp))
-    for sl, cols in pairs:                                                  # cols (g, K, n*Ho*Wo)
-        part = _gemm_layout_nchw(gy[sl], geo) @ cols.transpose(0, 2, 1)    # (g, O/g, K)
-        gw = part if gw is None else gw + part
-    return gw.reshape(w_shape)
+    return _total(parallel_map(chunk_nchw, saved if saved is not None else geo.chunks(xp))).reshape(w_shape)
+
+
+def _total(parts: list):
+    """The sum of the chunks' partial weight gradients, added in order (same result every run)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def conv_input(gy, w, geo: Geometry):
@@ -148,9 +167,11 @@ def conv_input(gy, w, geo: Geometry):
         return plan.run(gy, w)
     wt = w.reshape(geo.g, geo.O // geo.g, -1).transpose(0, 2, 1)          # (g, K, O/g)
     gx = xp.empty((geo.N, geo.C, geo.H, geo.W), dtype=gy.dtype)
-    for sl in geo.chunks(xp):
+
+    def chunk(sl):
         cols = wt @ _gemm_layout_nchw(gy[sl], geo)                         # (g, K, n*Ho*Wo)
         _col2im_nchw(cols, geo, sl.stop - sl.start, gx[sl])
+    parallel_map(chunk, geo.chunks(xp))
     return gx
 
 
@@ -215,7 +236,8 @@ class _SubPixel:
         wk = self.weight(w)                                              # (Th*Tw*O, sh*sw*C)
         h, w_ = min(H, U * sh - oh), min(W, V * sw - ow)   # rows/cols past h, w_: read by no window
         gx = (xp.zeros if (h, w_) != (H, W) else xp.empty)((N, C, H, W), dtype=gy.dtype)
-        for sl in inner.chunks(xp):
+
+        def chunk(sl):
             n = sl.stop - sl.start
             gyh = _pad_nhwc(gy[sl], inner.p, inner.p)
             z = _gemm_nhwc(_im2col_nhwc(gyh, inner), wk, n).reshape(n, U, V, sh, sw, C)
@@ -228,6 +250,7 @@ class _SubPixel:
                 z = shuffled
             z = z.reshape(n, U * sh, V * sw, C)
             gx[sl, :, :h, :w_] = z[:, oh:oh + h, ow:ow + w_].transpose(0, 3, 1, 2)
+        parallel_map(chunk, inner.chunks(xp))
         return gx
 
 

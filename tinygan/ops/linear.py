@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function, Tensor
-from .math import matmul
+from .math import matmul, product
 from .shape import transpose
 
 
@@ -24,7 +24,7 @@ class Linear(Function):
     """
 
     def forward(self, x, w):
-        return x @ w.T                      # w.T is a view: BLAS reads w transposed, no copy
+        return product(x, w.T)              # w.T is a view: BLAS reads w transposed, no copy
 
     def backward(self, gy):
         x, w = self.inputs

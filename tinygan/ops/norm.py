@@ -35,8 +35,17 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
+from ..cpu_threads import for_rows
 from .reduce import mean as _mean
 from .shape import reshape, sum_to
+
+
+def _total(parts: list):
+    """The sum of per-thread partial sums, added in order (the same result every run)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 def _moments(x: Tensor, axes: tuple, eps: float) -> tuple:
@@ -72,17 +81,28 @@ class Normalize(Function):
     def forward(self, x, weight, bias):
         xp = backend.get_array_module(x)
         if self._channels(x):
+            # Two passes over the data (the sums, then the centred sums of squares), each
+            # split by samples over the threads (cpu_threads): per-thread partial sums per
+            # channel, added in order.  Then the affine map, in place, split the same way.
             n, c = x.shape[:2]
             x3 = x.reshape(n, c, -1)
             count = x3.shape[0] * x3.shape[2]
-            mu = np.einsum("ncl->c", x3) / count
-            d = x3 - mu[:, None]
-            var = np.einsum("ncl,ncl->c", d, d) / count
+            mu = _total(for_rows(lambda sl: np.einsum("ncl->c", x3[sl]), n, x.size)) / count
+            d = np.empty(x3.shape, x.dtype)
+
+            def centred(sl):
+                ds = np.subtract(x3[sl], mu[:, None], out=d[sl])
+                return np.einsum("ncl,ncl->c", ds, ds)
+            var = _total(for_rows(centred, n, x.size)) / count
             keep = (1, c) + (1,) * (x.ndim - 2)
             self.mean, self.var = mu.reshape(keep), var.reshape(keep)
             self.inv_std = 1.0 / np.sqrt(self.var + self.eps)
-            d *= (self.inv_std * weight).reshape(c, 1)
-            d += bias.reshape(c, 1)
+            scale, shift = (self.inv_std * weight).reshape(c, 1), bias.reshape(c, 1)
+
+            def affine(sl):
+                d[sl] *= scale
+                d[sl] += shift
+            for_rows(affine, n, x.size)
             return d.reshape(x.shape)
         mu = x.mean(axis=self.axes, keepdims=True)
         d = x - mu
@@ -104,17 +124,25 @@ class Normalize(Function):
         (need_x, need_w, need_b), n_, c = self.needs_input_grad, x.shape[0], x.shape[1]
         x3, g3 = x.data.reshape(n_, c, -1), gy.data.reshape(n_, c, -1)
         count = x3.shape[0] * x3.shape[2]
-        inv_std = self.inv_std.reshape(c)
-        d = x3 - self.mean.reshape(c, 1)
-        s_g = np.einsum("ncl->c", g3)
-        s_gd = np.einsum("ncl,ncl->c", g3, d)
+        inv_std, mu = self.inv_std.reshape(c), self.mean.reshape(c, 1)
+        d = np.empty(x3.shape, x3.dtype)
+
+        def sums(sl):          # one pass, split by samples over the threads (cpu_threads)
+            ds = np.subtract(x3[sl], mu, out=d[sl])
+            return np.einsum("ncl->c", g3[sl]), np.einsum("ncl,ncl->c", g3[sl], ds)
+        parts = for_rows(sums, n_, x3.size)
+        s_g, s_gd = _total([p[0] for p in parts]), _total([p[1] for p in parts])
         gx = gw = gb = None
         if need_x:
             a = weight.data.reshape(c) * inv_std
             m_gxhat = s_gd * inv_std / count
-            d *= (-a * inv_std * m_gxhat)[:, None]
-            d += (-a * s_g / count)[:, None]
-            d += g3 * a[:, None]
+            b_, c_ = (-a * inv_std * m_gxhat)[:, None], (-a * s_g / count)[:, None]
+
+            def dx(sl):
+                d[sl] *= b_
+                d[sl] += c_
+                d[sl] += g3[sl] * a[:, None]
+            for_rows(dx, n_, x3.size)
             gx = Tensor(d.reshape(x.shape))
         if need_w:
             gw = Tensor((s_gd * inv_std).astype(weight.dtype, copy=False).reshape(weight.shape))

@@ -1,0 +1,279 @@
+"""tinygan.cpu_threads: the pool, and every op that splits its work over it.
+
+The suite runs with one thread (``make test`` sets OMP_NUM_THREADS=1), so the threaded
+paths are switched on here explicitly: three threads (uneven shares), and thresholds
+lowered so that small arrays are split too.  Each op must give what it gives on one
+thread: the same array where every element is computed the same way, the same up to
+rounding where per-thread partial sums are added (batch norm's statistics, the chunks
+of a convolution's weight gradient), and exact first and second derivatives.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import tinygan
+import tinygan.nn.functional as F
+from tinygan import cpu_threads, optim
+from tinygan.ops import im2col, math as ops_math
+from tinygan.testing import gradcheck, gradgradcheck
+
+
+SPLIT_EVERYTHING = {(cpu_threads, "PARALLEL_MIN"): 1, (ops_math, "GEMM_SPLIT_MIN"): 1,
+                    (im2col, "CHUNK"): 1}            # CHUNK 1: one sample per chunk
+DEFAULTS = {key: getattr(*key) for key in SPLIT_EVERYTHING}
+
+
+def _set(values: dict) -> None:
+    for (module, name), value in values.items():
+        setattr(module, name, value)
+
+
+@pytest.fixture
+def threads():
+    """Three threads, and every op split however small its arrays; all restored afterwards."""
+    before = cpu_threads.get_num_threads()
+    _set(SPLIT_EVERYTHING)
+    cpu_threads.set_num_threads(3)
+    yield 3
+    _set(DEFAULTS)
+    cpu_threads.set_num_threads(before)
+
+
+def _both(fn):
+    """fn() as before threads existed (one thread, nothing split: the reference), then on
+    three threads with everything split (the fixture's setting)."""
+    n = cpu_threads.get_num_threads()
+    _set(DEFAULTS)
+    cpu_threads.set_num_threads(1)
+    one = fn()
+    _set(SPLIT_EVERYTHING)
+    cpu_threads.set_num_threads(n)
+    return one, fn()
+
+
+# -- the pool ---------------------------------------------------------------------------
+def test_results_in_order_and_work_runs_at_the_same_time(threads):
+    barrier = threading.Barrier(threads, timeout=10)   # passes only if 3 items run at once
+
+    def item(i):
+        barrier.wait()
+        return i * i, threading.get_ident()
+    out = cpu_threads.parallel_map(item, range(threads))
+    assert [r for r, _ in out] == [0, 1, 4]
+    assert len({t for _, t in out}) == threads
+    assert cpu_threads.parallel_map(lambda i: -i, range(50)) == [-i for i in range(50)]
+
+
+def test_an_error_is_raised_after_the_other_items_finish(threads):
+    done = []
+
+    def item(i):
+        if i == 3:
+            raise KeyError("item 3")
+        done.append(i)
+    with pytest.raises(KeyError, match="item 3"):
+        cpu_threads.parallel_map(item, range(20))
+    assert sorted(done) == [i for i in range(20) if i != 3]
+    assert cpu_threads.parallel_map(lambda i: i + 1, range(4)) == [1, 2, 3, 4]   # still usable
+
+
+def test_nested_maps_run_in_the_calling_thread(threads):
+    def outer(i):
+        me = threading.get_ident()
+        inner = cpu_threads.parallel_map(lambda j: (i, j, threading.get_ident() == me), range(3))
+        return inner
+    out = cpu_threads.parallel_map(outer, range(4))
+    assert [[(i, j) for i, j, _ in row] for row in out] == [[(i, j) for j in range(3)] for i in range(4)]
+    assert all(same for row in out for _, _, same in row)
+
+
+def test_one_thread_runs_everything_in_the_caller():
+    before = cpu_threads.get_num_threads()
+    cpu_threads.set_num_threads(1)
+    try:
+        me = threading.get_ident()
+        assert cpu_threads.parallel_map(lambda i: threading.get_ident(), range(5)) == [me] * 5
+    finally:
+        cpu_threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_set_num_threads_refuses_bad_values(bad):
+    with pytest.raises(ValueError, match="set_num_threads"):
+        cpu_threads.set_num_threads(bad)
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("TINYGAN_NUM_THREADS", "3")
+    assert cpu_threads._from_environment() == 3
+    monkeypatch.delenv("TINYGAN_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert cpu_threads._from_environment() == 2
+    for bad in ("0", "two"):
+        monkeypatch.setenv("TINYGAN_NUM_THREADS", bad)
+        with pytest.raises(ValueError, match="TINYGAN_NUM_THREADS"):
+            cpu_threads._from_environment()
+
+
+@pytest.mark.parametrize("total,parts", [(64, 2), (64, 3), (7, 8), (1, 1), (10, 10)])
+def test_split_covers_the_range_evenly(total, parts):
+    slices = cpu_threads.split(total, parts)
+    sizes = [s.stop - s.start for s in slices]
+    assert slices[0].start == 0 and slices[-1].stop == total
+    assert all(a.stop == b.start for a, b in zip(slices, slices[1:]))
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+    assert len(slices) == min(parts, total)
+
+
+def test_for_rows_splits_only_large_work(threads, monkeypatch):
+    monkeypatch.setattr(cpu_threads, "PARALLEL_MIN", 1000)     # (the fixture restores it after)
+    assert cpu_threads.for_rows(lambda sl: sl, 10, 999) == [slice(0, 10)]
+    assert cpu_threads.for_rows(lambda sl: sl, 10, 1000) == cpu_threads.split(10, threads)
+
+
+# -- the ops: the same results on three threads as on one -------------------------------
+def _rand(*shape, seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("case", ["conv", "conv_1ch", "conv_transpose", "conv_transpose_1ch", "conv_3x3"])
+def test_convolutions_match_one_thread(threads, case):
+    x_shape, w_shape, kw = {
+        "conv": ((5, 8, 14, 14), (16, 8, 4, 4), dict(stride=2, padding=1)),
+        "conv_1ch": ((5, 1, 12, 12), (8, 1, 4, 4), dict(stride=2, padding=1)),
+        "conv_transpose": ((5, 16, 7, 7), (16, 8, 4, 4), dict(stride=2, padding=1)),
+        "conv_transpose_1ch": ((5, 8, 7, 7), (8, 1, 4, 4), dict(stride=2, padding=1)),
+        "conv_3x3": ((3, 8, 20, 20), (8, 8, 3, 3), dict(padding=1)),
+    }[case]
+    op = F.conv_transpose2d if "transpose" in case else F.conv2d
+    x0, w0 = _rand(*x_shape, seed=1), _rand(*w_shape, seed=2)
+
+    def run():
+        x, w = tinygan.tensor(x0, requires_grad=True), tinygan.tensor(w0, requires_grad=True)
+        y = op(x, w, **kw)
+        (y * tinygan.tensor(_rand(*y.shape, seed=3))).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+    (y1, gx1, gw1), (y3, gx3, gw3) = _both(run)
+    # chunks of one sample: the GEMMs have other shapes, so BLAS may round differently
+    np.testing.assert_allclose(y3, y1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gx3, gx1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gw3, gw1, rtol=1e-5, atol=1e-5)   # chunk sums added in a new order
+
+
+def test_convolution_derivatives_to_second_order(threads):
+    x = tinygan.tensor(_rand(3, 8, 6, 6, seed=4, dtype=np.float64), requires_grad=True)
+    w = tinygan.tensor(_rand(4, 8, 3, 3, seed=5, dtype=np.float64), requires_grad=True)
+    fn = lambda x, w: F.conv2d(x, w, stride=2, padding=1)   # noqa: E731
+    assert gradcheck(fn, (x, w))
+    assert gradgradcheck(fn, (x, w))
+    wt = tinygan.tensor(_rand(4, 8, 4, 4, seed=6, dtype=np.float64), requires_grad=True)
+    z = tinygan.tensor(_rand(3, 4, 3, 3, seed=7, dtype=np.float64), requires_grad=True)
+    fn_t = lambda z, w: F.conv_transpose2d(z, w, stride=2, padding=1)   # noqa: E731
+    assert gradcheck(fn_t, (z, wt))
+    assert gradgradcheck(fn_t, (z, wt))
+
+
+def test_batch_norm_matches_one_thread_and_its_derivatives(threads):
+    x0, g0 = _rand(7, 6, 5, 5, seed=8), _rand(7, 6, 5, 5, seed=9)
+    w0, b0 = _rand(6, seed=10), _rand(6, seed=11)
+
+    def run():
+        x = tinygan.tensor(x0, requires_grad=True)
+        w, b = tinygan.tensor(w0, requires_grad=True), tinygan.tensor(b0, requires_grad=True)
+        y = F.batch_norm(x, None, None, w, b, training=True)
+        (y * tinygan.tensor(g0)).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+    for one, three in zip(*_both(run)):
+        np.testing.assert_allclose(three, one, rtol=1e-5, atol=1e-5)
+    x = tinygan.tensor(_rand(5, 3, 4, 4, seed=12, dtype=np.float64), requires_grad=True)
+    w = tinygan.tensor(_rand(3, seed=13, dtype=np.float64), requires_grad=True)
+    b = tinygan.tensor(_rand(3, seed=14, dtype=np.float64), requires_grad=True)
+    fn = lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)   # noqa: E731
+    assert gradcheck(fn, (x, w, b))
+    assert gradgradcheck(fn, (x, w, b))
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "add_bias", "mul", "sub"])
+def test_elementwise_ops_match_one_thread_exactly(threads, name):
+    x0, b0, g0 = _rand(9, 4, 5, 3, seed=15), _rand(1, 4, 1, 3, seed=16), _rand(9, 4, 5, 3, seed=17)
+    fn = {"relu": lambda x, b: tinygan.relu(x),
+          "leaky_relu": lambda x, b: F.leaky_relu(x, 0.2),
+          "add_bias": lambda x, b: x + b,
+          "mul": lambda x, b: x * b,
+          "sub": lambda x, b: b - x}[name]
+
+    def run():
+        x, b = tinygan.tensor(x0, requires_grad=True), tinygan.tensor(b0, requires_grad=True)
+        y = fn(x, b)
+        (y * tinygan.tensor(g0)).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), None if b.grad is None else b.grad.numpy()
+    (y1, gx1, gb1), (y3, gx3, gb3) = _both(run)
+    np.testing.assert_array_equal(y3, y1)
+    np.testing.assert_array_equal(gx3, gx1)
+    if gb1 is not None:
+        np.testing.assert_allclose(gb3, gb1, rtol=1e-6)
+    xn = x0.astype(np.float64)
+    expected = {"relu": np.maximum(xn, 0), "leaky_relu": np.where(xn > 0, xn, 0.2 * xn),
+                "add_bias": xn + b0, "mul": xn * b0, "sub": b0 - xn}[name]
+    np.testing.assert_allclose(y3, expected, rtol=1e-6, atol=1e-7)   # and right, not just the same
+
+
+def test_activation_of_a_transposed_input(threads):
+    x0 = _rand(30, 40, seed=18).T                     # not C-contiguous
+    y = F.leaky_relu(tinygan.tensor(x0), 0.1).numpy()
+    np.testing.assert_array_equal(y, np.where(x0 > 0, x0, np.float32(0.1) * x0))
+
+
+@pytest.mark.parametrize("shapes", [((16, 1), (1, 40)), ((12, 6), (6, 9)), ((3, 6), (6, 20)),
+                                    ((2, 5, 1), (2, 1, 7))])
+def test_matmul_shortcuts_match_numpy(threads, shapes):
+    a0, b0 = _rand(*shapes[0], seed=19, dtype=np.float64), _rand(*shapes[1], seed=20, dtype=np.float64)
+    a, b = tinygan.tensor(a0, requires_grad=True), tinygan.tensor(b0, requires_grad=True)
+    np.testing.assert_allclose((a @ b).detach().numpy(), a0 @ b0, rtol=1e-12)
+    assert gradcheck(lambda a, b: a @ b, (a, b))
+    assert gradgradcheck(lambda a, b: a @ b, (a, b))
+
+
+def test_linear_matches_one_thread(threads):
+    x0, w0 = _rand(10, 20, seed=21), _rand(30, 20, seed=22)
+    one, three = _both(lambda: F.linear(tinygan.tensor(x0), tinygan.tensor(w0)).numpy())
+    np.testing.assert_allclose(three, one, rtol=1e-6)
+    np.testing.assert_allclose(three, x0 @ w0.T, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_steps_match_one_thread_exactly(threads, amsgrad):
+    def run():
+        p = tinygan.tensor(_rand(40, 7, seed=23), requires_grad=True)
+        opt = optim.Adam([p], lr=1e-2, betas=(0.5, 0.999), amsgrad=amsgrad, weight_decay=1e-3)
+        for k in range(3):
+            p.grad = tinygan.tensor(_rand(40, 7, seed=30 + k))
+            opt.step()
+        return p.detach().numpy()
+    one, three = _both(run)
+    np.testing.assert_array_equal(three, one)
+
+
+def test_a_dcgan_step_matches_one_thread(threads):
+    # The whole D step: the same losses up to the rounding of the reordered partial sums.
+    from tinygan.models import FAMILIES
+
+    def run():
+        tinygan.manual_seed(0)
+        model = FAMILIES["dcgan"]()
+        d_opt = optim.Adam(model.d_parameters(), lr=2e-4, betas=(0.5, 0.999))
+        real = tinygan.tensor(_rand(64, 1, 28, 28, seed=24).clip(-1, 1))
+        losses = []
+        for _ in range(2):
+            loss_d, _ = model.d_loss(real, None)
+            d_opt.zero_grad()
+            loss_d.backward()
+            d_opt.step()
+            losses.append(float(loss_d))
+        return losses
+    one, three = _both(run)
+    np.testing.assert_allclose(three, one, rtol=1e-4)
