@@ -277,3 +277,21 @@ def test_a_dcgan_step_matches_one_thread(threads):
         return losses
     one, three = _both(run)
     np.testing.assert_allclose(three, one, rtol=1e-4)
+
+
+@pytest.mark.skipif(cpu_threads.blas_threads() == 0, reason="NumPy's BLAS here is not OpenBLAS")
+def test_blas_gets_one_thread_while_the_pool_runs_and_its_own_count_back_after():
+    before = cpu_threads.get_num_threads()
+    original = cpu_threads.blas_threads()
+    try:
+        cpu_threads.set_num_threads(1)
+        cpu_threads._blas_threads_everywhere(2)          # as a 2-thread OpenBLAS starts
+        assert cpu_threads.blas_threads() == 2
+        cpu_threads.set_num_threads(2)
+        cpu_threads.parallel_map(lambda i: i, range(4))  # starts the pool
+        assert cpu_threads.blas_threads() == 1           # no OpenBLAS workers spinning beside it
+        cpu_threads.set_num_threads(1)
+        assert cpu_threads.blas_threads() == 2
+    finally:
+        cpu_threads.set_num_threads(before)
+        cpu_threads._blas_threads_everywhere(original)

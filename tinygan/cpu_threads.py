@@ -81,9 +81,11 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected an int >= 1, got {n!r}")
     with _lock:
-        for inbox in _helpers:
-            inbox.put(None)          # each helper ends when it reads None
-        _helpers.clear()
+        if _helpers:
+            for inbox in _helpers:
+                inbox.put(None)      # each helper ends when it reads None
+            _helpers.clear()
+            _blas_threads_everywhere(_blas_before)   # BLAS's own threading, as it was
         _threads = n
 
 
@@ -139,6 +141,8 @@ def parallel_map(fn, items) -> list:
         return [fn(item) for item in items]
     with _lock:
         if len(_helpers) != n - 1:
+            if not _helpers:
+                _remember_blas_threads()
             _blas_threads_everywhere(1)
             while len(_helpers) < n - 1:
                 inbox = queue.SimpleQueue()
@@ -184,6 +188,7 @@ def split(total: int, parts: int) -> list:
 
 # -- OpenBLAS, found among the libraries already loaded (NumPy's wheels bundle it) ----------
 _openblas = False     # False: not looked for yet; None: not found
+_blas_before = 0      # OpenBLAS's thread count before the pool started (0: unknown)
 
 
 def _find_openblas():
@@ -204,12 +209,17 @@ def _find_openblas():
             glob = next((getattr(lib, name) for name in
                          ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
                           "openblas_set_num_threads64_") if hasattr(lib, name)), None)
+            get = next((getattr(lib, name) for name in
+                        ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+                         "openblas_get_num_threads64_") if hasattr(lib, name)), None)
             if local is not None or glob is not None:
                 if local is not None:
                     local.argtypes, local.restype = [ctypes.c_int], ctypes.c_int
                 if glob is not None:
                     glob.argtypes, glob.restype = [ctypes.c_int], None
-                _openblas = (local, glob)
+                if get is not None:
+                    get.argtypes, get.restype = [], ctypes.c_int
+                _openblas = (local, glob, get)
                 break
     return _openblas
 
@@ -222,7 +232,21 @@ def _blas_threads_here(n: int) -> None:
 
 
 def _blas_threads_everywhere(n: int) -> None:
-    """Every thread's BLAS calls use ``n`` threads (OpenBLAS only)."""
+    """Every thread's BLAS calls use ``n`` threads (OpenBLAS only; n = 0: leave it)."""
     found = _find_openblas()
-    if found and found[1] is not None:
+    if n > 0 and found and found[1] is not None:
         found[1](n)
+
+
+def _remember_blas_threads() -> None:
+    """Note OpenBLAS's thread count, to give it back when the pool is shut down."""
+    global _blas_before
+    found = _find_openblas()
+    _blas_before = found[2]() if found and found[2] is not None else 0
+
+
+def blas_threads() -> int:
+    """OpenBLAS's current thread count for calls from threads with no setting of their own
+    (0 where the BLAS is not OpenBLAS)."""
+    found = _find_openblas()
+    return found[2]() if found and found[2] is not None else 0
