@@ -151,13 +151,16 @@ def test_convolutions_match_one_thread(threads, case):
     }[case]
     op = F.conv_transpose2d if "transpose" in case else F.conv2d
     x0, w0 = _rand(*x_shape, seed=1), _rand(*w_shape, seed=2)
+    b0 = _rand(w_shape[1] if "transpose" in case else w_shape[0], seed=4)
 
     def run():
         x, w = tinygan.tensor(x0, requires_grad=True), tinygan.tensor(w0, requires_grad=True)
-        y = op(x, w, **kw)
+        b = tinygan.tensor(b0, requires_grad=True)
+        y = op(x, w, b, **kw)                   # the bias is added in place, split by rows
         (y * tinygan.tensor(_rand(*y.shape, seed=3))).sum().backward()
-        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
-    (y1, gx1, gw1), (y3, gx3, gw3) = _both(run)
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+    (y1, gx1, gw1, gb1), (y3, gx3, gw3, gb3) = _both(run)
+    np.testing.assert_allclose(gb3, gb1, rtol=1e-5, atol=1e-5)
     # chunks of one sample: the GEMMs have other shapes, so BLAS may round differently
     np.testing.assert_allclose(y3, y1, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gx3, gx1, rtol=1e-5, atol=1e-5)
@@ -195,6 +198,24 @@ def test_batch_norm_matches_one_thread_and_its_derivatives(threads):
     fn = lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)   # noqa: E731
     assert gradcheck(fn, (x, w, b))
     assert gradgradcheck(fn, (x, w, b))
+
+
+def test_per_channel_sums_of_a_bias_gradient(threads):
+    # sum_to (N, C, H, W) -> (C, 1, 1) and (1, C, 1, 1): einsums, per-thread partial sums
+    x0 = _rand(6, 5, 4, 3, seed=40, dtype=np.float64)
+    for shape in ((5, 1, 1), (1, 5, 1, 1)):
+        got = tinygan.ops.shape.sum_to(tinygan.tensor(x0), shape).numpy()
+        np.testing.assert_allclose(got, x0.sum((0, 2, 3)).reshape(shape), rtol=1e-12)
+
+
+def test_a_bias_of_another_dtype_is_promoted_not_added_in_place():
+    x = tinygan.tensor(_rand(2, 3, 6, 6, seed=41))
+    w = tinygan.tensor(_rand(4, 3, 3, 3, seed=42))
+    b = tinygan.tensor(_rand(4, seed=43, dtype=np.float64))
+    y = F.conv2d(x, w, b)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.numpy(), F.conv2d(x, w).numpy() + b.numpy()[None, :, None, None],
+                               rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "add_bias", "mul", "sub"])

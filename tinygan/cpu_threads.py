@@ -176,6 +176,15 @@ def for_rows(fn, rows: int, size: int) -> list:
     return parallel_map(fn, split(rows, threads))
 
 
+def add_up(parts: list):
+    """The sum of per-item partial results, added in item order: the same numbers on every
+    run with the same number of threads.  ``parts[0]`` (a fresh array) holds the sum after."""
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
+
+
 def split(total: int, parts: int) -> list:
     """``total`` items as ``parts`` contiguous slices whose sizes differ by at most one."""
     parts = max(1, min(parts, total))

@@ -28,9 +28,12 @@ ever a copy of what conv_weight would have computed from x.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function, Tensor, is_grad_enabled
+from ..cpu_threads import for_rows
 from .im2col import Geometry, conv, conv_input, conv_weight
-from .shape import reshape
+from .shape import reshape, sum_to
 
 
 def _pair(v, name: str, op: str) -> tuple:
@@ -123,13 +126,37 @@ def _check(op: str, x: Tensor, w: Tensor, in_ch: int, groups: int):
         raise TypeError(f"{op}: input dtype {x.dtype} and weight dtype {w.dtype} differ")
 
 
+class AddBias(Function):
+    """y + bias[c] on every channel c (axis 1) of a convolution's output, written into y.
+
+    y is the array the convolution has just made: nothing else holds it, and neither
+    backward reads it (the convolution's needs x and w, this one nothing), so adding in
+    place saves allocating and writing a second output-sized array.
+    """
+
+    def forward(self, y, b):
+        b4 = b.reshape((1, -1) + (1,) * (y.ndim - 2))
+        if type(y) is np.ndarray:
+            for_rows(lambda sl: np.add(y[sl], b4, out=y[sl]), y.shape[0], y.size)
+        else:
+            y += b4
+        return y
+
+    def backward(self, gy):
+        b = self.inputs[1]
+        return gy, (sum_to(gy, (1, b.shape[0], 1, 1)).reshape(b.shape)
+                    if self.needs_input_grad[1] else None)
+
+
 def _add_bias(y: Tensor, bias, op: str) -> Tensor:
     if bias is None:
         return y
     if bias.shape != (y.shape[1],):
         raise ValueError(f"{op}: bias has shape {tuple(bias.shape)} but the output has "
                          f"{y.shape[1]} channels")
-    return y + reshape(bias, (1, -1, 1, 1))
+    if bias.dtype != y.dtype:
+        return y + reshape(bias, (1, -1, 1, 1))    # type promotion: a new array after all
+    return AddBias()(y, bias)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,

@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..cpu_threads import get_num_threads, parallel_map, split
+from ..cpu_threads import add_up, get_num_threads, parallel_map, split
 
 CHUNK = 1 << 19          # floats of cols per chunk (2 MB): stays in this machine's L2 + L3 share
 CHANNELS_LAST_MIN = 8    # fewer input channels than this: channels-first layout
@@ -140,22 +140,14 @@ def conv_weight(x, gy, geo: Geometry, w_shape, saved=None):
                 gy3 = gy[sl].reshape(-1, O, HW)                          # where gy is (O, Ho*Wo) as is
                 part = xp.concatenate([(gy3 @ b).sum(0) for b in blocks], axis=1)
             return part
-        gw = _total(parallel_map(chunk, geo.chunks(xp)))
+        gw = add_up(parallel_map(chunk, geo.chunks(xp)))
         return xp.ascontiguousarray(gw.reshape(O, geo.kh, geo.kw, geo.C).transpose(0, 3, 1, 2))
 
     def chunk_nchw(pair):
         sl, cols = pair if saved is not None else (pair, _im2col_nchw(x[pair], geo))
         return _gemm_layout_nchw(gy[sl], geo) @ cols.transpose(0, 2, 1)   # (g, O/g, K)
     # the (batch slice, cols) pairs that conv kept, or the chunks' cols built now
-    return _total(parallel_map(chunk_nchw, saved if saved is not None else geo.chunks(xp))).reshape(w_shape)
-
-
-def _total(parts: list):
-    """The sum of the chunks' partial weight gradients, added in order (same result every run)."""
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
+    return add_up(parallel_map(chunk_nchw, saved if saved is not None else geo.chunks(xp))).reshape(w_shape)
 
 
 def conv_input(gy, w, geo: Geometry):

@@ -35,17 +35,9 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
-from ..cpu_threads import for_rows
+from ..cpu_threads import add_up, for_rows
 from .reduce import mean as _mean
 from .shape import reshape, sum_to
-
-
-def _total(parts: list):
-    """The sum of per-thread partial sums, added in order (the same result every run)."""
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total
 
 
 def _moments(x: Tensor, axes: tuple, eps: float) -> tuple:
@@ -87,13 +79,13 @@ class Normalize(Function):
             n, c = x.shape[:2]
             x3 = x.reshape(n, c, -1)
             count = x3.shape[0] * x3.shape[2]
-            mu = _total(for_rows(lambda sl: np.einsum("ncl->c", x3[sl]), n, x.size)) / count
+            mu = add_up(for_rows(lambda sl: np.einsum("ncl->c", x3[sl]), n, x.size)) / count
             d = np.empty(x3.shape, x.dtype)
 
             def centred(sl):
                 ds = np.subtract(x3[sl], mu[:, None], out=d[sl])
                 return np.einsum("ncl,ncl->c", ds, ds)
-            var = _total(for_rows(centred, n, x.size)) / count
+            var = add_up(for_rows(centred, n, x.size)) / count
             keep = (1, c) + (1,) * (x.ndim - 2)
             self.mean, self.var = mu.reshape(keep), var.reshape(keep)
             self.inv_std = 1.0 / np.sqrt(self.var + self.eps)
@@ -131,7 +123,7 @@ class Normalize(Function):
             ds = np.subtract(x3[sl], mu, out=d[sl])
             return np.einsum("ncl->c", g3[sl]), np.einsum("ncl,ncl->c", g3[sl], ds)
         parts = for_rows(sums, n_, x3.size)
-        s_g, s_gd = _total([p[0] for p in parts]), _total([p[1] for p in parts])
+        s_g, s_gd = add_up([p[0] for p in parts]), add_up([p[1] for p in parts])
         gx = gw = gb = None
         if need_x:
             a = weight.data.reshape(c) * inv_std
