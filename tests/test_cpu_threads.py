@@ -316,3 +316,33 @@ def test_blas_gets_one_thread_while_the_pool_runs_and_its_own_count_back_after()
     finally:
         cpu_threads.set_num_threads(before)
         cpu_threads._blas_threads_everywhere(original)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_starts_its_own_helpers():
+    import os
+    before = cpu_threads.get_num_threads()
+    cpu_threads.set_num_threads(2)
+    try:
+        cpu_threads.parallel_map(lambda i: i, range(4))          # the parent's helper is running
+        pid = os.fork()
+        if pid == 0:      # the child: two items that can only finish together, on two threads
+            barrier = threading.Barrier(2, timeout=5)
+            try:
+                ok = cpu_threads.parallel_map(lambda i: (barrier.wait(), i)[1], range(2)) == [0, 1]
+            except threading.BrokenBarrierError:
+                ok = False                                       # only one thread ran them
+            os._exit(0 if ok else 1)
+        deadline = __import__("time").monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if __import__("time").monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child's parallel_map did not finish in 20 s")
+            __import__("time").sleep(0.05)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        cpu_threads.set_num_threads(before)

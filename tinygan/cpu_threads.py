@@ -118,6 +118,19 @@ class _Map:
             _busy.active = False
 
 
+def _forget_helpers_after_fork() -> None:
+    """In a child made by fork (multiprocessing on Linux), the helper threads do not exist:
+    forget them, so that the child's first map starts its own.  (Without this nothing would
+    hang -- the caller takes every item no helper takes -- but the child would use one core.)"""
+    global _lock
+    _helpers.clear()
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helpers_after_fork)
+
+
 def _helper(inbox: queue.SimpleQueue) -> None:
     _blas_threads_here(1)
     while (job := inbox.get()) is not None:
