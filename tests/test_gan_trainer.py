@@ -176,6 +176,28 @@ def test_resume_dcgan_is_bit_exact(tmp_path):
     _compare_runs(tmp_path / "straight", tmp_path / "split")
 
 
+@pytest.mark.skipif(not FAMILIES or "dcgan" not in FAMILIES, reason="needs tinygan.models.FAMILIES['dcgan']")
+def test_resume_dcgan_is_bit_exact_on_three_threads(tmp_path, monkeypatch):
+    """The same with tinygan's CPU threads on and every op split (tests/test_cpu_threads.py):
+    the pieces, and the order their partial sums are added in, depend on the thread count
+    only, so a resumed run on as many threads repeats the straight one bit for bit."""
+    from tinygan import cpu_threads
+    from tinygan.ops import im2col, math as ops_math
+    monkeypatch.setattr(cpu_threads, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(ops_math, "GEMM_SPLIT_MIN", 1)
+    monkeypatch.setattr(im2col, "CHUNK", 1)
+    before = cpu_threads.get_num_threads()
+    cpu_threads.set_num_threads(3)
+    try:
+        kw = dict(batch_size=16, progress=False, ema=0.99)
+        train_gan("dcgan", out=tmp_path / "straight", max_steps=2, **kw)
+        train_gan("dcgan", out=tmp_path / "split", max_steps=1, **kw)
+        train_gan("dcgan", out=tmp_path / "split", max_steps=2, resume=True, **kw)
+    finally:
+        cpu_threads.set_num_threads(before)
+    _compare_runs(tmp_path / "straight", tmp_path / "split")
+
+
 def test_mid_epoch_checkpoints_sort_between_epochs(tmp_path):
     from tinygan.train.run import Run
     run = Run(tmp_path / "r", {"model": "tiny"})

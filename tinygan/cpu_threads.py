@@ -9,11 +9,11 @@ threads only, a DCGAN step kept one core busy and the other spinning: OpenBLAS's
 idle worker thread burned as much CPU time as the main thread while waiting for
 work.  Giving whole chunks to threads instead -- each chunk's copies and GEMM on
 one core, with a one-thread BLAS -- keeps the cores busy for the whole
-convolution: D's 64->128 convolution ran 1.5-2x faster on two threads than on
-one.  NumPy lets go of Python's global interpreter lock (GIL) inside BLAS calls,
-ufunc loops and large copies, so plain Python threads run them at the same time.
-(Not every copy: the strided im2col copy keeps the GIL, which is why the chunks
-are interleaved -- one thread's copy runs beside the other's GEMM.)
+convolution: D's 64->128 convolution and its weight gradient ran 1.4-2x faster on
+two threads than on one.  NumPy lets go of Python's global interpreter lock (GIL)
+inside BLAS calls, ufunc loops and large copies, so plain Python threads run
+them at the same time.  (Small strided copies gained nothing from a second
+thread in a test, so a chunk's copies gain less than its GEMM.)
 
 The pool.  ``threads - 1`` helper threads and the calling thread take items
 from one shared counter, so a thread that starts late -- or is descheduled on
