@@ -21,8 +21,9 @@ demo: $(STAMP)
 
 # The whole suite, lesson notebooks included, on the CPU (GPU tests skip themselves without CuPy).
 test: $(STAMP)
-	# Two test workers on two cores: one BLAS thread each (two each would fight over the cores).
-	TINYGAN_FAST=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
+	# Two test workers on two cores: one thread each, for BLAS and for tinygan's own CPU threads
+	# (two each would fight over the cores; tests/test_cpu_threads.py turns the threads on itself).
+	TINYGAN_FAST=1 TINYGAN_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 # On a machine with an NVIDIA GPU and CuPy installed (pip install -e '.[cuda13]').
 test-gpu: $(STAMP)
