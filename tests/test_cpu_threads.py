@@ -113,6 +113,8 @@ def test_thread_count_from_the_environment(monkeypatch):
     monkeypatch.delenv("TINYGAN_NUM_THREADS")
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert cpu_threads._from_environment() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "4,2")          # OpenMP's nested form: the outer level
+    assert cpu_threads._from_environment() == 4
     for bad in ("0", "two"):
         monkeypatch.setenv("TINYGAN_NUM_THREADS", bad)
         with pytest.raises(ValueError, match="TINYGAN_NUM_THREADS"):

@@ -53,6 +53,8 @@ _busy = threading.local()            # set while a thread runs a map's item: nes
 def _from_environment() -> int:
     for var in ("TINYGAN_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "").strip()
+        if var == "OMP_NUM_THREADS":
+            value = value.split(",")[0].strip()     # OpenMP's "4,2": 4 at the outer level
         if value:
             try:
                 n = int(value)
