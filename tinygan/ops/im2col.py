@@ -117,7 +117,7 @@ def conv(x, w, geo: Geometry, keep: bool = False):
     def chunk(sl):
         cols = _im2col_nchw(x[sl], geo)                                  # (g, K, n*Ho*Wo)
         y[sl] = (wm @ cols).reshape(O, -1, geo.Ho, geo.Wo).transpose(1, 0, 2, 3)
-        return sl, cols
+        return (sl, cols) if keep else None      # not kept: each chunk's cols freed at once
     kept = parallel_map(chunk, geo.chunks(xp))
     return y, (kept if keep else None)
 
@@ -144,10 +144,13 @@ def conv_weight(x, gy, geo: Geometry, w_shape, saved=None):
         return xp.ascontiguousarray(gw.reshape(O, geo.kh, geo.kw, geo.C).transpose(0, 3, 1, 2))
 
     def chunk_nchw(pair):
-        sl, cols = pair if saved is not None else (pair, _im2col_nchw(x[pair], geo))
+        sl, cols = pair
+        if cols is None:
+            cols = _im2col_nchw(x[sl], geo)                              # (g, K, n*Ho*Wo)
         return _gemm_layout_nchw(gy[sl], geo) @ cols.transpose(0, 2, 1)   # (g, O/g, K)
-    # the (batch slice, cols) pairs that conv kept, or the chunks' cols built now
-    return add_up(parallel_map(chunk_nchw, saved if saved is not None else geo.chunks(xp))).reshape(w_shape)
+    # the (batch slice, cols) pairs that conv kept, or the chunks with cols to build
+    pairs = saved if saved is not None else [(sl, None) for sl in geo.chunks(xp)]
+    return add_up(parallel_map(chunk_nchw, pairs)).reshape(w_shape)
 
 
 def conv_input(gy, w, geo: Geometry):

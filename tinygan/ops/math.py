@@ -407,13 +407,14 @@ def product(a, b):
         return a @ b
     if a.shape[-1] == 1 and a.dtype == b.dtype:
         return np.multiply(a, b)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[0] * a.shape[1] * b.shape[1] < GEMM_SPLIT_MIN:
+    madds = a.shape[0] * a.shape[1] * b.shape[1] if a.ndim == 2 and b.ndim == 2 else 0
+    if madds < GEMM_SPLIT_MIN:
         return a @ b
     out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
     if a.shape[0] >= b.shape[1]:
-        for_rows(lambda sl: np.matmul(a[sl], b, out=out[sl]), a.shape[0], 1 << 30)
+        for_rows(lambda sl: np.matmul(a[sl], b, out=out[sl]), a.shape[0], madds)
     else:
-        for_rows(lambda sl: np.matmul(a, b[:, sl], out=out[:, sl]), b.shape[1], 1 << 30)
+        for_rows(lambda sl: np.matmul(a, b[:, sl], out=out[:, sl]), b.shape[1], madds)
     return out
 
 

@@ -103,13 +103,13 @@ class Adam(Optimizer):
             step *= lr / bias_correction1
             p -= step
 
-        arrays = [p, g, m, v] + ([vmax] if vmax is not None else [])
-        if xp is not np or not all(a.flags.c_contiguous for a in arrays):
-            update(p, g, m, v, vmax)
+        arrays = (p, g, m, v, vmax)
+        if xp is not np or not all(a is None or a.flags.c_contiguous for a in arrays):
+            update(*arrays)
             return
         # Elementwise: a share of the elements per thread (cpu_threads), as flat views.
-        flat = [a.reshape(-1) for a in arrays] + ([None] if vmax is None else [])
-        for_rows(lambda sl: update(*[a if a is None else a[sl] for a in flat]), p.size, 4 * p.size)
+        flat = [None if a is None else a.reshape(-1) for a in arrays]
+        for_rows(lambda sl: update(*[None if a is None else a[sl] for a in flat]), p.size, 4 * p.size)
 
 
 class AdamW(Adam):
