@@ -21,9 +21,9 @@ from .creation import (arange, empty, empty_like, eye, full, full_like, linspace
                        rand, rand_like, randint, randn, randn_like, randperm, zeros, zeros_like)
 from .ops import (abs, add, amax, amin, broadcast_to, cat, chunk, clamp, cos, div, exp, expand,
                   flatten, leaky_relu, log, log_softmax, logsumexp, matmul, max, maximum, mean,
-                  min, minimum, mul, neg, pad, permute, pow, relu, reshape, sigmoid, sin, softmax,
-                  softplus, split, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze,
-                  var, where)
+                  min, minimum, mul, neg, pad, permute, pow, relu, reshape, sigmoid, sign, sin,
+                  softmax, softplus, split, sqrt, squeeze, stack, std, sub, sum, tanh, transpose,
+                  unsqueeze, var, where)
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import checkpoint, data, nn, optim
 from . import models  # after nn: the model families are built from its layers

@@ -17,7 +17,7 @@ from . import activation, convert, math, reduce, shape
 from .convert import cast, clone, to
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
 from .math import (abs, add, clamp, cos, div, exp, log, matmul, maximum, minimum, mul, neg, pow,
-                   sin, sqrt, sub, tanh, where)
+                   sign, sin, sqrt, sub, tanh, where)
 from .reduce import amax, amin, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, cat, chunk, expand, flatten, getitem, pad, permute, reshape,
                     split, squeeze, stack, sum_to, transpose, unsqueeze)
@@ -61,7 +61,8 @@ _METHODS = {
     "__eq__": _compare("__eq__"), "__ne__": _compare("__ne__"),
     # math methods
     "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
-    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos, "tanh": tanh,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sign": sign, "sin": sin, "cos": cos,
+    "tanh": tanh,
     "sigmoid": sigmoid, "relu": relu, "softmax": softmax, "log_softmax": log_softmax,
     "clamp": clamp, "clip": clamp, "maximum": maximum, "minimum": minimum,
     # reductions

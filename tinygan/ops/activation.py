@@ -12,7 +12,7 @@ import numpy as np
 from .. import backend
 from ..cpu_threads import for_rows
 from ..autograd import Function, Tensor, is_grad_enabled
-from .math import exp, where
+from .math import PiecewiseConstant, exp, where
 from .reduce import _axes
 
 
@@ -55,20 +55,33 @@ def _gradient_mask(x, dtype, negative_slope: float = 0.0):
     return m
 
 
-def _times_mask(gy: Tensor, m) -> Tensor:
-    """gy * m for a constant mask m (a fresh array, which this may overwrite).
+class Slope(PiecewiseConstant):
+    """leaky_relu'(x): 1 where x > 0, ``negative_slope`` elsewhere (0 for relu's step)."""
 
-    While the backward pass is recorded the product is a Mul in the graph, so gradients flow
-    on through gy (the mask itself is piecewise constant: its derivative is 0 almost everywhere).
+    def __init__(self, negative_slope: float):
+        self.slope = negative_slope
+
+    def forward(self, x):
+        return _gradient_mask(x, x.dtype, self.slope)
+
+
+def _times_slope(gy: Tensor, x: Tensor, negative_slope: float) -> Tensor:
+    """gy * leaky_relu'(x): the backward of relu (slope 0) and leaky_relu.
+
+    While the backward pass is recorded (``create_graph=True``) the slope is ``Slope`` of x,
+    a function of x in the graph, so the gradient requires grad as PyTorch's does (its
+    threshold_backward and leaky_relu_backward take the input) and its derivative in x is
+    the zero it is.  Otherwise the slope is a fresh array, multiplied by gy in place.
     """
     if is_grad_enabled():
-        return gy * Tensor(m)
+        return gy * Slope(negative_slope)(x)
+    m = _gradient_mask(x.data, gy.dtype, negative_slope)
     if backend.get_array_module(m) is not np:
         m *= gy.data
         return Tensor(m)
     m1, g1 = m.reshape(-1), gy.data.reshape(-1)
 
-    def part(sl):
+    def part(sl):                               # a share of the elements per thread
         m1[sl] *= g1[sl]
     for_rows(part, m1.size, m1.size)
     return Tensor(m)
@@ -105,7 +118,7 @@ class ReLU(Function):
         return _elementwise(x, _relu)
 
     def backward(self, gy):
-        return _times_mask(gy, _gradient_mask(self.inputs[0].data, gy.dtype))
+        return _times_slope(gy, self.inputs[0], 0.0)
 
 
 class LeakyReLU(Function):
@@ -120,7 +133,7 @@ class LeakyReLU(Function):
         return xp.where(x > 0, x, x * self.slope)
 
     def backward(self, gy):
-        return _times_mask(gy, _gradient_mask(self.inputs[0].data, gy.dtype, self.slope))
+        return _times_slope(gy, self.inputs[0], self.slope)
 
 
 class Softplus(Function):

@@ -3,9 +3,21 @@
 Binary ops broadcast as NumPy does; their backward sums the gradient back to
 each input's shape (``sum_to``).  Each backward is written with tinygan ops on
 Tensors -- ``gy * x1``, not ``gy.data * x1.data`` -- so that with
-``create_graph=True`` it is recorded and can be differentiated again.  Where a
-derivative is piecewise constant (abs, relu, clamp, max), the mask is a
-constant: its own derivative is zero almost everywhere.
+``create_graph=True`` it is recorded and can be differentiated again.
+
+Piecewise-linear ops (abs, relu, clamp, maximum, where) have a piecewise-constant
+derivative, whose own derivative is zero (almost everywhere; PyTorch takes it as
+zero at the kinks too).  Whether that factor is recorded as a function of x
+decides whether the gradient ``g`` (taken with ``create_graph=True``) requires
+grad, and tinygan decides it as PyTorch does, op by op:
+* abs (``sign(x)``) and relu / leaky_relu (``activation.Slope``): PyTorch's
+  backward formulas take the input ``self``, so ``g`` requires grad and its
+  derivative in x is the zero it is.  Here that factor is a ``PiecewiseConstant``
+  Function of x, whose backward is zero.
+* clamp, maximum / minimum, where, max / min (reductions): PyTorch builds the
+  gradient from ``gy`` and a boolean mask, which is not differentiable, so ``g``
+  does not require grad unless ``gy`` does, and a second ``grad`` of it raises.
+  Here the mask is a constant Tensor.
 """
 from __future__ import annotations
 
@@ -21,6 +33,41 @@ from .shape import sum_to, transpose, reshape, unsqueeze
 def _mask(condition, like: Tensor) -> Tensor:
     """A constant 0/1 tensor of ``like``'s dtype from a boolean array."""
     return Tensor(condition.astype(like.data.dtype))
+
+
+def zero_gradient(x: Tensor) -> Tensor:
+    """A constant zero gradient for ``x``: the derivative of a piecewise-constant function of it."""
+    return Tensor(backend.get_array_module(x.data).zeros(x.shape, x.dtype))
+
+
+class PiecewiseConstant(Function):
+    """A function that is constant between jumps (a sign, a step, a floor): its derivative is 0.
+
+    It is 0 wherever it exists, and taken as 0 at the jumps too, as PyTorch does.  Backward
+    formulas use these for the piecewise-constant factor of a derivative -- abs'(x) = sign(x),
+    relu'(x) = step(x) -- so that, recorded with ``create_graph=True``, the factor is a
+    function of x in the graph: the gradient requires grad when x does, and differentiating
+    it again gives the zero it should (not the error a constant factor gives).
+    Subclasses define ``forward``.
+    """
+
+    def backward(self, gy):
+        return tuple(zero_gradient(x) if need else None
+                     for x, need in zip(self.inputs, self.needs_input_grad))
+
+
+class Sign(PiecewiseConstant):
+    """-1, 0 or 1 by the sign of x."""
+
+    def forward(self, x):
+        return backend.get_array_module(x).sign(x)
+
+
+class FloorQuotient(PiecewiseConstant):
+    """floor(a / b), the quotient of Python's % (a - floor(a / b) * b)."""
+
+    def forward(self, a, b):
+        return backend.get_array_module(a).floor(a / b)
 
 
 def _binary(ufunc, a, b):
@@ -183,10 +230,9 @@ class Remainder(Function):
     def backward(self, gy):
         a, b = self.inputs
         ga = sum_to(gy, a.shape) if self.needs_input_grad[0] else None
-        gb = None
-        if self.needs_input_grad[1]:
-            q = backend.get_array_module(a.data).floor(a.data / b.data)
-            gb = sum_to(-gy * Tensor(q.astype(gy.dtype)), b.shape)
+        # The quotient is a function of a and b in the graph: PyTorch's formula for b,
+        # -grad * div(a, b, rounding_mode='floor'), takes both, so its gradient requires grad.
+        gb = sum_to(-gy * FloorQuotient()(a, b), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -252,8 +298,7 @@ class Abs(Function):
         return backend.get_array_module(x).abs(x)
 
     def backward(self, gy):
-        x = self.inputs[0]
-        return gy * Tensor(backend.get_array_module(x.data).sign(x.data))
+        return gy * sign(self.inputs[0])         # abs'(x) = sign(x), 0 at 0 (as PyTorch)
 
 
 class Sin(Function):
@@ -297,6 +342,11 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - the PyTorch name
     return Abs()(x)
 
 
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 by the sign of each element; its gradient is zero."""
+    return Sign()(x)
+
+
 def sin(x: Tensor) -> Tensor:
     return Sin()(x)
 
@@ -322,7 +372,7 @@ class Clamp(Function):
         inside = (x >= self.lo) if self.lo is not None else None
         if self.hi is not None:
             inside = (x <= self.hi) if inside is None else inside & (x <= self.hi)
-        return gy * _mask(inside, gy)
+        return gy * _mask(inside, gy)       # a constant mask, as PyTorch's (module docstring)
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - the PyTorch names
@@ -333,7 +383,10 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - the PyTorch 
 
 
 class Maximum(Function):
-    """Elementwise max; at ties each input gets half the gradient (as PyTorch)."""
+    """Elementwise max; at ties each input gets half the gradient (as PyTorch).
+
+    The weights are constant masks, as PyTorch's (see the module docstring).
+    """
 
     def forward(self, a, b):
         return backend.get_array_module(a).maximum(a, b)
@@ -365,6 +418,12 @@ def minimum(a, b) -> Tensor:
 
 
 class Where(Function):
+    """The gradient goes to ``a`` where the condition holds, else to ``b``: a constant mask.
+
+    The condition is given, not computed from a or b here, so nothing of the inputs is in
+    the gradient's graph -- as in PyTorch, whose second ``grad`` of it raises.
+    """
+
     def __init__(self, condition):
         self.condition = condition
 

@@ -22,7 +22,10 @@ pooling again.  Max pooling is a gather: find the largest element of each
 window and remember where it was; its backward scatters gy to those positions
 (adding up where windows overlap), and the derivative of a scatter is the
 gather at the same positions.  So every derivative order is a pooling, a spread, a gather or
-a scatter, each a Function below.
+a scatter, each a Function below.  Where the maxima lie is a piecewise-constant function
+of x, so max pooling's gradient depends on x with derivative zero: its scatter takes x as
+an input with a zero gradient, as PyTorch's max_pool2d_with_indices_backward takes the
+input -- so the gradient requires grad exactly when PyTorch's does.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
+from .math import zero_gradient
 from .shape import reshape
 
 
@@ -240,16 +244,20 @@ class MaxPool2d(Function):
         return y
 
     def backward(self, gy):
-        return _PlaneScatter(self.index, self.in_shape)(gy)
+        return _PlaneScatter(self.index, self.in_shape)(gy, self.inputs[0])
 
 
 class _PlaneScatter(Function):
-    """gx[n, c].flat[index[n, c, i, j]] += gy[n, c, i, j]: each gradient back to its maximum."""
+    """gx[n, c].flat[index[n, c, i, j]] += gy[n, c, i, j]: each gradient back to its maximum.
+
+    As max pooling's backward it takes the pooled input x too, which ``index`` is a
+    piecewise-constant function of: its derivative in x is zero (module docstring).
+    """
 
     def __init__(self, index, in_shape: tuple):
         self.index, self.in_shape = index, in_shape
 
-    def forward(self, gy):
+    def forward(self, gy, x=None):
         xp = backend.get_array_module(gy)
         n, c, h, w = self.in_shape
         # Index into the flattened (N * C * H * W) array; windows may overlap, so add up.
@@ -259,7 +267,8 @@ class _PlaneScatter(Function):
         return gx.reshape(self.in_shape)
 
     def backward(self, ggx):
-        return _PlaneGather(self.index)(ggx)
+        ggy = _PlaneGather(self.index)(ggx)
+        return ggy if len(self.inputs) == 1 else (ggy, zero_gradient(self.inputs[1]))
 
 
 class _PlaneGather(Function):
@@ -306,7 +315,7 @@ class MaxPoolBlocks(Function):
         return y
 
     def backward(self, gy):
-        return _BlockSpread(self.masks, self.kernel)(gy)
+        return _BlockSpread(self.masks, self.kernel)(gy, self.inputs[0])
 
 
 def _block_cells(x, kernel) -> list:
@@ -315,12 +324,16 @@ def _block_cells(x, kernel) -> list:
 
 
 class _BlockSpread(Function):
-    """gx[:, :, a::kh, b::kw] = mask_ab * gy: each gradient to its block's maximum."""
+    """gx[:, :, a::kh, b::kw] = mask_ab * gy: each gradient to its block's maximum.
+
+    As max pooling's backward it takes the pooled input x too, which the masks are
+    piecewise-constant functions of: its derivative in x is zero (module docstring).
+    """
 
     def __init__(self, masks, kernel):
         self.masks, self.kernel = masks, kernel
 
-    def forward(self, gy):
+    def forward(self, gy, x=None):
         xp = backend.get_array_module(gy)
         (kh, kw), (n, c, ho, wo) = self.kernel, gy.shape
         gx = xp.empty((n, c, ho * kh, wo * kw), dtype=gy.dtype)
@@ -329,7 +342,8 @@ class _BlockSpread(Function):
         return gx
 
     def backward(self, ggx):
-        return _BlockGather(self.masks, self.kernel)(ggx)
+        ggy = _BlockGather(self.masks, self.kernel)(ggx)
+        return ggy if len(self.inputs) == 1 else (ggy, zero_gradient(self.inputs[1]))
 
 
 class _BlockGather(Function):
