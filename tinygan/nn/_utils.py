@@ -1,4 +1,7 @@
-"""Small helpers shared by the layers: argument normalization and parameter creation."""
+"""Small helpers shared by the layers: parameter creation and initialization.
+
+(Sizes, strides and paddings given as an int or a pair go through ``tinygan.ops.pair.pair``.)
+"""
 from __future__ import annotations
 
 import math
@@ -8,16 +11,6 @@ import numpy as np
 from ..autograd import get_default_dtype
 from ..creation import zeros
 from .parameter import Parameter
-
-
-def _pair(x, name: str = "argument") -> tuple:
-    """``3 -> (3, 3)``; a pair passes through (as a tuple of ints)."""
-    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        return (int(x), int(x))
-    x = tuple(int(v) for v in x)
-    if len(x) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {x}")
-    return x
 
 
 def _float_dtype(dtype) -> np.dtype:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from ..autograd import Tensor
 from ..ops.shape import cat
 from . import functional as F
-from ._utils import _empty_parameter, _reset_weight_and_bias, _pair
+from ..ops.pair import pair
+from ._utils import _empty_parameter, _reset_weight_and_bias
 from .module import Module
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -55,19 +56,20 @@ class _ConvNd(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, "
                              f"but got padding_mode='{padding_mode}'")
+        layer = type(self).__name__
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.dilation = _pair(dilation, "dilation")
+        self.kernel_size = pair(kernel_size, "kernel_size", layer, at_least=1)
+        self.stride = pair(stride, "stride", layer, at_least=1)
+        self.dilation = pair(dilation, "dilation", layer, at_least=1)
         self.transposed = transposed
-        self.output_padding = _pair(output_padding, "output_padding")
+        self.output_padding = pair(output_padding, "output_padding", layer, at_least=0)
         self.groups = groups
         self.padding_mode = padding_mode
-        if isinstance(padding, str):
+        if isinstance(padding, str) and not transposed:
             if padding not in ("same", "valid"):
-                raise ValueError(
-                    f"Invalid padding string '{padding}', should be one of {{'valid', 'same'}}")
+                raise ValueError(f"{layer}: padding must be 'valid', 'same', an int or a pair of "
+                                 f"ints, got {padding!r}")
             if padding == "same" and any(s != 1 for s in self.stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
             self.padding = padding
@@ -78,7 +80,7 @@ class _ConvNd(Module):
             else:
                 pads = [(0, 0), (0, 0)]
         else:
-            self.padding = _pair(padding, "padding")
+            self.padding = pair(padding, "padding", layer, at_least=0)
             pads = [(p, p) for p in self.padding]
         # F.pad order: (left, right, top, bottom) = last dim first.
         self._reversed_padding_repeated_twice = [pads[1][0], pads[1][1], pads[0][0], pads[0][1]]
@@ -173,8 +175,6 @@ class ConvTranspose2d(_ConvNd):
                  padding_mode: str = "zeros", device=None, dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
-        if isinstance(padding, str):
-            raise ValueError("ConvTranspose2d: padding must be an int or a pair of ints")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          True, output_padding, groups, bias, padding_mode, device=device, dtype=dtype)
 

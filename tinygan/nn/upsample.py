@@ -2,7 +2,10 @@
 that avoids checkerboard artifacts: Odena et al. 2016, "Deconvolution and Checkerboard Artifacts")."""
 from __future__ import annotations
 
+import numbers
+
 from ..autograd import Tensor
+from ..ops.pair import pair
 from . import functional as F
 from .module import Module
 
@@ -24,10 +27,10 @@ class Upsample(Module):
         super().__init__()
         self.size = size
         # Stored as float(s), as PyTorch does (it shows in the repr: scale_factor=2.0).
-        if isinstance(scale_factor, tuple):
-            self.scale_factor = tuple(float(f) for f in scale_factor)
-        else:
-            self.scale_factor = float(scale_factor) if scale_factor is not None else None
+        self.scale_factor = None
+        if scale_factor is not None:
+            sh, sw = pair(scale_factor, "scale_factor", "Upsample", real=True)
+            self.scale_factor = sh if isinstance(scale_factor, numbers.Real) else (sh, sw)
         self.mode = mode
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor

@@ -4,6 +4,7 @@
 ``reduce``: sum, mean, var, std, max, min, logsumexp.
 ``shape``: reshape, permute, broadcast, indexing, cat/stack/split/chunk, pad.
 ``activation``: sigmoid, relu, leaky_relu, softplus, softmax, log_softmax.
+``pair``: how the 2-D ops (conv, pool, resample) read a size or stride given as an int or (h, w).
 
 Below, the ops become methods and operators of ``Tensor`` (``x.sum(1)``,
 ``a @ b``), as in PyTorch.  Keeping that table here lets autograd.py stay

@@ -33,16 +33,8 @@ import numpy as np
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..cpu_threads import for_rows
 from .im2col import Geometry, conv, conv_input, conv_weight
+from .pair import pair
 from .shape import reshape, sum_to
-
-
-def _pair(v, name: str, op: str) -> tuple:
-    if isinstance(v, int):
-        return (v, v)
-    v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError(f"{op}: {name} must be an int or a pair, got {v}")
-    return v
 
 
 class Conv2d(Function):
@@ -169,23 +161,23 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     """
     x, w = input, weight
     _check("conv2d", x, w, w.shape[1] * groups if w.ndim == 4 else -1, groups)
-    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
+    s = pair(stride, "stride", "conv2d", at_least=1)
+    d = pair(dilation, "dilation", "conv2d", at_least=1)
     kh, kw = w.shape[2:]
-    if padding == "valid":
-        padding = 0
-    elif padding == "same":
-        if s != (1, 1):
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"conv2d: padding must be 'valid', 'same', an int or a pair of ints, "
+                             f"got {padding!r}")
+        if padding == "same" and s != (1, 1):
             raise ValueError("conv2d: padding='same' needs stride 1")
-        th, tw = d[0] * (kh - 1), d[1] * (kw - 1)
+        th, tw = (d[0] * (kh - 1), d[1] * (kw - 1)) if padding == "same" else (0, 0)
         if th % 2 or tw % 2:   # asymmetric: pad the extra row/column explicitly, as PyTorch does
             from .shape import pad as _pad
             x = _pad(x, (tw // 2, tw - tw // 2, th // 2, th - th // 2))
             padding = 0
         else:
             padding = (th // 2, tw // 2)
-    p = _pair(padding, "padding", "conv2d")
-    if min(s) < 1 or min(d) < 1 or min(p) < 0:
-        raise ValueError(f"conv2d: stride {s} and dilation {d} must be >= 1, padding {p} >= 0")
+    p = pair(padding, "padding", "conv2d", at_least=0)
     H, W = x.shape[2:]
     Ho = (H + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
     Wo = (W + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
@@ -206,9 +198,10 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     """
     x, w = input, weight
     _check("conv_transpose2d", x, w, w.shape[0] if w.ndim == 4 else -1, groups)
-    s, d = _pair(stride, "stride", "conv_transpose2d"), _pair(dilation, "dilation", "conv_transpose2d")
-    p = _pair(padding, "padding", "conv_transpose2d")
-    op = _pair(output_padding, "output_padding", "conv_transpose2d")
+    s = pair(stride, "stride", "conv_transpose2d", at_least=1)
+    d = pair(dilation, "dilation", "conv_transpose2d", at_least=1)
+    p = pair(padding, "padding", "conv_transpose2d", at_least=0)
+    op = pair(output_padding, "output_padding", "conv_transpose2d", at_least=0)
     if any(o >= max(si, di) for o, si, di in zip(op, s, d)):
         raise ValueError(f"conv_transpose2d: output_padding {op} must be smaller than "
                          f"stride {s} or dilation {d}")

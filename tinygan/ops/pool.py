@@ -34,14 +34,8 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, Tensor
 from .math import zero_gradient
+from .pair import pair
 from .shape import reshape
-
-
-def _pair(v, name: str, op: str) -> tuple:
-    t = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(t) != 2 or not all(isinstance(i, (int, np.integer)) for i in t):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
-    return int(t[0]), int(t[1])
 
 
 def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool, op: str) -> int:
@@ -61,17 +55,23 @@ def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool, op: st
     return out
 
 
+def _window(kernel_size, stride, padding, dilation, op: str) -> tuple:
+    """The (h, w) pairs of a pooling's window; ``stride`` None (or ``[]``, as PyTorch) is the kernel."""
+    kernel = pair(kernel_size, "kernel_size", op, at_least=1)
+    if stride is None or (isinstance(stride, (tuple, list)) and not stride):
+        stride = kernel
+    return (kernel, pair(stride, "stride", op, at_least=1),
+            pair(padding, "padding", op, at_least=0), pair(dilation, "dilation", op, at_least=1))
+
+
 class _Geometry:
     """Where the windows of a 2-D pooling lie: sizes, strides, paddings per dim (h, w)."""
 
     def __init__(self, in_hw, kernel, stride, padding, dilation, ceil_mode, op):
         self.in_hw, self.kernel, self.stride = in_hw, kernel, stride
         self.padding, self.dilation = padding, dilation
-        for name, v in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
-            if min(v) <= 0:
-                raise ValueError(f"{op}: {name} must be positive, got {v}")
         for k, p, d in zip(kernel, padding, dilation):
-            if p < 0 or p > (d * (k - 1) + 1) // 2:
+            if p > (d * (k - 1) + 1) // 2:
                 raise ValueError(
                     f"{op}: padding should be at most half of the effective kernel size, "
                     f"got padding={padding}, kernel_size={kernel}, dilation={dilation}"
@@ -191,9 +191,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     """
     op = "avg_pool2d"
     x, unbatch = _batched(input, op)
-    kernel = _pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None or stride == [] or stride == () else _pair(stride, "stride", op)
-    g = _Geometry(x.shape[2:], kernel, stride, _pair(padding, "padding", op), (1, 1), ceil_mode, op)
+    kernel, stride, padding, _ = _window(kernel_size, stride, padding, 1, op)
+    g = _Geometry(x.shape[2:], kernel, stride, padding, (1, 1), ceil_mode, op)
     xp = backend.get_array_module(x.data)
     divisor = _avg_divisor(g, count_include_pad, divisor_override, xp, x.dtype)
     return unbatch(AvgPool2d(g, divisor)(x))
@@ -375,9 +374,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     x, unbatch = _batched(input, op)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
-    kernel = _pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None or stride == [] or stride == () else _pair(stride, "stride", op)
-    padding, dilation = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
+    kernel, stride, padding, dilation = _window(kernel_size, stride, padding, dilation, op)
     if (stride == kernel and padding == (0, 0) and dilation == (1, 1) and not return_indices
             and x.shape[2] % kernel[0] == 0 and x.shape[3] % kernel[1] == 0):
         return unbatch(MaxPoolBlocks(kernel)(x))

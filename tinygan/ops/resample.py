@@ -21,6 +21,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Tensor
 from .math import matmul
+from .pair import pair
 
 _MODES = ("nearest", "nearest-exact", "bilinear")
 
@@ -88,15 +89,6 @@ def _linear_matrix(n_in: int, n_out: int, scale_factor, align_corners: bool, dty
     return a
 
 
-def _pair(v, name: str):
-    if v is None:
-        return None
-    t = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    if len(t) != 2:
-        raise ValueError(f"interpolate: {name} must be a number or a pair for 4-D input, got {v!r}")
-    return t
-
-
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
@@ -127,10 +119,10 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     in_hw = tuple(input.shape[2:])
     if size is not None:
-        out_hw = tuple(int(s) for s in _pair(size, "size"))
+        out_hw = pair(size, "size", "interpolate")
         scales = (None, None)
     else:
-        scales = tuple(float(s) for s in _pair(scale_factor, "scale_factor"))
+        scales = pair(scale_factor, "scale_factor", "interpolate", real=True)
         if min(scales) <= 0:
             raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor}")
         out_hw = tuple(int(math.floor(n * s)) for n, s in zip(in_hw, scales))
