@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.lessons-installed
 
-.PHONY: demo test test-gpu bench clean
+.PHONY: demo test lessons test-gpu bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,16 @@ test: $(STAMP)
 	# Two test workers on two cores: one thread each, for BLAS and for tinygan's own CPU threads
 	# (two each would fight over the cores; tests/test_cpu_threads.py turns the threads on itself).
 	TINYGAN_FAST=1 TINYGAN_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
+
+# The lesson notebooks in JupyterLab, which this installs into .venv once (the `lessons` extra;
+# `make test` does not need it). Headless, on a port of your choice:
+#   make lessons LAB_ARGS="--no-browser --port 8888"
+$(LAB_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,lessons]'
+	touch $(LAB_STAMP)
+
+lessons: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab lessons/ $(LAB_ARGS)
 
 # On a machine with an NVIDIA GPU and CuPy installed (pip install -e '.[cuda13]').
 test-gpu: $(STAMP)
