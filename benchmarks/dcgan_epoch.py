@@ -1,6 +1,6 @@
 """Wall time of a 1-epoch MNIST DCGAN run through the CLI, against the PyTorch recipe.
 
-The target of the GAN issue (item 8): ``tinygan train dcgan --epochs 1`` within 1.25x
+The target: ``tinygan train dcgan --epochs 1`` within 1.25x
 the wall time of the same recipe in PyTorch on the same machine.  Both are timed as
 whole processes, start to exit -- imports, loading MNIST, 937 steps of batch 64 -- so
 tinygan pays for everything its CLI does around the steps (the progress bar is off

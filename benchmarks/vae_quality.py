@@ -26,7 +26,7 @@ tinygan's side is the trainer's own step (tinygan/train/vae.py: ``build_family``
 DataLoader with ``Compose([to_float, binarize])``, ``make_optimizer``, ``family.loss``);
 PyTorch's is benchmarks/vae_torch.py (the same network, data order and optimizer).
 Ratio: PyTorch seconds / tinygan seconds (higher is better for tinygan; 1.0 is as fast;
-the issue's target is >= 0.8).
+the target is >= 0.8).
 """
 from __future__ import annotations
 

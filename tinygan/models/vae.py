@@ -292,7 +292,7 @@ class VAE(VAEFamily):
 
     Encoder: Flatten -> Linear(784, 400) -> ReLU -> Linear(400, 2 * 20) = (mu, logvar);
     decoder: Linear(20, 400) -> ReLU -> Linear(400, 784) -> (N, 1, 28, 28) logits.
-    (The paper's appendix C used tanh; ReLU is the issue's and the PyTorch example's choice.)
+    (The paper's appendix C used tanh; ReLU is the PyTorch example's choice, and tinygan's.)
     """
 
     name = "vae"
