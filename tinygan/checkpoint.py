@@ -21,12 +21,13 @@ Format (version 1).  A plain ``.npz`` (a zip of ``.npy`` files):
 Why not pickle: loading a pickle runs code chosen by whoever wrote the file, so a
 checkpoint from the internet could do anything.  Nothing here is ever unpickled.
 
-Why so many checks: a file is read the way safetensors reads its files -- everything it
-declares is checked before any array is inflated.  ``load`` opens the zip, checks the size of its index, reads
-and checks ``__meta__.json`` first (size, nesting depth, every node of the tree against the
-format above), checks that the arrays the metadata names are exactly the file's entries,
-reads each entry's ``.npy`` header (dtype, shape) and checks its size against the entry's
-uncompressed size and against ``max_bytes`` -- and only then reads the arrays.
+Why so many checks: a file is read the way safetensors reads its files -- all it declares
+is checked before any array is inflated.  ``load`` checks the size of the zip's index, then
+reads ``__meta__.json`` and checks its size, its nesting depth and every node of its tree
+against the format above; checks that the arrays the metadata names are exactly the file's
+entries; reads each entry's ``.npy`` header (dtype, shape) and checks the size it declares
+against the entry's uncompressed size and against ``max_bytes`` -- and only then reads the
+arrays.  ``save`` refuses to write what ``load`` would refuse to read.
 
 Threat model: a checkpoint from somewhere else (a download, a shared folder) may be
 damaged or written to harm.  What such a file CANNOT do to ``load``:
@@ -34,11 +35,13 @@ damaged or written to harm.  What such a file CANNOT do to ``load``:
 - run code: nothing is unpickled (an entry whose dtype holds Python objects is refused
   from its header), and the metadata is JSON, read into plain values;
 - take unbounded memory or time: the zip index is at most ``MAX_INDEX_BYTES``, the
-  metadata at most ``MAX_META_BYTES`` and ``MAX_DEPTH`` brackets deep, the arrays at most
+  metadata (JSON and .npy headers) at most ``MAX_META_BYTES``, the JSON at most
+  ``MAX_DEPTH`` brackets deep (so no recursion runs out of stack), the arrays at most
   ``max_bytes`` uncompressed in all (default ``MAX_BYTES``), entries only stored or
   deflated (fixed-size decoder state), and no entry is inflated that the metadata does
-  not name -- so load's memory is about ``max_bytes`` plus a few tens of MB at worst,
-  and its time that of inflating ``max_bytes``;
+  not name -- so load's memory is about ``max_bytes`` plus 60 MB at worst (1 MiB of JSON
+  like ``[[[]],[[]],...]``, parsed and decoded), and its time that of inflating
+  ``max_bytes`` plus under a second of parsing;
 - fail with anything but ``CheckpointError``, whose one-line message names the file and
   what is wrong with it.
 
@@ -87,7 +90,8 @@ MAX_BYTES = 4 << 30
 # All metadata of one file: the JSON of __meta__.json and the .npy headers of its entries
 # (a DCGAN checkpoint has 6.6 KB of JSON and 81 headers of 128 bytes).  Parsed, JSON costs up
 # to ~30 bytes of Python objects per byte of text (``[[[]],[[]],...]``), so this bounds the
-# parse to about 32 MB; and it bounds the time numpy's header parser (ast.literal_eval) gets.
+# parse to about 30 MB (and as much again for the structure decoded from it); and it bounds
+# the time numpy's header parser (ast.literal_eval) gets.
 MAX_META_BYTES = 1 << 20
 # Brackets in the metadata: a DCGAN checkpoint's go 8 deep.  json.loads and the checks below
 # recurse once per level, and must stay far from Python's recursion limit (1000).
@@ -282,8 +286,8 @@ def load(path: "str | os.PathLike", device=None, *, max_bytes: int = MAX_BYTES) 
     the CPU), NumPy scalars as NumPy scalars, tuples as tuples.  ``max_bytes`` bounds the
     arrays' bytes in all (uncompressed); raise it only for a file you trust.  Raises
     ``CheckpointError`` for anything that isn't a valid checkpoint within the limits -- never
-    unpickles, and inflates no array before the whole file has been checked (see the module's
-    docstring).
+    unpickles, and inflates no array before the file's index, metadata and .npy headers have
+    all been checked (each entry's CRC-32 is checked as it is read; see the module's docstring).
     """
     path = Path(path)
     try:
