@@ -6,7 +6,7 @@ import io
 import json
 import struct
 import zipfile
-import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -47,16 +47,6 @@ def write_zip(path, entries: dict, compression=zipfile.ZIP_STORED):
     return path
 
 
-def zeros_deflated(nbytes: int, chunk: int = 1 << 24) -> bytes:
-    """A raw deflate stream of ``nbytes`` zero bytes, made without deflating them all: one
-    chunk deflated and flushed with Z_FULL_FLUSH (which resets the compressor, so the same
-    bytes may follow again), repeated, then the final block."""
-    assert nbytes % chunk == 0
-    c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = c.compress(bytes(chunk)) + c.flush(zlib.Z_FULL_FLUSH)
-    return block * (nbytes // chunk) + c.flush()
-
-
 def add_raw_deflated_entry(path, name: str, stream: bytes, file_size: int, crc: int) -> None:
     """Append entry ``name`` to the zip at ``path``: an already deflated ``stream`` said to
     inflate to ``file_size`` bytes with CRC-32 ``crc`` (the sizes are not checked here)."""
@@ -70,9 +60,9 @@ def add_raw_deflated_entry(path, name: str, stream: bytes, file_size: int, crc: 
     with zipfile.ZipFile(path) as zf:
         placed = zf.getinfo(name)
         offset = placed.header_offset
-    data = bytearray(open(path, "rb").read())
+    data = bytearray(Path(path).read_bytes())
     _patch_entry(data, offset, name, zipfile.ZIP_DEFLATED, crc, len(stream), file_size)
-    open(path, "wb").write(bytes(data))
+    Path(path).write_bytes(bytes(data))
 
 
 def _patch_entry(data: bytearray, local_offset: int, name: str, method: int, crc: int,

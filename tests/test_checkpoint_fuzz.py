@@ -53,8 +53,10 @@ def _state():
 
 
 # ----------------------------------------------------------------------------
-# the mutations: each takes the random generator and the base's entries {name: .npy bytes},
-# and returns (file bytes or entries, load keyword arguments, what a success must be)
+# the mutations: each takes the random generator, the base's entries {name: .npy bytes} and
+# its file's bytes (stored, deflated); it returns the case (file bytes, entries, or a tuple
+# _write_case builds), load's keyword arguments, and what a success must be ("equal" to the
+# saved state, any "dict", or none: "error")
 # ----------------------------------------------------------------------------
 TAGS = ["__array__", "__tuple__", "__items__", "tensor", "scalar"]
 
