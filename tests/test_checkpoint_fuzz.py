@@ -3,9 +3,9 @@ of a real checkpoint, each of which must either load -- and then, where only byt
 zip's checksums cover were damaged, equal what was saved -- or raise CheckpointError.  No other
 exception, and no more than a bounded amount of memory.
 
-The cases run in a child process: the growth of its peak resident memory over the cases
-(Linux's VmHWM, reset before them) is the measure, and an address-space limit there turns a
-runaway allocation into a MemoryError (a failure) instead of a machine out of memory.
+The cases run in a child process: the growth of its peak memory over the cases is the measure
+(see _PeakMemory), and an address-space limit there turns a runaway allocation into a
+MemoryError (a failure) instead of a machine out of memory.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 import warnings
 import zipfile
 import zlib
@@ -303,6 +304,31 @@ def _status(key: str) -> int:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
 
 
+class _PeakMemory:
+    """How far the process's memory rose above where it was at ``start()``.
+
+    On Linux, the peak resident memory (VmHWM), reset at the start: what the process really
+    took, zlib's buffers included (getrusage's ru_maxrss can't be reset, and starts a child at
+    its parent's size).  Elsewhere, tracemalloc's peak: Python's and numpy's allocations.
+    """
+
+    def start(self) -> None:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self.rss = _status("VmRSS")
+        except OSError:
+            self.rss = None
+            tracemalloc.start()
+
+    def added(self) -> int:
+        if self.rss is not None:
+            return _status("VmHWM") - self.rss
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+
 def run_cases(workdir: Path, cases: int, seed: int) -> dict:
     """Run the fuzz cases; return counts, failures, the time and the peak memory they added."""
     from checkpoint_files import entries_of, same
@@ -323,11 +349,8 @@ def run_cases(workdir: Path, cases: int, seed: int) -> dict:
     path = workdir / "case.npz"
     rng = np.random.default_rng(seed)
 
-    # Reset the peak to what is resident now (getrusage's ru_maxrss can't be reset, and starts a
-    # child at its parent's size): the peak then grows only with what the cases take.
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    start_rss = _status("VmRSS")
+    memory = _PeakMemory()
+    memory.start()
     t0 = time.perf_counter()
     outcomes: dict = {}
     failures = []
@@ -358,14 +381,16 @@ def run_cases(workdir: Path, cases: int, seed: int) -> dict:
         counts = outcomes.setdefault(mutation.__name__, {})
         counts[outcome] = counts.get(outcome, 0) + 1
     seconds = time.perf_counter() - t0
-    peak = _status("VmHWM") - start_rss
+    peak = memory.added()
     return {"outcomes": outcomes, "failures": failures, "seconds": seconds, "peak_added": peak}
 
 
 def _child(workdir: str, cases: int, seed: int) -> None:
-    import resource
-    # Room for the cases, not for a runaway allocation: the address space now plus 1 GiB.
-    resource.setrlimit(resource.RLIMIT_AS, (_status("VmSize") + (1 << 30), resource.RLIM_INFINITY))
+    try:    # room for the cases, not for a runaway allocation: the address space now plus 1 GiB
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (_status("VmSize") + (1 << 30), resource.RLIM_INFINITY))
+    except (ImportError, OSError, ValueError):
+        pass    # no /proc or no RLIMIT_AS (macOS, Windows): the memory bound still applies
     print("REPORT " + json.dumps(run_cases(Path(workdir), cases, seed)))
 
 
