@@ -14,7 +14,9 @@ computed with ``create_graph=True``: that is the second derivative, which
 WGAN-GP and StyleGAN's R1 and path-length penalties rely on.
 
 Both return True or raise ``GradcheckError`` naming the input, the worst
-element, and the analytic and numeric values there.
+element, and the analytic and numeric values there.  A derivative that is not
+finite (inf, NaN) fails the check whatever the tolerances; the message says on
+which side, at how many elements, and where first.
 """
 from __future__ import annotations
 
@@ -67,7 +69,8 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
         inputs: Tensors (those with ``requires_grad`` are checked, and must be float64)
             and any other arguments, passed through unchanged.
         eps: the finite-difference step.
-        atol, rtol: an element passes when |analytic - numeric| <= atol + rtol * |numeric|.
+        atol, rtol: an element passes when |analytic - numeric| <= atol + rtol * |numeric|
+            (and both are finite).
     """
     inputs = _as_tuple(inputs)
     checked = _check_inputs(inputs, "gradcheck")
@@ -108,17 +111,43 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
 
 
 def _compare(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float, what: str):
-    err = np.abs(analytic - numeric)
-    bad = err > atol + rtol * np.abs(numeric)
-    if bad.any() or not np.isfinite(analytic).all():
-        score = np.where(np.isfinite(err), err - (atol + rtol * np.abs(numeric)), np.inf)
-        idx = np.unravel_index(int(np.argmax(score)), analytic.shape) if analytic.ndim else ()
-        raise GradcheckError(
-            f"{what}: analytic and numeric derivatives differ at index {tuple(int(i) for i in idx)}: "
-            f"analytic {analytic[idx]:.8g}, numeric {numeric[idx]:.8g} "
-            f"(abs err {err[idx]:.3g}; atol {atol}, rtol {rtol}; "
-            f"{int(bad.sum())} of {bad.size} elements off)"
-        )
+    """Raise GradcheckError unless every element passes: both derivatives finite, and
+    |analytic - numeric| <= atol + rtol * |numeric|.
+
+    A derivative that is not finite fails whatever the tolerance: an infinite analytic one is a
+    singularity (sqrt at 0), a NaN numeric one a function undefined a step away -- either way
+    the check can't confirm the gradient there, so the element counts as off and is named.
+    """
+    a_bad, n_bad = ~np.isfinite(analytic), ~np.isfinite(numeric)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(analytic - numeric)
+        mismatch = ~a_bad & ~n_bad & (err > atol + rtol * np.abs(numeric))
+    off = a_bad | n_bad | mismatch
+    if not off.any():
+        return
+    parts = [_not_finite(side, values, bad) for side, values, bad in
+             (("analytic", analytic, a_bad), ("numeric", numeric, n_bad)) if bad.any()]
+    if mismatch.any():
+        # The worst finite element: the one furthest past its tolerance.
+        score = np.where(mismatch, err - (atol + rtol * np.abs(numeric)), -np.inf)
+        idx = _index(int(np.argmax(score)), analytic.shape)
+        parts.append(f"analytic and numeric derivatives differ at index {idx}: analytic "
+                     f"{analytic[idx]:.8g}, numeric {numeric[idx]:.8g} (abs err {err[idx]:.3g})")
+    raise GradcheckError(f"{what}: " + "; ".join(parts) +
+                         f" ({int(off.sum())} of {off.size} elements off; atol {atol}, rtol {rtol})")
+
+
+def _index(flat: int, shape: tuple) -> tuple:
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+
+
+def _not_finite(side: str, values: np.ndarray, bad: np.ndarray) -> str:
+    """'the analytic gradient is inf or nan at 2 of 6 elements (first at index (0, 1))'."""
+    kinds = [kind for kind, hit in (("inf", np.isposinf(values)), ("-inf", np.isneginf(values)),
+                                    ("nan", np.isnan(values))) if hit.any()]
+    first = _index(int(np.flatnonzero(bad)[0]), values.shape)
+    return (f"the {side} gradient is {' or '.join(kinds)} at {int(bad.sum())} of {bad.size} "
+            f"elements (first at index {first})")
 
 
 def gradgradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5,

@@ -15,7 +15,7 @@ import json
 import math
 from pathlib import Path
 
-from .. import checkpoint
+from .. import atomic, checkpoint
 
 
 class Run:
@@ -44,6 +44,10 @@ class Run:
                                  f"settings: {changed} (saved, asked)")
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "checkpoints").mkdir(exist_ok=True)
+        # Partial checkpoints of a run killed while saving (the classifier's recipe also saves
+        # classifier.npz beside config.json): no other process writes into the run now.
+        for folder in (self.folder, self.checkpoints):
+            atomic.remove_stale_temp_files(folder, "*.npz")
         cfg_path.write_text(json.dumps(self.config, indent=1, sort_keys=True) + "\n")
 
     @classmethod
