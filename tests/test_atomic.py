@@ -95,7 +95,7 @@ def test_a_run_that_starts_or_resumes_removes_them(tmp_path):
     assert resumed.latest()["step"] == 10
 
     left = killed_write(run.checkpoint_path(3))
-    Run(run.folder, cfg)                                       # starting afresh in it, too
+    Run(run.folder, cfg, force=True)                           # starting afresh over it, too
     assert not left.exists()
 
 

@@ -69,12 +69,15 @@ def plot_curves(records: Sequence[dict], keys: Sequence[str], path, x: str = "st
     """Plot ``keys`` of a list of metric dicts against ``x``; one line per key."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    drawn = 0
     for k in keys:
         pts = [(r[x], r[k]) for r in records if k in r and x in r]
         if pts:
             ax.plot(*zip(*pts), label=k, lw=1)
+            drawn += 1
     ax.set_xlabel(x)
-    ax.legend()
+    if drawn:                  # a legend of no lines makes matplotlib warn on stderr
+        ax.legend()
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)

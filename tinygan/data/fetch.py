@@ -293,10 +293,11 @@ def download(name: str, filenames: Iterable[str], dest: Path,
                 got[filename] = raw
                 remaining.remove(filename)
     if remaining:
-        tried = "\n  ".join(failures) or "(no download sources configured)"
+        # One line (the tinygan command prints it as its one line on stderr).
+        tried = "; ".join(" ".join(f.split()) for f in failures) or "no download sources configured"
         raise DownloadError(
-            f"could not get {name} file(s) {', '.join(remaining)}; tried:\n  {tried}\n"
-            f"Alternatively put the files in $TINYGAN_DATA/{name}/ or {dest}/ by hand."
+            f"could not get {name} file(s) {', '.join(remaining)} (tried: {tried}); "
+            f"put the files in $TINYGAN_DATA/{name}/ or {dest}/ by hand"
         )
     return got
 

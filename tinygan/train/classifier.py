@@ -13,13 +13,14 @@ import os
 import time
 from pathlib import Path
 
-from .. import backend, checkpoint, nn, optim, random
+from .. import backend, checkpoint, cpu_threads, nn, optim, random
 from ..autograd import Tensor, no_grad
 from ..data import Compose, DataLoader, get_dataset, normalize, to_float
 from ..models.classifier import Classifier
 from ..viz import plot_curves
+from .loop import check_settings, load_weights, restoring_from
 from .progress import progress_bar
-from .run import Run
+from .run import Run, warn_if_threads_differ
 
 DEFAULTS = dict(epochs=3, batch_size=128, lr=2e-3, weight_decay=1e-4, seed=0)
 
@@ -51,16 +52,20 @@ def _prepare(images, device):
 def train_classifier(dataset: str = "mnist", out: str | os.PathLike | None = None,
                      epochs: int | None = None, batch_size: int | None = None,
                      lr: float | None = None, seed: int | None = None, device=None,
-                     resume: bool = False, progress: bool = True) -> dict:
-    """Train the classifier; return ``{"test_accuracy", "epochs", "seconds", "weights"}``."""
+                     resume: bool = False, progress: bool = True, force: bool = False) -> dict:
+    """Train the classifier; return ``{"test_accuracy", "epochs", "seconds", "weights"}``.
+
+    As for the GANs and VAEs, every setting is checked and the data read before the run folder
+    is written, and a fresh start refuses a folder holding a run's files unless ``force``.
+    """
     cfg = dict(DEFAULTS)
     cfg.update({k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed).items()
                 if v is not None})
+    check_settings(epochs=cfg["epochs"], batch_size=cfg["batch_size"])
     fast = fast_mode()
     cfg.update(model="classifier", dataset=dataset, device=str(backend.device(device or "cpu")),
                fast=fast)
     out = Path(out or f"runs/classifier-{dataset}")
-    run = Run(out, cfg, resume=resume)
     random.manual_seed(cfg["seed"])
 
     train_set, test_set = get_dataset(dataset, train=True), get_dataset(dataset, train=False)
@@ -73,6 +78,10 @@ def train_classifier(dataset: str = "mnist", out: str | os.PathLike | None = Non
                         drop_last=True, seed=cfg["seed"], device=dev,
                         transform=Compose([to_float, normalize]))
     test_images, test_labels = _prepare(test_x, dev), backend.to_device(test_y, dev)
+    if len(loader) == 0:
+        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(train_x)} "
+                         f"training images{' of TINYGAN_FAST=1' if fast else ''}")
+    run = Run(out, cfg, resume=resume, force=force)     # only now: nothing is left of a failed start
 
     model = Classifier().to(dev)
     opt = optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -83,14 +92,17 @@ def train_classifier(dataset: str = "mnist", out: str | os.PathLike | None = Non
 
     start_epoch, seconds = 1, 0.0
     if resume:
-        state = run.latest()
+        path = run.latest_path()
+        state = None if path is None else checkpoint.load(path)
         if state is not None:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            loader.load_state_dict(state["loader"])
-            random.set_rng_state(state["rng"])
-            start_epoch, seconds = state["epoch"] + 1, state["seconds"]
+            load_weights(model, state, path, "classifier")
+            with restoring_from(path, "can't resume the classifier from it"):
+                opt.load_state_dict(state["optimizer"])
+                sched.load_state_dict(state["scheduler"])
+                loader.load_state_dict(state["loader"])
+                random.set_rng_state(state["rng"])
+                start_epoch, seconds = state["epoch"] + 1, state["seconds"]
+            warn_if_threads_differ(state, path, dev)
             run.truncate(state["epoch"])
 
     acc = None
@@ -119,7 +131,8 @@ def train_classifier(dataset: str = "mnist", out: str | os.PathLike | None = Non
             print(f"epoch {epoch}: test accuracy {acc:.4f} ({seconds:.0f} s of training)")
         run.save(epoch, model=model.state_dict(), optimizer=opt.state_dict(),
                  scheduler=sched.state_dict(), loader=loader.state_dict(),
-                 rng=random.get_rng_state(), seconds=seconds, config=cfg)
+                 rng=random.get_rng_state(), seconds=seconds, config=cfg,
+                 num_threads=cpu_threads.get_num_threads())     # see warn_if_threads_differ
     if acc is None:   # resumed a finished run
         acc = accuracy(model, test_images, test_labels)
     records = run.records()
@@ -134,7 +147,7 @@ def load_classifier_weights(path) -> Classifier:
     """A ``Classifier`` in eval mode with the weights of a ``classifier.npz`` file."""
     state = checkpoint.load(path)
     model = Classifier()
-    model.load_state_dict(state["model"])
+    load_weights(model, state, path, "classifier")
     return model.eval()
 
 

@@ -36,16 +36,16 @@ for D, and ``len(loader) / n_critic`` generator steps.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .. import backend, random
 from ..autograd import Tensor
 from ..data import Compose, DataLoader, get_dataset, normalize, to_float
 from .classifier import fast_mode
-from .loop import (GRID, TIMING_KEYS, NonFiniteLossError, Stepper, build_family, class_noise,
-                   family_registry, fit, fixed_inputs, generate, is_vae, load_run, make_optimizer,
-                   num_classes, sample_run)
+from .loop import (EVAL_BYTES_PER_SAMPLE, GRID, TIMING_KEYS, NonFiniteLossError, Stepper,
+                   build_family, check_sample_memory, check_settings, class_noise, family_registry,
+                   fit, fixed_inputs, generate, is_vae, load_run, make_optimizer, num_classes,
+                   sample_run)
 from .run import Run
 
 DEFAULT_EPOCHS = 5
@@ -107,7 +107,7 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
               batch_size: int | None = None, seed: int = 0, device="cpu", resume: bool = False,
               ema: float | None = None, lr_g: float | None = None, lr_d: float | None = None,
               n_critic: int | None = None, progress: bool = True, max_steps: int | None = None,
-              log_every: int | None = None) -> dict:
+              log_every: int | None = None, force: bool = False) -> dict:
     """Train the GAN family ``model_name`` and write its run folder (see the module docstring).
 
     Args:
@@ -124,6 +124,11 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
         max_steps: stop after this many generator steps in total (a checkpoint is written).
         log_every: a metrics.jsonl line every this many generator steps (default 50; 2 with
             TINYGAN_FAST=1).
+        force: start afresh in ``out`` even if it holds a run's files (they are removed);
+            without it such a folder is refused (FileExistsError).
+
+    Every setting is checked, and the data set read, before the run folder is written: a run
+    that can't start leaves nothing behind.
 
     Returns:
         ``{"run", "epochs", "step", "images", "seconds", "d_loss", "g_loss", "samples",
@@ -137,18 +142,20 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     family = build_family(model_name).to(dev)
     d = dict(family.defaults)
     fast = fast_mode()
+    counts = dict(epochs=epochs if epochs is not None else d.get("epochs", DEFAULT_EPOCHS),
+                  batch_size=batch_size if batch_size is not None else d.get("batch_size", 64),
+                  n_critic=n_critic if n_critic is not None else d.get("n_critic", 1))
+    check_settings(**counts, max_steps=max_steps, ema=ema)
     cfg = dict(model=model_name, dataset=dataset, seed=int(seed), device=dev, fast=fast,
-               epochs=int(epochs if epochs is not None else d.get("epochs", DEFAULT_EPOCHS)),
-               batch_size=int(batch_size or d.get("batch_size", 64)),
+               epochs=int(counts["epochs"]), batch_size=int(counts["batch_size"]),
                optimizer=d.get("optimizer", "adam"),
                lr_g=float(lr_g if lr_g is not None else d["lr_g"]),
                lr_d=float(lr_d if lr_d is not None else d["lr_d"]),
                betas=None if d.get("betas") is None else list(d["betas"]),
-               n_critic=int(n_critic or d.get("n_critic", 1)),
+               n_critic=int(counts["n_critic"]),
                ema=None if ema is None else float(ema))
     log_every = int(log_every or (2 if fast else 50))
     out = Path(out or f"runs/{model_name}-{dataset}")
-    run = Run(out, cfg, resume=resume, exist_ok=False)
 
     # Everything that draws random numbers is made in the same order on a fresh start and on a
     # resume (the family above, the fixed noise here); a resume then overwrites it all.
@@ -160,8 +167,10 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     loader = DataLoader((images, labels), batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
                         seed=cfg["seed"], device=dev, transform=Compose([to_float, normalize]))
     if len(loader) == 0:
-        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} images")
-    stepper = GANStepper(family, cfg)
+        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} "
+                         f"training images{' of TINYGAN_FAST=1' if fast else ''}")
+    stepper = GANStepper(family, cfg)                  # its optimizers check the learning rates
+    run = Run(out, cfg, resume=resume, force=force)     # only now: nothing is left of a failed start
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,
                epochs=cfg["epochs"], ema=cfg["ema"], resume=resume, progress=progress,
                max_steps=max_steps, log_every=log_every)
@@ -193,6 +202,7 @@ def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifie
     if n < metrics.FEATURE_DIM:
         metrics._check_enough(n, metrics.FEATURE_DIM)        # the error names both numbers
     family, cfg, state = load_run(folder, device)
+    check_sample_memory(family, n, extra_per_sample=EVAL_BYTES_PER_SAMPLE)
     dataset = cfg["dataset"]
     clf = classifier if classifier is not None else metrics.load_classifier(dataset)
     test = metrics.real_images(dataset, train=False, n=1000 if fast_mode() else None)
@@ -212,10 +222,9 @@ def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifie
     elif classes is not None:
         result["code_accuracy"] = metrics.best_mapping_accuracy(classes, probs.argmax(1),
                                                                  num_classes(family))[0]
-    if log:
-        with open(Path(folder) / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"type": "eval", "epoch": state["epoch"], "step": state["step"],
-                                "images": state["images"], **result}) + "\n")
+    if log:        # a read-only run: the result is still returned, with a warning
+        Run.open(folder).log_or_warn({"type": "eval", "epoch": state["epoch"], "step": state["step"],
+                                      "images": state["images"], **result})
     if reference:
         train = metrics.real_images(dataset, train=True, n=n)
         result["reference"] = {

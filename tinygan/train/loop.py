@@ -34,10 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import backend, checkpoint, optim, random
+from .. import backend, checkpoint, cpu_threads, optim, random
 from ..autograd import Tensor, no_grad
 from ..viz import plot_curves, save_image_grid
 from .progress import progress_bar
+from .run import warn_if_threads_differ
 
 GRID = 10                  # sample grids are GRID x GRID
 NUM_CLASSES = 10
@@ -70,6 +71,20 @@ def is_vae(family_or_class) -> bool:
 def ema_module(family):
     """The part of a family an EMA averages: a GAN's generator ``G``, a whole VAE."""
     return family if is_vae(family) else family.G
+
+
+def check_settings(ema: float | None = None, **counts) -> None:
+    """Refuse (ValueError) a count of training that is not a whole number >= 1 -- epochs,
+    batch_size, n_critic, max_steps... (None: not given) -- and an EMA beta outside [0, 1).
+    Called before the run folder is made: ``epochs=0`` would write a run that trained nothing,
+    and ``batch_size=0`` used to fall back silently to the default."""
+    for name, value in counts.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    if ema is not None and not 0 <= ema < 1:
+        raise ValueError(f"ema must be in [0, 1), got {ema!r}")
 
 
 def make_optimizer(params, kind: str, lr: float, defaults: dict):
@@ -130,19 +145,25 @@ def generate(family, z, labels=None, batch_size: int = 500) -> np.ndarray:
     buffers = [(b, b.data.copy()) for _, b in family.named_buffers()]
     rng = random.get_rng_state()
     family.train()
-    out = []
+    n = z.shape[0]
+    # One array filled batch by batch: a list of batches joined at the end would hold every
+    # image twice (tinygan sample's memory check counts on once).
+    out = np.empty((n, *getattr(family, "image_shape", (1, 28, 28))), dtype=np.float32)
     try:
         with no_grad():
-            for a in range(0, z.shape[0], batch_size):
+            for a in range(0, n, batch_size):
                 lab = None if labels is None else labels[a:a + batch_size]
                 x = family.generate(z[a:a + batch_size], lab)
-                out.append(np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32))
+                batch = np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32)
+                if a == 0 and batch.shape[1:] != out.shape[1:]:    # a family without image_shape
+                    out = np.empty((n, *batch.shape[1:]), dtype=np.float32)
+                out[a:a + batch_size] = batch
     finally:
         for b, saved in buffers:
             b.data[...] = saved
         random.set_rng_state(rng)
         family.train(was_training)
-    return np.concatenate(out)
+    return out
 
 
 def load_run(folder, device="cpu") -> tuple:
@@ -156,14 +177,113 @@ def load_run(folder, device="cpu") -> tuple:
         raise FileNotFoundError(f"{run.folder} has no checkpoint yet")
     state = checkpoint.load(path)
     family = build_family(cfg["model"], **dict(cfg.get("model_options") or {})).to(device)
-    family.load_state_dict(state["model"])
+    load_weights(family, state, path, cfg["model"])
     if state.get("ema") is not None:
         target = ema_module(family)
-        ema = optim.EMA(target, beta=float(state["ema"]["beta"]))
-        ema.load_state_dict(state["ema"])
+        with restoring_from(path, f"its EMA does not fit the {cfg['model']} model"):
+            ema = optim.EMA(target, beta=float(state["ema"]["beta"]))
+            ema.load_state_dict(state["ema"])
         ema.copy_to(target)
     state["path"] = str(path)
     return family.eval(), cfg, state
+
+
+@contextlib.contextmanager
+def restoring_from(path, what: str):
+    """Turn the errors of restoring state read from the checkpoint ``path`` (a key it lacks, a
+    value of the wrong kind or shape) into one CheckpointError naming the file and ``what``
+    could not be done: a file that loads is trusted only as to its format (tinygan.checkpoint)."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, checkpoint.CheckpointError):
+            raise
+        detail = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else \
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise checkpoint.CheckpointError(f"{path}: {what} ({detail})") from None
+
+
+def load_weights(module, state: dict, path, model: str) -> None:
+    """Load ``state["model"]`` (a checkpoint read from ``path``) into ``module``, the model
+    ``model`` -- or raise CheckpointError naming the file, the model, the first key that does
+    not fit and, for a wrong shape, both shapes.  Nothing is loaded unless everything fits.
+
+    A checkpoint of another family (its ``config`` says which), or of the same family built
+    with other options (a VAE's latent size), is refused here, before ``load_state_dict`` would
+    list every key in a message many lines long."""
+    weights, config = state.get("model"), state.get("config")
+    written_by = config.get("model") if isinstance(config, dict) else None
+    family = f"the {model} model" + (f" (it is a {written_by} checkpoint)"
+                                     if written_by and written_by != model else "")
+    if not isinstance(weights, dict):
+        raise checkpoint.CheckpointError(f"{path} does not fit {family}: it holds no model weights")
+    own = module.state_dict()
+    for key, target in own.items():
+        if key not in weights:
+            raise checkpoint.CheckpointError(
+                f"{path} does not fit {family}: it has no {key} (shape {tuple(target.shape)} in "
+                f"the model{_and_more(sum(k not in weights for k in own) - 1, 'missing')})")
+        shape = getattr(weights[key], "shape", None)
+        if shape is None or tuple(shape) != tuple(target.shape):
+            raise checkpoint.CheckpointError(
+                f"{path} does not fit {family}: {key} has shape "
+                f"{'(none: not an array)' if shape is None else tuple(shape)} in the file, "
+                f"{tuple(target.shape)} in the model")
+    extra = [k for k in weights if k not in own]
+    if extra:
+        raise checkpoint.CheckpointError(f"{path} does not fit {family}: it has {extra[0]}, "
+                                         "which the model has not"
+                                         + _and_more(len(extra) - 1, "not the model's"))
+    with restoring_from(path, f"its weights do not fit the {model} model"):
+        module.load_state_dict(weights)
+
+
+def _and_more(count: int, what: str) -> str:
+    """``; 3 more keys are missing`` -- how many keys besides the one a message names."""
+    if count <= 0:
+        return ""
+    return f"; {count} more key{'s are' if count != 1 else ' is'} {what}"
+
+
+# At most this much memory for the images (and noise) of ``sample_run`` and an evaluation: the
+# same 4 GiB that tinygan.checkpoint lets a file make ``load`` allocate (it fits in a laptop's
+# memory), and never more than the system says is available.  A limit checked before anything
+# is drawn, rather than samples streamed to disk in pieces: the noise of n samples is drawn in
+# one call, so that n samples of a seed are the first n of any larger number (and those of
+# ``tinygan eval`` with that seed); drawing it piecewise would change them.
+SAMPLE_MEMORY_LIMIT = 4 << 30
+# What an evaluation keeps per sample besides the image and noise: the frozen classifier's
+# features (float64, tinygan.metrics.FEATURE_DIM = 128 of them) and its 10 class probabilities.
+EVAL_BYTES_PER_SAMPLE = 8 * (128 + 10)
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_sample_memory(family, n: int, extra_per_sample: int = 0) -> None:
+    """Refuse (ValueError, with the figures) ``n`` samples of ``family`` whose images and noise
+    would take more memory than ``SAMPLE_MEMORY_LIMIT`` or than is available now."""
+    shape = getattr(family, "image_shape", (1, 28, 28))
+    per_sample = 4 * (int(np.prod(shape)) + int(getattr(family, "latent_dim", 100))) + 8 \
+        + extra_per_sample
+    need = n * per_sample
+    available = _available_memory()
+    limit = SAMPLE_MEMORY_LIMIT if available is None else min(SAMPLE_MEMORY_LIMIT, available)
+    if need > limit:
+        which = f"the {limit / 1e9:.1f} GB available now" if limit < SAMPLE_MEMORY_LIMIT else \
+            f"tinygan's limit of {limit / 1e9:.1f} GB"
+        raise ValueError(f"n = {n:,} samples would need {need / 1e9:.1f} GB of memory "
+                         f"({per_sample:,} bytes each), more than {which}; ask for at most "
+                         f"{limit // per_sample:,} at a time")
 
 
 def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500) -> dict:
@@ -171,11 +291,15 @@ def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 50
     ``"labels"`` int64 (n,) for conditional models (the classes 0..9 in turn), or ``"codes"``
     for InfoGAN (its categorical code, 0..9 in turn).  For a VAE the images are its decoder's
     means at z ~ N(0, I) mapped to [-1, 1] (``family.generate``)."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1 sample, got {n}")
     family, cfg, _ = load_run(folder, device)
+    check_sample_memory(family, n)
     random.manual_seed(seed)
     z, classes = class_noise(family, n, device)
     lab = None if classes is None else Tensor(backend.to_device(classes, device))
-    out = {"images": np.clip(generate(family, z, lab, batch_size), -1, 1)}
+    images = generate(family, z, lab, batch_size)
+    out = {"images": np.clip(images, -1, 1, out=images)}
     if classes is not None:
         out["labels" if getattr(family, "conditional", False) else "codes"] = classes
     return out
@@ -236,6 +360,21 @@ class _Interrupt:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
         return False
+
+
+@contextlib.contextmanager
+def _second_ctrl_c(last_checkpoint):
+    """Give the KeyboardInterrupt of a second Ctrl-C (Python's own, with no message) one that
+    says what was kept: ``last_checkpoint()``, the path of the last checkpoint written."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if exc.args:                  # the loop's own, raised after saving: it says what it saved
+            raise
+        path = last_checkpoint()
+        kept = f"the last checkpoint, {path}, is kept (--resume continues from it)" \
+            if path is not None else "no checkpoint had been written yet"
+        raise KeyboardInterrupt(f"stopped at once by a second Ctrl-C, without saving; {kept}") from None
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -312,22 +451,24 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
     window, epoch_means = _Means(), _Means()
     last_ckpt = None
     if resume:
-        state = run.latest()
         last_ckpt = run.latest_path()
+        state = None if last_ckpt is None else checkpoint.load(last_ckpt)
         if state is not None:
-            family.load_state_dict(state["model"])
-            stepper.load_state_dict(state)
-            if g_ema is not None:
-                g_ema.load_state_dict(state["ema"])
-            loader.load_state_dict(state["loader"])
-            fixed = {"z": Tensor(backend.to_device(state["fixed"]["z"], dev)),
-                     "labels": None if state["fixed"]["labels"] is None
-                     else Tensor(backend.to_device(state["fixed"]["labels"], dev))}
-            step, images_seen = state["step"], state["images"]
-            seconds = state["seconds"]
-            window.load_state_dict(state["window"])
-            epoch_means.load_state_dict(state["epoch_means"])
-            random.set_rng_state(state["rng"])
+            load_weights(family, state, last_ckpt, model_name)
+            with restoring_from(last_ckpt, f"can't resume the {model_name} run from it"):
+                stepper.load_state_dict(state)
+                if g_ema is not None:
+                    g_ema.load_state_dict(state["ema"])
+                loader.load_state_dict(state["loader"])
+                fixed = {"z": Tensor(backend.to_device(state["fixed"]["z"], dev)),
+                         "labels": None if state["fixed"]["labels"] is None
+                         else Tensor(backend.to_device(state["fixed"]["labels"], dev))}
+                step, images_seen = state["step"], state["images"]
+                seconds = state["seconds"]
+                window.load_state_dict(state["window"])
+                epoch_means.load_state_dict(state["epoch_means"])
+                random.set_rng_state(state["rng"])
+            warn_if_threads_differ(state, last_ckpt, dev)
         run.truncate(images_seen, key="images")
 
     def snapshot(loader_state) -> dict:
@@ -336,7 +477,8 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                     rng=random.get_rng_state(),
                     fixed={k: None if v is None else v.data for k, v in fixed.items()},
                     step=step, images=images_seen, seconds=seconds,
-                    window=window.state_dict(), epoch_means=epoch_means.state_dict(), config=cfg)
+                    window=window.state_dict(), epoch_means=epoch_means.state_dict(), config=cfg,
+                    num_threads=cpu_threads.get_num_threads())     # see warn_if_threads_differ
 
     def save(epochs_done: int, loader_state: dict, mid_epoch: bool) -> Path:
         path = run.checkpoint_path(epochs_done, step if mid_epoch else None)
@@ -377,7 +519,7 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
     last = {}
     samples_path = None
     family.train()
-    with _Interrupt() as interrupt:
+    with _Interrupt() as interrupt, _second_ctrl_c(lambda: last_ckpt):
         while loader.epoch < epochs and not (max_steps is not None and step >= max_steps):
             epoch = loader.epoch + 1                     # 1-based, the epoch under way
             start = loader.state_dict()["batch"]
@@ -409,7 +551,8 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                     seconds += time.perf_counter() - t0
                     last_ckpt = save(epoch - 1, loader.state_dict(), mid_epoch=True)
                     if interrupt.requested:
-                        raise KeyboardInterrupt(f"interrupted at step {step}; saved {last_ckpt}")
+                        raise KeyboardInterrupt(f"interrupted at step {step}; saved {last_ckpt} "
+                                                "(--resume continues from it)")
                     samples_path = pictures(f"epoch_{epoch - 1:03d}_step_{step:06d}",
                                             f"{model_name}, step {step}")
                     finished = False
@@ -439,7 +582,8 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                                    if k in shown)
                 print(f"epoch {epoch}: {values}; {seconds:.0f} s; samples in {samples_path}", flush=True)
             if interrupt.requested:
-                raise KeyboardInterrupt(f"interrupted after epoch {epoch}; saved {last_ckpt}")
+                raise KeyboardInterrupt(f"interrupted after epoch {epoch}; saved {last_ckpt} "
+                                        "(--resume continues from it)")
 
     if samples_path is None and last_ckpt is not None:    # a resumed run that had nothing left to do
         samples_path = out / "samples.png"
@@ -451,4 +595,6 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
 
 __all__ = ["GRID", "NUM_CLASSES", "TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
            "family_registry", "build_family", "is_vae", "ema_module", "make_optimizer",
-           "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run"]
+           "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run",
+           "load_weights", "restoring_from", "check_settings", "check_sample_memory",
+           "SAMPLE_MEMORY_LIMIT", "EVAL_BYTES_PER_SAMPLE"]

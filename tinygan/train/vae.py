@@ -38,7 +38,6 @@ and classifier score of samples from the prior (tinygan.metrics, as for the GANs
 """
 from __future__ import annotations
 
-import json
 import numbers
 from pathlib import Path
 
@@ -49,8 +48,9 @@ from ..autograd import Tensor, no_grad
 from ..data import Compose, DataLoader, binarize, get_dataset, to_float
 from ..viz import plot_latent_scatter, save_image_grid, save_image_rows
 from .classifier import fast_mode
-from .loop import (Stepper, build_family, class_noise, family_registry, fit, fixed_inputs,
-                   generate, is_vae, load_run, make_optimizer)
+from .loop import (EVAL_BYTES_PER_SAMPLE, Stepper, build_family, check_sample_memory,
+                   check_settings, class_noise, family_registry, fit, fixed_inputs, generate,
+                   is_vae, load_run, make_optimizer)
 from .run import Run
 
 FAST_IMAGES = 512             # TINYGAN_FAST=1: train on this many images
@@ -268,7 +268,7 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
               likelihood: str | None = None, beta: float | None = None,
               capacity: float | None = None, capacity_steps: int | None = None,
               gamma: float | None = None, progress: bool = True, max_steps: int | None = None,
-              log_every: int | None = None) -> dict:
+              log_every: int | None = None, force: bool = False) -> dict:
     """Train the VAE family ``model_name`` and write its run folder (see the module docstring).
 
     Args:
@@ -286,6 +286,11 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
         progress: the tqdm bar and a line per epoch.
         max_steps: stop after this many optimizer steps in total (a checkpoint is written).
         log_every: a metrics.jsonl line every this many steps (default 50; 2 with TINYGAN_FAST=1).
+        force: start afresh in ``out`` even if it holds a run's files (they are removed);
+            without it such a folder is refused (FileExistsError).
+
+    Every setting is checked, and the data set read, before the run folder is written: a run
+    that can't start leaves nothing behind.
 
     Returns:
         ``{"run", "epochs", "step", "images", "seconds", "loss", "neg_elbo", "recon", "kl",
@@ -302,9 +307,11 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     family = build_family(model_name, **options).to(dev)
     d = dict(family.defaults)
     fast = fast_mode()
+    counts = dict(epochs=epochs if epochs is not None else d.get("epochs", 10),
+                  batch_size=batch_size if batch_size is not None else d.get("batch_size", 128))
+    check_settings(**counts, max_steps=max_steps, ema=ema)
     cfg = dict(model=model_name, dataset=dataset, seed=int(seed), device=dev, fast=fast,
-               epochs=int(epochs if epochs is not None else d.get("epochs", 10)),
-               batch_size=int(batch_size or d.get("batch_size", 128)),
+               epochs=int(counts["epochs"]), batch_size=int(counts["batch_size"]),
                optimizer=d.get("optimizer", "adam"),
                lr=float(lr if lr is not None else d["lr"]),
                betas=None if d.get("betas") is None else list(d["betas"]),
@@ -313,7 +320,6 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
                binarized=family.likelihood == "bernoulli")
     log_every = int(log_every or (2 if fast else 50))
     out = Path(out or f"runs/{model_name}-{dataset}")
-    run = Run(out, cfg, resume=resume, exist_ok=False)
 
     # The same order of random draws on a fresh start and on a resume (the family, then the
     # fixed noise); a resume then overwrites it all.
@@ -326,9 +332,11 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     loader = DataLoader((images, labels), batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
                         seed=cfg["seed"], device=dev, transform=transform)
     if len(loader) == 0:
-        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} images")
+        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} "
+                         f"training images{' of TINYGAN_FAST=1' if fast else ''}")
     test = evaluation_images(dataset, family.likelihood, FAST_TEST_IMAGES if fast else None)
-    stepper = VAEStepper(family, cfg, test)
+    stepper = VAEStepper(family, cfg, test)            # its optimizer checks the learning rate
+    run = Run(out, cfg, resume=resume, force=force)     # only now: nothing is left of a failed start
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,
                epochs=cfg["epochs"], ema=cfg["ema"], resume=resume, progress=progress,
                max_steps=max_steps, log_every=log_every)
@@ -364,6 +372,7 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = IWAE_K, seed: int = 
     if n < metrics.FEATURE_DIM:
         metrics._check_enough(n, metrics.FEATURE_DIM)        # the error names both numbers
     family, cfg, state = load_run(folder, device)
+    check_sample_memory(family, n, extra_per_sample=EVAL_BYTES_PER_SAMPLE)
     dataset = cfg["dataset"]
     clf = classifier if classifier is not None else metrics.load_classifier(dataset)
     real = metrics.real_images(dataset, train=False, n=FAST_EVAL_IMAGES if fast_mode() else None)
@@ -385,10 +394,9 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = IWAE_K, seed: int = 
     result["n_samples"] = int(n)
     if family.conditional:
         result["label_accuracy"] = float((probs.argmax(1) == classes).mean())
-    if log:
-        with open(Path(folder) / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"type": "eval", "epoch": state["epoch"], "step": state["step"],
-                                "images": state["images"], **result}) + "\n")
+    if log:        # a read-only run: the result is still returned, with a warning
+        Run.open(folder).log_or_warn({"type": "eval", "epoch": state["epoch"], "step": state["step"],
+                                      "images": state["images"], **result})
     if reference:
         train = metrics.real_images(dataset, train=True, n=n)
         result["reference"] = {
