@@ -2,22 +2,45 @@
 
     tinygan models                       list what can be trained
     tinygan train MODEL [--dataset mnist|fashion-mnist] [--epochs N] [--batch-size B]
-                        [--seed S] [--device cpu|cuda] [--out runs/NAME] [--resume]
+                        [--seed S] [--device cpu|cuda] [--out runs/NAME] [--resume | --force]
                         [--ema BETA] [--max-steps N] [--quiet]
                         GANs:  [--lr-g LR] [--lr-d LR] [--n-critic N]
                         VAEs:  [--lr LR] [--latent-dim D] [--likelihood bernoulli|gaussian]
                                [--beta B] [--capacity C_MAX] [--capacity-steps N] [--gamma G]
-    tinygan sample RUN --n N --out FILE.npz
+    tinygan sample RUN --n N --out FILE.npz [--force]
     tinygan eval RUN [--n N] [--json] [--iwae-k K]
+    every command: [--debug]  (or TINYGAN_DEBUG=1) shows the traceback of a failure
 
 A run folder (``runs/MODEL-DATASET`` by default) holds config.json, checkpoints/,
 samples/epoch_NNN.png, samples.png, losses.png and metrics.jsonl.
+
+When something goes wrong, a command prints one line on stderr -- ``tinygan COMMAND: what,
+naming the file or argument, and what to do`` -- and exits with 2 for bad input (an argument
+out of range, a path that can't be used, a run folder or checkpoint that isn't usable) or 1
+for a failed run (a NaN loss, a data set that can't be had, a full disk, an unexpected error);
+130 after Ctrl-C.  ``main`` is the one place that turns an exception into that line and
+status (``_explain``); the commands themselves just raise.  Arguments are checked by the
+parser and the paths and device before anything is written, and no command writes over a file
+it did not create for this run unless ``--force`` says so, nor inside a run's checkpoints/.
+Warnings (a record that could not be kept, a resume that will not be bit-exact) are one line
+each too, ``tinygan COMMAND: warning: ...``.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
+import os
 import sys
+import traceback
+import warnings
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """The command line asks for something that can't be done: exit status 2, one line."""
+
 
 # Options that belong to one kind of model: (flag, argparse dest).
 GAN_FLAGS = (("--lr-g", "lr_g"), ("--lr-d", "lr_d"), ("--n-critic", "n_critic"))
@@ -56,18 +79,19 @@ def __getattr__(name):          # MODELS is computed on use: the registries live
 
 
 def _train(args) -> int:
+    out = Path(args.out or f"runs/{args.model}-{args.dataset}")
     if args.model == "classifier":
+        _writable_folder(out, "--out")
+        _check_device(args.device)
         from .train.classifier import train_classifier
-        result = train_classifier(dataset=args.dataset, out=args.out, epochs=args.epochs,
+        result = train_classifier(dataset=args.dataset, out=out, epochs=args.epochs,
                                   batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                                  device=args.device, resume=args.resume,
+                                  device=args.device, resume=args.resume, force=args.force,
                                   progress=not args.quiet)
         print(json.dumps(result))
         return 0
     if args.model not in _families():
-        print(f"tinygan train: unknown model {args.model!r}; known: {', '.join(_models())}",
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown model {args.model!r}; known: {', '.join(_models())}")
     vae = _is_vae(args.model)
     wrong = [flag for flag, dest in (GAN_FLAGS if vae else VAE_FLAGS + (("--lr", "lr"),))
              if getattr(args, dest) is not None]
@@ -78,28 +102,22 @@ def _train(args) -> int:
         else:
             hint = f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for the VAEs (--lr " \
                    "also for the classifier); a GAN takes --lr-g and --lr-d"
-        print(f"tinygan train: {args.model} is a {'VAE' if vae else 'GAN'}: {hint}", file=sys.stderr)
-        return 2
-    from .train.loop import NonFiniteLossError
-    common = dict(dataset=args.dataset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+        raise UsageError(f"{args.model} is a {'VAE' if vae else 'GAN'}: {hint}")
+    _writable_folder(out, "--out")
+    _check_device(args.device)
+    common = dict(dataset=args.dataset, out=out, epochs=args.epochs, batch_size=args.batch_size,
                   seed=args.seed if args.seed is not None else 0, device=args.device,
-                  resume=args.resume, ema=args.ema, progress=not args.quiet, max_steps=args.max_steps)
-    try:
-        if vae:
-            from .train.vae import train_vae
-            result = train_vae(args.model, lr=args.lr, latent_dim=args.latent_dim,
-                               likelihood=args.likelihood, beta=args.beta, capacity=args.capacity,
-                               capacity_steps=args.capacity_steps, gamma=args.gamma, **common)
-        else:
-            from .train.gan import train_gan
-            result = train_gan(args.model, lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic,
-                               **common)
-    except NonFiniteLossError as exc:
-        print(f"tinygan train: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as exc:
-        print(f"\ninterrupted: {exc or 'the last checkpoint is kept'}", file=sys.stderr)
-        return 130
+                  resume=args.resume, force=args.force, ema=args.ema, progress=not args.quiet,
+                  max_steps=args.max_steps)
+    if vae:
+        from .train.vae import train_vae
+        result = train_vae(args.model, lr=args.lr, latent_dim=args.latent_dim,
+                           likelihood=args.likelihood, beta=args.beta, capacity=args.capacity,
+                           capacity_steps=args.capacity_steps, gamma=args.gamma, **common)
+    else:
+        from .train.gan import train_gan
+        result = train_gan(args.model, lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic,
+                           **common)
     print(json.dumps(result))
     if not args.quiet and result.get("samples"):
         run = result["run"]
@@ -114,16 +132,20 @@ def _train(args) -> int:
 def _sample(args) -> int:
     import numpy as np
 
+    from .atomic import atomic_write
     from .train.gan import sample_run
+    path = _output_file(args.out, args.force)
+    _check_device(args.device)
     out = sample_run(args.run, args.n, seed=args.seed, device=args.device)
-    path = args.out if args.out.endswith(".npz") else args.out + ".npz"
-    np.savez(path, **out)
+    # Atomically: a write that fails (a full disk, Ctrl-C) leaves no half-written file.
+    atomic_write(path, lambda f: np.savez(f, **out))
     print(f"wrote {len(out['images'])} samples to {path} ({', '.join(out)})")
     return 0
 
 
 def _eval(args) -> int:
     from .train.run import Run
+    _check_device(args.device)
     if _is_vae(Run.open(args.run).config.get("model")):
         from .train.vae import IWAE_K, evaluate_vae_run
         result = evaluate_vae_run(args.run, n=args.n, seed=args.seed, device=args.device,
@@ -131,9 +153,7 @@ def _eval(args) -> int:
                                   reference=not args.json)
     else:
         if args.iwae_k is not None:
-            print("tinygan eval: --iwae-k is for VAE runs (a GAN has no likelihood to bound)",
-                  file=sys.stderr)
-            return 2
+            raise UsageError("--iwae-k is for VAE runs (a GAN has no likelihood to bound)")
         from .train.gan import evaluate_run
         result = evaluate_run(args.run, n=args.n, seed=args.seed, device=args.device,
                               reference=not args.json)
@@ -149,6 +169,115 @@ def _eval(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------
+# checks made before anything is written
+# ----------------------------------------------------------------------------
+def _check_device(spec: str) -> None:
+    """UsageError unless ``--device spec`` names a device this machine has."""
+    from . import backend
+    try:
+        dev = backend.device(spec)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--device {spec}: {exc}") from None
+    if dev.type == "cuda":
+        try:
+            backend.cupy_module()
+        except RuntimeError as exc:
+            raise UsageError(f"--device {spec}: {exc}; or use --device cpu") from None
+
+
+def _run_checkpoints_around(path: Path) -> Path | None:
+    """The checkpoints/ folder of a run (a folder beside a config.json) that ``path`` is, or is
+    inside of; None if there is none."""
+    for folder in (path, *path.parents):
+        if folder.name == "checkpoints" and (folder.parent / "config.json").is_file():
+            return folder
+    return None
+
+
+def _writable_folder(folder: Path, flag: str, given: str | None = None) -> None:
+    """UsageError unless ``folder`` is a folder, or could be made one, that this process may
+    write in -- and is not inside another run's checkpoints/.  ``given``: the argument as typed,
+    when ``folder`` is the folder of the file it names."""
+    given = given or str(folder)
+    inside = _run_checkpoints_around(Path(os.path.abspath(folder)))
+    if inside is not None:
+        raise UsageError(f"{flag} {given}: that is inside {inside}, the checkpoints of the run "
+                         f"{inside.parent}; choose a folder of its own")
+    existing = next(p for p in (folder, *folder.parents) if os.path.lexists(p) or p == Path("."))
+    if not existing.is_dir():
+        what = "is a file" if str(existing) == given else f"is under {existing}, which is a file"
+        raise UsageError(f"{flag} {given} {what}, not a folder; choose another {flag}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
+        raise UsageError(f"{flag} {given}: {existing} can't be written to "
+                         f"({'a read-only file system' if read_only else 'permission denied'}); "
+                         f"choose another {flag}")
+
+
+def _output_file(text: str, force: bool) -> Path:
+    """The ``.npz`` file ``--out text`` names (``.npz`` added if missing), after checking that
+    it can be written: not a folder, not in a run's checkpoints/, and not an existing file
+    unless ``force``."""
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        raise UsageError(f"--out {text} is a folder; give a file name, such as "
+                         f"{os.path.join(text, 'samples.npz')}")
+    path = Path(text if text.endswith(".npz") else text + ".npz")
+    if path.name == ".npz":
+        raise UsageError(f"--out {text!r} has no file name; give one, such as samples.npz")
+    absolute = Path(os.path.abspath(path))
+    inside = _run_checkpoints_around(absolute.parent)
+    if inside is not None:
+        raise UsageError(f"--out {path}: that is inside {inside}, the checkpoints of the run "
+                         f"{inside.parent}; write the samples somewhere else")
+    if os.path.lexists(path) and not force:
+        raise UsageError(f"--out {path}: the file exists; pass --force to write over it, or "
+                         "choose another name")
+    _writable_folder(path.parent, "--out", given=str(path))
+    return path
+
+
+# ----------------------------------------------------------------------------
+# argument types: out-of-range values are refused by the parser, before anything runs
+# ----------------------------------------------------------------------------
+def _whole(low: int):
+    """An argparse type: a whole number >= ``low``."""
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return whole_number
+
+
+def _real(low: float, high: float | None = None, low_included: bool = True):
+    """An argparse type: a finite number in [low, high) (or (low, high) without ``low_included``)."""
+    bounds = ("[" if low_included else "(") + f"{low:g}, " + ("inf)" if high is None else f"{high:g})")
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and (value >= low if low_included else value > low)
+                and (high is None or value < high)):
+            raise argparse.ArgumentTypeError(f"must be in {bounds}, got {text}")
+        return value
+    return number
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in the commands' form: one line naming the command, the
+    argument and what is wrong, and where to read more (argparse's own error prints the whole
+    usage above it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _list(args) -> int:
     models = _models()
     width = max(len(m) for m in models)
@@ -158,26 +287,36 @@ def _list(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tinygan", description="Train and sample generative models.")
+    p = _Parser(prog="tinygan", description="Train and sample generative models.")
+    debug = dict(action="store_true", help="on a failure, show the Python traceback too "
+                 "(as TINYGAN_DEBUG=1 does)")
+    p.add_argument("--debug", **debug)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model and write its run folder")
     t.add_argument("model", help="one of: " + ", ".join(_models()))
     t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--seed", type=int)
+    t.add_argument("--epochs", type=_whole(1))
+    t.add_argument("--batch-size", type=_whole(1))
+    t.add_argument("--seed", type=_whole(0))
     t.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     t.add_argument("--out", help="the run folder (default runs/MODEL-DATASET)")
-    t.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    again = t.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    again.add_argument("--force", action="store_true", help="start afresh in an --out that holds "
+                       "a run's files, removing them (config.json, metrics.jsonl, checkpoints/, "
+                       "the pictures; nothing else)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--lr", type=float, help="learning rate (classifier; VAEs, default 1e-3)")
-    t.add_argument("--lr-g", type=float, help="generator learning rate (GANs; default the paper's)")
-    t.add_argument("--lr-d", type=float, help="discriminator learning rate (GANs)")
-    t.add_argument("--n-critic", type=int, help="D steps per G step (GANs)")
-    t.add_argument("--ema", type=float, metavar="BETA",
+    # Ranges of the options every model shares are the parser's to check (below, and --epochs
+    # and the like above); a VAE family checks its own options (--latent-dim, --beta, --capacity,
+    # --capacity-steps, --gamma) when it is built, before anything is written, in words of its own.
+    t.add_argument("--lr", type=_real(0, low_included=False), help="learning rate (classifier; VAEs, default 1e-3)")
+    t.add_argument("--lr-g", type=_real(0, low_included=False), help="generator learning rate (GANs; default the paper's)")
+    t.add_argument("--lr-d", type=_real(0, low_included=False), help="discriminator learning rate (GANs)")
+    t.add_argument("--n-critic", type=_whole(1), help="D steps per G step (GANs)")
+    t.add_argument("--ema", type=_real(0, 1), metavar="BETA",
                    help="sample from an exponential moving average of the weights (a GAN's G, "
                    "a whole VAE), e.g. 0.999")
-    t.add_argument("--max-steps", type=int,
+    t.add_argument("--max-steps", type=_whole(1),
                    help="stop after this many generator steps (GANs) or optimizer steps (VAEs)")
     t.add_argument("--latent-dim", type=int,
                    help="z's size (VAEs; default 20, cvae 10; 2 draws the latent scatter)")
@@ -195,41 +334,101 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a trained GAN or VAE into an .npz file")
     s.add_argument("run", help="a run folder")
-    s.add_argument("--n", type=int, default=64, help="how many samples")
+    s.add_argument("--n", type=_whole(1), default=64, help="how many samples")
     s.add_argument("--out", required=True, help="the .npz file: images float32 (N, 1, 28, 28) in "
                    "[-1, 1], labels int64 (N,) for conditional models")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--force", action="store_true", help="write over --out if it exists")
+    s.add_argument("--seed", type=_whole(0), default=0)
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
 
     e = sub.add_parser("eval", help="FID, classifier score (and label/code accuracy) of a run; "
                        "for a VAE also -ELBO and the IWAE estimate in nats")
     e.add_argument("run", help="a run folder")
-    e.add_argument("--n", type=int, default=10_000, help="how many samples (at least 128)")
+    e.add_argument("--n", type=_whole(1), default=10_000, help="how many samples (at least 128)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_whole(0), default=0)
     e.add_argument("--device", default="cpu")
     e.add_argument("--iwae-k", type=int, help="importance samples of the IWAE bound (VAEs; default 100)")
     e.set_defaults(func=_eval)
 
     m = sub.add_parser("models", help="list the models")
     m.set_defaults(func=_list)
+    for command in (t, s, e, m):   # --debug after the command too; SUPPRESS keeps one given before
+        command.add_argument("--debug", **dict(debug, default=argparse.SUPPRESS))
     return p
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("interrupted: the last checkpoint is kept", file=sys.stderr)
-        return 130
-    except (FileNotFoundError, FileExistsError, KeyError, ValueError) as exc:
-        if args.command == "train" and args.model == "classifier":
-            raise
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"tinygan {args.command}: {message}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:       # --help (0), or a bad argument (2, its line already printed)
+        return exc.code if isinstance(exc.code, int) else 0
+    debug = args.debug or os.environ.get("TINYGAN_DEBUG", "0") not in ("", "0")
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = lambda message, *_, **__: print(
+                f"tinygan {args.command}: warning: {_one_line(str(message))}", file=sys.stderr)
+        try:
+            return args.func(args)
+        except BaseException as exc:            # every failure, Ctrl-C included: one line
+            if isinstance(exc, SystemExit):
+                raise
+            if debug:
+                traceback.print_exc()
+            status, message = _explain(exc, args.command)
+            print(f"tinygan {args.command}: {_one_line(message)}", file=sys.stderr)
+            return status
+
+
+# What is left after Ctrl-C, when the exception does not say.
+_INTERRUPTED = {"train": "the run's last checkpoint, if it had one, is kept (--resume continues "
+                         "from it)",
+                "sample": "nothing was written", "eval": "nothing was recorded"}
+# OSErrors about the paths given (missing, existing, a file for a folder, no permission, a
+# read-only file system) are bad input; the rest (a full disk, an I/O error) failed runs.
+_PATH_ERRNOS = {errno.ENOENT, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EACCES,
+                errno.EPERM, errno.EROFS, errno.ENAMETOOLONG}
+
+
+def _explain(exc: BaseException, command: str) -> tuple:
+    """``(exit status, message)`` for an exception a command raised: 2 for bad input, 1 for a
+    failed run, 130 for Ctrl-C.  The one place the command's failures are sorted."""
+    from .checkpoint import CheckpointError
+    from .data.fetch import ChecksumError, DownloadError
+    from .data.idx import IDXError
+    from .train.loop import NonFiniteLossError
+    from .train.run import RunFileError
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, str(exc) or f"interrupted (Ctrl-C); {_INTERRUPTED.get(command, 'stopped')}"
+    if isinstance(exc, UsageError):
+        return 2, str(exc)
+    if isinstance(exc, (DownloadError, ChecksumError, IDXError)):    # the data set, not the input
+        return 1, str(exc)
+    if isinstance(exc, (CheckpointError, RunFileError)):
+        return 2, str(exc)
+    if isinstance(exc, NonFiniteLossError):
+        return 1, str(exc)
+    if isinstance(exc, MemoryError):
+        return 1, f"out of memory{f' ({exc})' if str(exc) else ''}; ask for less (a smaller " \
+                  "--n or --batch-size)"
+    if isinstance(exc, OSError):
+        if exc.filename is not None and exc.strerror:
+            where = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
+            message = f"{where}: {exc.strerror}"
+        else:
+            message = str(exc)
+        return (2 if exc.errno in _PATH_ERRNOS or exc.errno is None else 1), message
+    if isinstance(exc, KeyError):
+        return 2, str(exc.args[0]) if exc.args else "KeyError"
+    if isinstance(exc, ValueError):
+        return 2, str(exc)
+    return 1, f"{type(exc).__name__}: {exc} (unexpected; run again with --debug to see where)"
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: its lines joined (a message must never take more than one)."""
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip()) or "failed"
 
 
 if __name__ == "__main__":
