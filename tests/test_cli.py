@@ -20,9 +20,7 @@ from tinygan.cli import main
 
 import gan_helpers
 
-needs_mnist = pytest.mark.skipif(
-    not os.path.isdir(os.path.join(os.environ.get("TINYGAN_DATA", "/nonexistent"), "mnist")),
-    reason="needs MNIST under $TINYGAN_DATA (CI points it at ../shared/data)")
+needs_mnist = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
 
 FAMILIES = getattr(tinygan.models, "FAMILIES", None) or {}
 

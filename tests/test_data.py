@@ -2,7 +2,8 @@
 
 No test touches the network: download sources are replaced by fakes that
 serve small synthetic IDX files, and the checksum table is patched to their
-hashes.  The real data sets are checked only where $TINYGAN_DATA holds them.
+hashes.  The real data sets are checked at the end, found or fetched as a user's
+code would (the ``mnist`` and ``fashion_mnist`` fixtures of conftest.py).
 """
 from __future__ import annotations
 
@@ -158,6 +159,27 @@ def test_verified_download_lands_in_cache(fake_mnist, tmp_path, monkeypatch):
     # Second time (the other split too): from the cache, no download.
     test = MNIST(train=False)
     assert len(src.calls) == 1 and len(test) == 5
+
+
+def test_a_download_waits_for_one_in_progress_and_uses_its_files(fake_mnist, tmp_path, monkeypatch):
+    """Two processes wanting the data at once (test workers, a lesson beside them) fetch it once:
+    the second waits on the download lock, then finds the files the first one wrote."""
+    import threading
+    src = FakeSource(fake_mnist)
+    monkeypatch.setitem(fetch.SOURCES, "mnist", [src.source])
+    cache = tmp_path / "cache" / "tinygan" / "mnist"
+    got = {}
+    with fetch.download_lock(cache):                  # another download is in progress
+        waiter = threading.Thread(target=lambda: got.update(fetch.load_raw("mnist")))
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and src.calls == []  # it waits for the lock ...
+        cache.mkdir(parents=True)
+        for f, raw in fake_mnist.items():             # ... while the other one writes the files
+            (cache / f).write_bytes(raw)
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert src.calls == [] and got == fake_mnist      # and then reads them: no second download
 
 
 def test_corrupt_download_refused_and_not_kept(fake_mnist, tmp_path, monkeypatch):
@@ -328,16 +350,9 @@ def test_get_dataset_names(fake_mnist, tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------
-# the real data sets, where $TINYGAN_DATA holds them (CI: ../shared/data)
+# the real data sets: found or fetched once (the conftest.py fixtures), never skipped
 # ----------------------------------------------------------------------------
-def _shared_has(name: str) -> bool:
-    root = os.environ.get("TINYGAN_DATA")
-    return bool(root) and all(fetch.find_file([Path(root) / name], f) for f in fetch.FILES)
-
-
-@pytest.mark.skipif(not _shared_has("mnist"),
-                    reason="real MNIST not present: set TINYGAN_DATA to a folder with mnist/ "
-                           "(CI uses ../shared/data)")
+@pytest.mark.usefixtures("mnist")
 def test_real_mnist_sanity_figures():
     train = MNIST(download=False)
     assert train.data.shape == (60000, 28, 28) and train.data.dtype == np.uint8
@@ -356,9 +371,7 @@ def test_real_mnist_sanity_figures():
     assert test.data.shape == (10000, 28, 28) and test.targets.max() == 9
 
 
-@pytest.mark.skipif(not _shared_has("fashion-mnist"),
-                    reason="real Fashion-MNIST not present: set TINYGAN_DATA to a folder with "
-                           "fashion-mnist/ (CI uses ../shared/data)")
+@pytest.mark.usefixtures("fashion_mnist")
 def test_real_fashion_mnist_test_split():
     test = FashionMNIST(train=False, download=False)
     assert test.data.shape == (10000, 28, 28)

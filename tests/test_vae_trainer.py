@@ -23,9 +23,7 @@ from tinygan.train.vae import TEST_BINARIZATION_SEED, evaluation_images, train_v
 
 import gan_helpers
 
-needs_mnist = pytest.mark.skipif(
-    not os.path.isdir(os.path.join(os.environ.get("TINYGAN_DATA", "/nonexistent"), "mnist")),
-    reason="needs MNIST under $TINYGAN_DATA (CI points it at ../shared/data)")
+needs_mnist = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
 pytestmark = needs_mnist
 
 
