@@ -62,3 +62,55 @@ def assert_within(actual, expected, tolerance, what: str = "") -> None:
             f"{what}: {int(bad.sum())} of {actual.size} elements differ by more than the rounding "
             f"bound; worst at {tuple(int(j) for j in i)}: {actual[i]!r} vs {expected[i]!r}, "
             f"difference {diff[i]:.3g} > tolerance {tolerance[i]:.3g}")
+
+
+def network_tolerance(layers, x, dtype=np.float32, factor: float = FACTOR, x_error=0.0) -> np.ndarray:
+    """Elementwise bound on how far two computations in ``dtype`` of ``layers(x)`` may differ,
+    for a stack of tinygan.nn layers (Linear, Conv2d, BatchNorm in eval mode, ReLU, LeakyReLU,
+    Tanh, Flatten, Unflatten, Dropout in eval mode), to first order; ``x_error`` bounds how
+    far apart the two computations' inputs are.
+
+    Layer by layer, the activations h are computed in float64 and an error bound E carried
+    along: a Linear or Conv2d layer adds its own rounding, ``factor * fan_in * eps *
+    (|W| * |h| + |b|)`` (each output a sum of fan_in products and a bias), and passes on
+    ``|W| * E``; batch norm's affine map passes on ``|scale| * E`` plus a few roundings; the
+    activations are 1-Lipschitz and add at most an ulp or two of their output.
+    """
+    import tinygan
+    import tinygan.nn as nn
+    import tinygan.nn.functional as F
+    u = eps(dtype)
+    as64 = lambda t: np.asarray(t.data if hasattr(t, "data") else t, dtype=np.float64)   # noqa: E731
+    T = lambda a: tinygan.tensor(a)                                                       # noqa: E731
+    h = as64(x)
+    err = np.broadcast_to(np.asarray(x_error, dtype=np.float64), h.shape).copy()
+    with tinygan.no_grad():
+        for layer in layers:
+            if isinstance(layer, (nn.Linear, nn.Conv2d)):
+                w, b = as64(layer.weight), None if layer.bias is None else as64(layer.bias)
+                if isinstance(layer, nn.Linear):
+                    op = lambda a, w, b: F.linear(T(a), T(w), None if b is None else T(b)).numpy()  # noqa: E731
+                    fan_in = w.shape[1]
+                else:
+                    op = lambda a, w, b: F.conv2d(T(a), T(w), None if b is None else T(b), layer.stride,  # noqa: E731
+                                                  layer.padding, layer.dilation, layer.groups).numpy()
+                    fan_in = int(np.prod(w.shape[1:]))
+                magnitude = op(np.abs(h), np.abs(w), None if b is None else np.abs(b))
+                err = op(err, np.abs(w), None) + factor * (fan_in + 1) * u * magnitude
+                h = op(h, w, b)
+            elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)) and not layer.training:
+                shape = (1, -1) + (1,) * (h.ndim - 2)
+                scale = as64(layer.weight) / np.sqrt(as64(layer.running_var) + layer.eps)
+                shift = as64(layer.bias) - scale * as64(layer.running_mean)
+                h = h * scale.reshape(shape) + shift.reshape(shape)
+                err = err * np.abs(scale).reshape(shape) + factor * 4 * u * (
+                    np.abs(h) + np.abs(shift).reshape(shape))
+            elif isinstance(layer, (nn.ReLU, nn.LeakyReLU, nn.Tanh)):
+                h = layer(T(h)).numpy()
+                err = err + factor * u * np.abs(h)
+            elif isinstance(layer, (nn.Flatten, nn.Unflatten, nn.Dropout)) and not (
+                    isinstance(layer, nn.Dropout) and layer.training):
+                h, err = layer(T(h)).numpy(), layer(T(err)).numpy()
+            else:
+                raise TypeError(f"network_tolerance: no rounding model for {type(layer).__name__}")
+    return err
