@@ -79,7 +79,7 @@ def network_tolerance(layers, x, dtype=np.float32, factor: float = FACTOR, x_err
     import tinygan
     import tinygan.nn as nn
     import tinygan.nn.functional as F
-    u = eps(dtype)
+    e = eps(dtype)
     as64 = lambda t: np.asarray(t.data if hasattr(t, "data") else t, dtype=np.float64)   # noqa: E731
     T = lambda a: tinygan.tensor(a)                                                       # noqa: E731
     h = as64(x)
@@ -96,18 +96,18 @@ def network_tolerance(layers, x, dtype=np.float32, factor: float = FACTOR, x_err
                                                   layer.padding, layer.dilation, layer.groups).numpy()
                     fan_in = int(np.prod(w.shape[1:]))
                 magnitude = op(np.abs(h), np.abs(w), None if b is None else np.abs(b))
-                err = op(err, np.abs(w), None) + factor * (fan_in + 1) * u * magnitude
+                err = op(err, np.abs(w), None) + factor * (fan_in + 1) * e * magnitude
                 h = op(h, w, b)
             elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)) and not layer.training:
                 shape = (1, -1) + (1,) * (h.ndim - 2)
                 scale = as64(layer.weight) / np.sqrt(as64(layer.running_var) + layer.eps)
-                shift = as64(layer.bias) - scale * as64(layer.running_mean)
-                h = h * scale.reshape(shape) + shift.reshape(shape)
-                err = err * np.abs(scale).reshape(shape) + factor * 4 * u * (
-                    np.abs(h) + np.abs(shift).reshape(shape))
+                bias = as64(layer.bias).reshape(shape)
+                h = (h - as64(layer.running_mean).reshape(shape)) * scale.reshape(shape) + bias
+                # (x - mean) * scale + bias: each rounding is of a result no larger than |h| + |bias|
+                err = err * np.abs(scale).reshape(shape) + factor * 4 * e * (np.abs(h) + np.abs(bias))
             elif isinstance(layer, (nn.ReLU, nn.LeakyReLU, nn.Tanh)):
                 h = layer(T(h)).numpy()
-                err = err + factor * u * np.abs(h)
+                err = err + factor * e * np.abs(h)
             elif isinstance(layer, (nn.Flatten, nn.Unflatten, nn.Dropout)) and not (
                     isinstance(layer, nn.Dropout) and layer.training):
                 h, err = layer(T(h)).numpy(), layer(T(err)).numpy()
