@@ -15,6 +15,7 @@ without torch; the end of the run says how many of each, and why, on one line.
 from __future__ import annotations
 
 import re
+import signal
 import zlib
 from collections import Counter
 
@@ -102,6 +103,17 @@ def assert_matches(t: tinygan.Tensor, expected, *, rtol: float = 1e-10, atol: fl
 def close():
     """``close(t, expected, rtol=..., atol=..., dtype=None)``: shape, dtype and values check."""
     return assert_matches
+
+
+@pytest.fixture
+def terminal_sigint():
+    """SIGINT handled as in a terminal (Python's KeyboardInterrupt) while the test runs, whatever
+    disposition the process inherited: a shell starts a background job with SIGINT ignored,
+    and tinygan's training loop rightly leaves an ignored SIGINT alone -- so a Ctrl-C test
+    run from such a job would see no Ctrl-C at all.  (Main thread only, like signals.)"""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
 
 
 # -- real data sets -----------------------------------------------------------------------

@@ -151,7 +151,7 @@ def test_nan_exits_1_with_the_step_and_loss(tmp_path, monkeypatch, capsys):
 @needs_mnist
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="signals reach only the main thread")
-def test_ctrl_c_exits_130_after_saving(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_exits_130_after_saving(tmp_path, monkeypatch, capsys, terminal_sigint):
     original = gan_helpers.TinyGAN.d_loss
 
     def d_loss(self, real, labels):

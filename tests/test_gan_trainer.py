@@ -253,7 +253,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(which, tmp_pa
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="signals reach only the main thread")
-def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path, monkeypatch):
+def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path, monkeypatch, terminal_sigint):
     cls = gan_helpers.TinyGAN
     original = cls.g_loss
     calls = {"n": 0}
