@@ -60,7 +60,7 @@ def assert_within(actual, expected, tolerance, what: str = "") -> None:
         i = np.unravel_index(int(np.nanargmax(np.where(np.isnan(ratio), np.inf, ratio))), actual.shape)
         raise AssertionError(
             f"{what}: {int(bad.sum())} of {actual.size} elements differ by more than the rounding "
-            f"bound; worst at {tuple(int(j) for j in i)}: {actual[i]!r} vs {expected[i]!r}, "
+            f"bound; worst at {tuple(int(j) for j in i)}: {actual[i]:.9g} vs {expected[i]:.9g}, "
             f"difference {diff[i]:.3g} > tolerance {tolerance[i]:.3g}")
 
 
