@@ -4,10 +4,20 @@ The op tests (tests/test_ops_*.py) build their inputs with the fixtures below:
 float64 tensors that require grad, drawn from a NumPy Generator seeded from the
 test's id, so every test sees the same numbers on every run and under xdist,
 whatever order the tests run in.
+
+Tests on real data ask for the ``mnist`` or ``fashion_mnist`` fixture, which gets the
+data set as a user's code does (``tinygan.data``: $TINYGAN_DATA, then the cache, then a
+verified download, once, under a file lock that the xdist workers share), and fails
+them with the reason when it cannot be had: no test skips for lack of data.  The only
+skips are the GPU tests without CuPy and a GPU and the cross-checks against PyTorch
+without torch; the end of the run says how many of each, and why, on one line.
 """
 from __future__ import annotations
 
+import re
+import signal
 import zlib
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -93,3 +103,73 @@ def assert_matches(t: tinygan.Tensor, expected, *, rtol: float = 1e-10, atol: fl
 def close():
     """``close(t, expected, rtol=..., atol=..., dtype=None)``: shape, dtype and values check."""
     return assert_matches
+
+
+@pytest.fixture
+def terminal_sigint():
+    """SIGINT handled as in a terminal (Python's KeyboardInterrupt) while the test runs, whatever
+    disposition the process inherited: a shell starts a background job with SIGINT ignored,
+    and tinygan's training loop rightly leaves an ignored SIGINT alone -- so a Ctrl-C test
+    run from such a job would see no Ctrl-C at all.  (Main thread only, like signals.)"""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+# -- real data sets -----------------------------------------------------------------------
+def _data_set(name: str) -> None:
+    """Find, or download and verify, every file of data set ``name`` (tinygan.data's lookup);
+    fail the test that asked, with every source tried and why it failed, when that can't be done."""
+    from tinygan.data import fetch
+    try:
+        fetch.load_raw(name)
+        return
+    except Exception as exc:  # no network, no package client, a corrupt cached file, ...
+        problem = f"{type(exc).__name__}: {exc}"
+    pytest.fail(f"this test needs {name}, which could not be found or downloaded.\n{problem}",
+                pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mnist() -> None:
+    """MNIST, found or fetched once per worker (see the module docstring)."""
+    _data_set("mnist")
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist() -> None:
+    """Fashion-MNIST, found or fetched once per worker (see the module docstring)."""
+    _data_set("fashion-mnist")
+
+
+# -- what was skipped, and why ----------------------------------------------------------------
+SKIP_KINDS = (("PyTorch cross-checks", re.compile(r"torch")),
+              ("GPU tests", re.compile(r"cupy|cuda|gpu", re.IGNORECASE)))
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line: how many tests skipped, of which kind, and why (the first reason of each kind);
+    a skip of any other kind gets a line of its own, since no other test should skip."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if getattr(r, "skipped", False)]
+    if not skipped:
+        return
+    kinds, why, others = Counter(), {}, Counter()
+    for report in skipped:
+        reason = _skip_reason(report)
+        kind = next((k for k, pattern in SKIP_KINDS if pattern.search(reason)), None)
+        if kind is None:
+            others[reason] += 1
+        else:
+            kinds[kind] += 1
+            why.setdefault(kind, reason)
+    parts = [f"{kinds[k]} {k} ({why[k]})" for k, _ in SKIP_KINDS if kinds[k]]
+    parts += [f"{n} other{'s' if n > 1 else ''}" for n in [sum(others.values())] if n]
+    terminalreporter.write_line(f"skipped {len(skipped)}: " + ", ".join(parts))
+    for reason, n in others.most_common():
+        terminalreporter.write_line(f"  UNEXPECTED: {n} skipped because: {reason}", red=True, bold=True)

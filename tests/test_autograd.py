@@ -232,6 +232,7 @@ def test_detach_shares_data_and_is_cut_from_the_graph():
     assert np.shares_memory(d.data, h.data)
     assert d.requires_grad is False and d.grad_fn is None and d.is_leaf
     d.data[0] = 100.0                      # same storage, as torch.Tensor.detach
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     assert h.data[0] == 100.0
 
     # y = detach(x) * x: only the second factor carries a gradient, so dy/dx = x (not 2x).
@@ -260,6 +261,7 @@ def test_grad_leaves_an_existing_dot_grad_unchanged():
     (g,) = tinygan.grad((x * x).sum(), x)
     np.testing.assert_allclose(arr(g), 2 * X0, rtol=1e-12)
     assert x.grad is before
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(arr(x.grad), before_values)
 
 
@@ -390,6 +392,7 @@ def test_retain_grad_refused_without_requires_grad():
 def test_backward_on_a_leaf_itself():
     s = f64(2.5)
     s.backward()
+    # exact: nothing is rounded (exactly representable values, ops that round nothing)
     assert s.grad.item() == 1.0
 
     x = f64(X0)
@@ -444,6 +447,7 @@ def test_a_chain_of_5000_ops_needs_no_recursion():
         for _ in range(5000):
             y2 = y2 + 0.001
         (g,) = tinygan.grad(y2, x2)
+        # exact: nothing is rounded (exactly representable values, ops that round nothing)
         assert g.item() == 1.0
         del y, y2                          # freeing a long chain must not recurse either
         gc.collect()

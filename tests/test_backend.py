@@ -210,6 +210,7 @@ def test_tensor_to_cpu_is_a_no_op():
 def test_tensor_dtype_rules(data, dtype):
     t = tinygan.tensor(data)
     assert t.dtype == dtype
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(t.data, np.asarray(data))
 
 
@@ -226,6 +227,7 @@ def test_tensor_copies_its_data():
     a = np.array([1.0, 2.0])
     t = tinygan.tensor(a)
     a[0] = 100.0
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     assert t.data[0] == 1.0
     u = tinygan.tensor(t)
     t.data[1] = -5.0
@@ -257,6 +259,7 @@ def test_set_default_dtype_changes_python_floats():
 def test_zeros_ones_sizes_and_dtypes(make, value):
     for t in (make(2, 3), make((2, 3)), make([2, 3])):
         assert t.shape == (2, 3) and t.dtype == np.float32
+        # exact: pure data movement (copies, views, indexing, casts of representable values)
         np.testing.assert_array_equal(t.data, np.full((2, 3), value))
     assert make(4).shape == (4,)
     assert make(()).shape == ()
@@ -273,6 +276,7 @@ def test_empty():
 def test_full():
     t = tinygan.full((2, 3), 1.5)
     assert t.shape == (2, 3) and t.dtype == np.float32
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(t.data, np.full((2, 3), 1.5))
     t = tinygan.full(3, 7)
     assert t.dtype == np.int64 and t.data.tolist() == [7, 7, 7]
@@ -293,6 +297,7 @@ def test_arange():
 def test_eye():
     t = tinygan.eye(3)
     assert t.dtype == np.float32
+    # exact: nothing is rounded (exactly representable values, ops that round nothing)
     np.testing.assert_array_equal(t.data, np.eye(3))
     r = tinygan.eye(2, 3)
     assert r.shape == (2, 3)
@@ -372,6 +377,7 @@ def test_manual_seed_reproducibility():
     b = [tinygan.randn(4).data, tinygan.rand(3).data, tinygan.randint(0, 100, (5,)).data,
          tinygan.randperm(8).data]
     for x, y in zip(a, b):
+        # exact: tinygan promises bit-identical results for the same seed, thread count and machine
         np.testing.assert_array_equal(x, y)
     tinygan.manual_seed(124)
     assert not np.array_equal(tinygan.randn(4).data, a[0])
@@ -391,6 +397,7 @@ def test_rng_state_round_trip():
     tinygan.set_rng_state(state)
     second = [tinygan.randn(5).data, tinygan.rand(2).data]
     for x, y in zip(first, second):
+        # exact: tinygan promises bit-identical results for the same seed, thread count and machine
         np.testing.assert_array_equal(x, y)
 
 
@@ -401,6 +408,7 @@ def test_rng_state_survives_json():
     a = tinygan.randn(6).data
     tinygan.manual_seed(999)
     tinygan.set_rng_state(state)
+    # exact: tinygan promises bit-identical results for the same seed, thread count and machine
     np.testing.assert_array_equal(tinygan.randn(6).data, a)
 
 
@@ -409,6 +417,7 @@ def test_seed_returns_a_seed_that_reproduces():
     assert isinstance(s, int)
     a = tinygan.randn(4).data
     tinygan.manual_seed(s)
+    # exact: tinygan promises bit-identical results for the same seed, thread count and machine
     np.testing.assert_array_equal(tinygan.randn(4).data, a)
 
 
@@ -425,6 +434,7 @@ def test_gpu_tensor_to_cuda_and_back(spec):
     assert backend.get_array_module(xc) is not np
     back = xc.to("cpu")
     assert not back.is_cuda and back.device == "cpu"
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(back.numpy(), x.numpy())
 
 
@@ -450,6 +460,7 @@ def test_gpu_manual_seed_reproducibility():
     a = backend.to_device(tinygan.randn(5, device="cuda").data, "cpu")
     tinygan.manual_seed(3)
     b = backend.to_device(tinygan.randn(5, device="cuda").data, "cpu")
+    # exact: tinygan promises bit-identical results for the same seed, thread count and machine
     np.testing.assert_array_equal(a, b)
 
 

@@ -59,6 +59,7 @@ def _assert_same(a, b, where="state"):
             _assert_same(x, y, f"{where}/{i}")
     elif isinstance(a, tinygan.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape, where
+        # exact: pure data movement (copies, views, indexing, casts of representable values)
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=where)
     elif isinstance(a, (np.ndarray, np.generic)):
         assert a.dtype == b.dtype and a.shape == b.shape, where
@@ -84,6 +85,7 @@ def test_round_trip_nested_state(tmp_path):
     tinygan.set_rng_state(state["rng"])
     a = tinygan.randn(5).numpy()
     tinygan.set_rng_state(back["rng"])
+    # exact: tinygan promises bit-identical results for the same seed, thread count and machine
     np.testing.assert_array_equal(a, tinygan.randn(5).numpy())
 
 
@@ -95,6 +97,7 @@ def test_file_is_a_plain_npz_without_pickles(tmp_path):
         weight = npz["model/conv1.weight"]
         meta = json.loads(npz["__meta__.json"].tobytes().decode())
     assert names == {"model/conv1.weight", "t", "__meta__.json"}
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(weight, np.ones((2, 2)))
     assert meta["format"] == "tinygan-checkpoint" and meta["version"] == 1
     assert meta["state"]["step"] == 3
@@ -212,6 +215,7 @@ checkpoint.save({str(target)!r}, step=2, w=np.ones(3))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 17, proc.stderr
     assert load(target)["step"] == 1
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(load(target)["w"], np.zeros(3))
     # The crash left its temp file behind (nothing could remove it), but it is hidden and
     # never taken for a checkpoint.
@@ -250,6 +254,7 @@ def test_cupy_arrays_are_saved_as_numpy(tmp_path):
     save(tmp_path / "g.npz", raw=t.data, t=t)
     back = load(tmp_path / "g.npz")
     assert isinstance(back["raw"], np.ndarray)
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(back["raw"], [1.0, 2.0])
     on_gpu = load(tmp_path / "g.npz", device="cuda")["t"]
     assert on_gpu.is_cuda

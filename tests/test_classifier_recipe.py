@@ -1,6 +1,5 @@
 """The classifier recipe and the CLI, on a tiny slice of real MNIST (TINYGAN_FAST=1)."""
 import json
-import os
 
 import numpy as np
 import pytest
@@ -11,9 +10,7 @@ from tinygan.cli import main
 from tinygan.models import Classifier
 from tinygan.train.classifier import accuracy, load_classifier_weights
 
-needs_mnist = pytest.mark.skipif(
-    not os.path.isdir(os.path.join(os.environ.get("TINYGAN_DATA", "/nonexistent"), "mnist")),
-    reason="needs MNIST under $TINYGAN_DATA (CI points it at ../shared/data)")
+needs_mnist = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
 
 
 def test_classifier_shapes_and_bad_input():
@@ -75,6 +72,7 @@ def test_resume_continues_from_last_checkpoint(tmp_path, monkeypatch, capsys):
     assert epochs == [1, 2]          # epoch 2's records were redone, not duplicated
     assert straight.keys() == resumed.keys()
     for k in straight:   # same data order, same dropout masks, same optimizer and schedule state
+        # exact: tinygan promises bit-identical results for the same seed, thread count and machine
         np.testing.assert_array_equal(np.asarray(straight[k].data), np.asarray(resumed[k].data), k)
 
 
@@ -114,10 +112,8 @@ def test_pretrained_classifier_unknown_dataset():
         pretrained_classifier("svhn")
 
 
+@pytest.mark.usefixtures("fashion_mnist")
 def test_shipped_fashion_weights_classify_real_test_images():
-    fashion = os.path.join(os.environ.get("TINYGAN_DATA", "/nonexistent"), "fashion-mnist")
-    if not os.path.isdir(fashion):
-        pytest.skip("needs Fashion-MNIST under $TINYGAN_DATA (CI points it at ../shared/data)")
     from tinygan.data import FashionMNIST
     from tinygan.data.transforms import normalize, to_float
     from tinygan.models import pretrained_classifier

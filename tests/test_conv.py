@@ -16,6 +16,8 @@ import tinygan.nn.functional as F
 from tinygan.ops import im2col
 from tinygan.testing import gradcheck, gradgradcheck
 
+from tolerances import assert_within, sum_tolerance
+
 
 def conv2d_reference(x, w, b, stride, padding, dilation, groups):
     """Direct definition: y[n, o, p, q] = sum_{c, i, j} x_pad[n, c, p*s + i*d, q*s + j*d] w[o, c, i, j]."""
@@ -203,8 +205,14 @@ def test_forward_cols_kept_for_the_weight_gradient_and_then_dropped(cin, rng, mo
         (y * y).sum().backward()
         assert node.saved is None
         grads.append((x.grad.data.copy(), w.grad.data.copy()))
-    for a, b in zip(*grads):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+    # The same sums, maybe grouped into other GEMMs: within the rounding bound of the chain
+    # y (cin * 16 terms), then x.grad (4 * 16 terms) or w.grad (3 * 4 * 4 pixels), whose
+    # sums of |terms| are the same backward run on |x| and |w|.
+    xa, wa = (tinygan.tensor(np.abs(t.data), requires_grad=True) for t in (x, w))
+    ya = F.conv2d(xa, wa, None, 2, 1)
+    (ya * ya).sum().backward()
+    for a, b, m, n in zip(*grads, (xa.grad.data, wa.grad.data), (cin * 16 + 4 * 16, cin * 16 + 3 * 16)):
+        assert_within(a, b, sum_tolerance(m, n, np.float64))
     with tinygan.no_grad():
         assert F.conv2d(x, w, None, 2, 1).grad_fn is None
     assert F.conv2d(x, w.detach(), None, 2, 1).grad_fn.saved is None   # no weight gradient wanted

@@ -137,6 +137,7 @@ def test_dropout_same_seed_same_mask():
     b = F.dropout(x, 0.5).data                  # the generator moved on: another mask
     tinygan.manual_seed(123)
     c = F.dropout(x, 0.5).data
+    # exact: tinygan promises bit-identical results for the same seed, thread count and machine
     np.testing.assert_array_equal(a, c)
     assert not np.array_equal(a, b)
 
@@ -144,6 +145,7 @@ def test_dropout_same_seed_same_mask():
 def test_dropout_eval_and_edge_probabilities(rng):
     x = tinygan.tensor(rng.standard_normal((3, 4)))
     assert F.dropout(x, 0.5, training=False) is x
+    # exact: p = 0 passes the input through, p = 1 gives exact zeros
     np.testing.assert_array_equal(F.dropout(x, 0.0).data, x.data)
     np.testing.assert_array_equal(F.dropout(x, 1.0).data, np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"dropout: probability has to be between 0 and 1, but got 1.5"):

@@ -20,9 +20,7 @@ from tinygan.train.gan import NonFiniteLossError, TIMING_KEYS, train_gan
 
 import gan_helpers
 
-needs_mnist = pytest.mark.skipif(
-    not os.path.isdir(os.path.join(os.environ.get("TINYGAN_DATA", "/nonexistent"), "mnist")),
-    reason="needs MNIST under $TINYGAN_DATA (CI points it at ../shared/data)")
+needs_mnist = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
 pytestmark = needs_mnist
 
 FAMILIES = getattr(tinygan.models, "FAMILIES", None)
@@ -57,6 +55,7 @@ def assert_same_state(a, b, where=""):
         for i, (x, y) in enumerate(zip(a, b)):
             assert_same_state(x, y, f"{where}/{i}")
     elif isinstance(a, (np.ndarray, tinygan.Tensor)):
+        # exact: tinygan promises bit-identical results for the same seed, thread count and machine
         np.testing.assert_array_equal(np.asarray(getattr(a, "data", a)), np.asarray(getattr(b, "data", b)),
                                       err_msg=where)
     else:
@@ -101,6 +100,7 @@ def test_smoke_tiny_families_and_class_rows(name, tmp_path):
     run, state = _smoke(name, tmp_path, ema=0.9)
     labels = state["fixed"]["labels"]
     if name in ("tiny_cgan", "tiny_infogan"):       # row r of the 10 x 10 grid is class (code) r
+        # exact: integer results
         np.testing.assert_array_equal(labels, np.repeat(np.arange(10), 10))
     else:
         assert labels is None
@@ -119,10 +119,12 @@ def test_sampling_leaves_training_state_alone():
     rng = tinygan.get_rng_state()
     a = generate(family, inputs["z"], batch_size=100)
     b = generate(family, inputs["z"], batch_size=100)
+    # exact: the same computation on the same inputs twice (same thread count and machine)
     np.testing.assert_array_equal(a, b)
     assert a.shape == (100, 1, 28, 28) and a.dtype == np.float32 and np.abs(a).max() <= 1
     assert not family.training and tinygan.get_rng_state() == rng
     for k, v in family.state_dict().items():
+        # exact: sampling leaves the state untouched, bit for bit
         np.testing.assert_array_equal(np.asarray(v.data), before[k], err_msg=k)
 
 
@@ -251,7 +253,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(which, tmp_pa
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="signals reach only the main thread")
-def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path, monkeypatch):
+def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path, monkeypatch, terminal_sigint):
     cls = gan_helpers.TinyGAN
     original = cls.g_loss
     calls = {"n": 0}

@@ -16,6 +16,8 @@ import pytest
 import tinygan
 from tinygan import nn
 
+from tolerances import assert_within, eps, sum_tolerance
+
 
 class Affine(nn.Module):
     """y = tanh(x W^T + b) * scale, with a persistent and a non-persistent buffer."""
@@ -46,6 +48,22 @@ def arrays(module):
     return {k: v.data.copy() for k, v in module.state_dict().items()}
 
 
+def _affine_chain_tolerance(net, x, dtype=np.float32):
+    """Bound on |net(x) in float32 - net(x) exactly| for a Net (Affine layers, float64 weights
+    now): each layer's x W^T + b is a sum of fan_in + 1 terms (sum_tolerance of their |.|),
+    the error coming in passes through |W|, tanh is 1-Lipschitz and rounds to an ulp of its
+    output (at most 1), and the scale multiplies both."""
+    h, err = np.asarray(x, np.float64), 0.0
+    for layer in (*net.body, net.head):
+        w, b, scale = (np.asarray(t.data, np.float64) for t in (layer.weight, layer.bias, layer.scale))
+        z = h @ w.T + b
+        err = (err @ np.abs(w).T if np.ndim(err) else 0.0) + sum_tolerance(
+            np.abs(h) @ np.abs(w).T + np.abs(b), w.shape[1] + 1, dtype)
+        h = np.tanh(z) * scale
+        err = np.abs(scale) * (err + 2 * eps(dtype))
+    return err
+
+
 # -- Parameter --------------------------------------------------------------------------------
 def test_parameter_is_a_leaf_tensor_that_requires_grad():
     t = tinygan.ones(2, 3)
@@ -60,6 +78,7 @@ def test_parameter_is_a_leaf_tensor_that_requires_grad():
     y = (p * 3).sum()
     assert type(y) is tinygan.Tensor
     y.backward()
+    # exact: 3.0 per element, nothing to round
     np.testing.assert_array_equal(p.grad.data, np.full((2, 3), 3.0))
 
 
@@ -67,6 +86,7 @@ def test_parameter_from_a_non_leaf_is_cut_from_the_graph():
     x = tinygan.ones(2, requires_grad=True)
     p = nn.Parameter(x * 2)
     assert p.is_leaf and p.grad_fn is None
+    # exact: 2.0 per element, nothing to round
     np.testing.assert_array_equal(p.data, [2.0, 2.0])
 
 
@@ -189,7 +209,8 @@ def test_call_runs_forward_and_hooks():
     assert calls == ["pre"] and np.all(y.data == 0)
     h1.remove()
     h2.remove()
-    np.testing.assert_allclose(m(x).data, m.forward(x).data)
+    # exact: the same computation on the same inputs twice (same thread count and machine)
+    np.testing.assert_array_equal(m(x).data, m.forward(x).data)
     assert calls == ["pre"]
     with pytest.raises(NotImplementedError, match="forward"):
         nn.Module()(x)
@@ -216,6 +237,7 @@ def test_state_dict_round_trip_gives_identical_outputs():
     params_before = list(dst.parameters())
     result = dst.load_state_dict(src.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
+    # exact: the same weights and input, the same computation (same thread count and machine)
     np.testing.assert_array_equal(src(x).data, dst(x).data)
     # Copied in place: the same Parameter objects (an optimizer holding them stays valid),
     # and the arrays are not shared with the source.
@@ -229,6 +251,7 @@ def test_load_state_dict_accepts_numpy_arrays_and_casts_to_the_model_dtype():
     sd["count"] = 7                                         # a Python number works too
     dst.load_state_dict(sd)
     assert dst.weight.dtype == np.float32 and dst.count.dtype == np.int64
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(dst.weight.data, src.weight.data)
     assert dst.count.item() == 7
 
@@ -249,6 +272,7 @@ def test_load_state_dict_error_lists_every_problem_and_changes_nothing():
     assert "not changed" in msg
     # Nothing was copied, not even the keys that were fine (body.0.*, listed before the errors).
     after = arrays(net)
+    # exact: a refused load changes nothing, bit for bit
     assert all(np.array_equal(before[k], after[k]) for k in before)
 
 
@@ -262,6 +286,7 @@ def test_load_state_dict_strict_false_returns_the_key_lists():
     assert result.missing_keys == ["body.0.bias"] and result.unexpected_keys == ["extra"]
     missing, unexpected = result                             # a named tuple
     assert missing == ["body.0.bias"]
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(net.head.weight.data, src.head.weight.data)   # the rest loaded
     # A shape mismatch is an error even when not strict, and again nothing is changed.
     before = arrays(net)
@@ -285,7 +310,7 @@ def test_to_float64_moves_parameters_and_buffers_in_place():
     assert net.head.count.dtype == np.int64                           # ints are not cast
     y64 = net(tinygan.tensor(x.data, dtype=np.float64))
     assert y64.dtype == np.float64
-    np.testing.assert_allclose(y64.data, y32, rtol=1e-5, atol=1e-6)
+    assert_within(y32, y64.data, _affine_chain_tolerance(net, x.data), "float32 vs float64")
     net.float()
     assert net.head.weight.dtype == np.float32
     net.to(np.float64)                                                # positional dtype
@@ -319,6 +344,7 @@ def test_deepcopy_gives_independent_parameters():
     twin = copy.deepcopy(net)
     assert isinstance(twin.head.weight, nn.Parameter)
     assert twin.head.weight.data is not net.head.weight.data
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(twin.head.weight.data, net.head.weight.data)
     twin.head.weight.data += 1
     assert not np.array_equal(twin.head.weight.data, net.head.weight.data)
@@ -335,6 +361,7 @@ def test_to_cuda_and_back():
     assert net.head.weight is p0 and net.head.weight.is_cuda and net.head.count.is_cuda
     net.cpu()
     assert not net.head.weight.is_cuda
+    # exact: pure data movement (copies, views, indexing, casts of representable values)
     assert all(np.array_equal(sd[k], v) for k, v in arrays(net).items())
 
 
@@ -354,7 +381,8 @@ def test_sequential_indexing_len_iteration_append_delete():
     with pytest.raises(IndexError):
         seq[5]
     x = tinygan.randn(3, 2)
-    np.testing.assert_allclose(seq(x).data, c(a(x)).data)
+    # exact: the same computation on the same inputs twice (same thread count and machine)
+    np.testing.assert_array_equal(seq(x).data, c(a(x)).data)
     named = nn.Sequential(OrderedDict([("enc", Affine(2, 3)), ("dec", Affine(3, 2))]))
     assert [n for n, _ in named.named_parameters()][:1] == ["enc.weight"]
     assert named.enc is named[0]

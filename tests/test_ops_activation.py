@@ -72,6 +72,7 @@ def test_leaky_relu(shape, slope, make, close, check_grads):
 def test_piecewise_activation_gradient_values():
     x = tinygan.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], dtype=tinygan.float64, requires_grad=True)
     (g,) = tinygan.grad(x.relu().sum(), x)
+    # exact: the derivatives of relu and leaky_relu are the constants 0, 1 and the slope
     np.testing.assert_array_equal(g.data, [0, 0, 0, 1, 1])        # relu'(0) = 0, as PyTorch
     (g,) = tinygan.grad(F.leaky_relu(x, 0.2).sum(), x)
     np.testing.assert_array_equal(g.data, [0.2, 0.2, 0.2, 1, 1])
@@ -154,6 +155,7 @@ def test_extreme_logits_stay_finite(dtype):
             (g,) = tinygan.grad(y.sum(), x)
         assert y.dtype == dtype and g.dtype == dtype, name
         assert np.isfinite(y.data).all() and np.isfinite(g.data).all(), name
+        # elementwise, no sums: a few ulps of each value (8 float32 eps), relative
         tol = 1e-6 if dtype == tinygan.float32 else 1e-12
         np.testing.assert_allclose(y.data, ref, rtol=tol, atol=1e-12, err_msg=name)
         np.testing.assert_allclose(g.data, dref, rtol=tol, atol=1e-12, err_msg=name)
@@ -228,6 +230,7 @@ def test_softmax_large_logits(dtype):
     assert p.dtype == dtype and lp.dtype == dtype and g.dtype == dtype
     assert np.isfinite(p.data).all() and np.isfinite(lp.data).all() and np.isfinite(g.data).all()
     e = np.exp([0.0, 1.0, 2.0])
+    # rows of three: a few ulps (8 float32 eps) of each value, relative, and absolute near 0
     tol = 1e-6 if dtype == tinygan.float32 else 1e-12
     np.testing.assert_allclose(p.data[0], e / e.sum(), rtol=tol)
     np.testing.assert_allclose(p.data[2], e[::-1] / e.sum(), rtol=tol)

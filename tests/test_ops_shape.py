@@ -178,6 +178,7 @@ def test_expand(shape, sizes, out, make, close, check_grads):
 def test_expand_gradient_adds_up(make):
     x = make(3, 1)
     (g,) = tinygan.grad(x.expand(2, 3, 4).sum(), x)
+    # exact: nothing is rounded (exactly representable values, ops that round nothing)
     np.testing.assert_array_equal(g.data, np.full((3, 1), 8.0))
 
 
@@ -250,6 +251,7 @@ def test_repeated_indices_add_their_gradients(make):
     y = x[[0, 2, 0, 0, 4]]
     gy = tinygan.tensor([1.0, 10.0, 100.0, 1000.0, 10000.0], dtype=tinygan.float64)
     (g,) = tinygan.grad(y, x, grad_outputs=gy)
+    # exact: sums of small integers, nothing to round
     np.testing.assert_array_equal(g.data, [1101.0, 0.0, 10.0, 0.0, 10000.0])
     m = make(3, 2)
     (g,) = tinygan.grad(m[np.array([2, 2]), np.array([1, 1])].sum(), m)
@@ -372,6 +374,7 @@ def test_split_gradient_of_some_pieces(make):
     x = make(5)
     a, b, c = x.split([2, 1, 2])
     (g,) = tinygan.grad(a.sum() + 3 * c.sum(), x)
+    # exact: nothing is rounded (exactly representable values, ops that round nothing)
     np.testing.assert_array_equal(g.data, [1, 1, 0, 3, 3])
 
 
@@ -425,6 +428,7 @@ def test_pad_gradients_add_up_where_values_repeat():
     x = tinygan.tensor([1.0, 2.0, 3.0], dtype=tinygan.float64, requires_grad=True)
     # replicate (2, 1): [1, 1, 1, 2, 3, 3] -- x0 appears 3 times, x2 twice
     (g,) = tinygan.grad(F.pad(x, (2, 1), mode="replicate").sum(), x)
+    # exact: sums of ones, nothing to round
     np.testing.assert_array_equal(g.data, [3.0, 1.0, 2.0])
     # reflect (2, 1): [3, 2, 1, 2, 3, 2] -- x1 three times, x2 twice
     y = F.pad(x, (2, 1), mode="reflect")

@@ -110,6 +110,7 @@ def test_max_pool2d_forward_and_indices(kernel, stride, padding, dilation, ceil_
     ref, ref_idx = _np_max_pool(x, _pair(kernel), _pair(s), _pair(padding), _pair(dilation), ceil_mode)
     close(y, ref)
     assert idx.dtype == np.int64
+    # exact: max pooling selects; indices are integers
     np.testing.assert_array_equal(idx.data, ref_idx)
 
 
@@ -136,6 +137,7 @@ def test_max_pool2d_nan_and_minus_inf(kernel, stride, padding, dilation, ceil_mo
                           return_indices=True)
     s = kernel if stride is None else stride
     ref, ref_idx = _np_max_pool(x, _pair(kernel), _pair(s), _pair(padding), _pair(dilation), ceil_mode)
+    # exact: max pooling selects; indices are integers
     np.testing.assert_array_equal(y.data, ref)
     np.testing.assert_array_equal(idx.data, ref_idx)
 
@@ -182,6 +184,7 @@ def test_pools_match_torch(rng):
                                     return_indices=True)
         want, want_idx = tF.max_pool2d(torch.tensor(x), kernel, stride, padding, dilation, ceil_mode,
                                        return_indices=True)
+        # exact: max pooling selects; indices are integers
         np.testing.assert_array_equal(got.data, want.numpy())
         np.testing.assert_array_equal(got_idx.data, want_idx.numpy())
     x = rng.standard_normal((2, 3, 7, 6))
@@ -202,6 +205,7 @@ def test_max_pool_blocks_matches_the_general_path(kernel):
     fast = F.max_pool2d(tinygan.tensor(x, requires_grad=True), kernel)
     assert isinstance(fast.grad_fn, pool.MaxPoolBlocks)
     general_y, index = F.max_pool2d(tinygan.tensor(x), kernel, return_indices=True)  # general path
+    # exact: max pooling selects
     np.testing.assert_array_equal(fast.data, general_y.data)
     xt = tinygan.tensor(x, requires_grad=True)
     gy = rng.standard_normal(fast.shape)
@@ -210,6 +214,7 @@ def test_max_pool_blocks_matches_the_general_path(kernel):
     n, c = x.shape[:2]
     flat = (np.arange(n * c).reshape(n, c, 1, 1) * 36 + index.data).reshape(-1)
     np.add.at(expected, flat, gy.reshape(-1))
+    # exact: each input cell gets the gradient of at most one window: nothing is added
     np.testing.assert_array_equal(xt.grad.data.reshape(-1), expected)
     assert xt.grad.data[0, 0, :2, :2].tolist() == [[gy[0, 0, 0, 0], 0.0], [0.0, 0.0]] or kernel != 2
 

@@ -14,10 +14,13 @@ came from, and a download that fails it is never written to the cache: the
 bytes are verified in memory, then written to a temporary file in the cache
 folder, flushed to disk, and renamed onto the final name in one atomic step, so
 a reader never sees a half-written file and an interrupted download leaves no
-file under a real name.
+file under a real name.  Downloads into the same folder are serialized by a file
+lock (``download_lock``), so processes that need a data set at the same time fetch
+it once.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -335,12 +338,41 @@ def load_raw(name: str, filenames: Iterable[str] = FILES, root: "str | os.PathLi
                 "(raw or .gz) and download=False"
             )
         dest = Path(root) / name if root is not None else cache_dir(name)
-        # Download every file of the data set that is missing, not just the ones asked for:
-        # the sources deliver all four at once, and the other split will be wanted soon.
-        wanted = [f for f in FILES if f in missing or find_file(dirs, f) is None]
-        got = _download(name, wanted, dest)
-        out.update((f, got[f]) for f in missing)
+        with download_lock(dest):
+            # Another process may have fetched the files while this one waited for the lock.
+            for filename in list(missing):
+                path = find_file(dirs, filename)
+                if path is not None:
+                    out[filename] = read_verified(path, name, filename)
+                    missing.remove(filename)
+            if missing:
+                # Download every file of the data set that is missing, not just the ones asked
+                # for: the sources deliver all four at once, and the other split is wanted soon.
+                wanted = [f for f in FILES if f in missing or find_file(dirs, f) is None]
+                got = _download(name, wanted, dest)
+                out.update((f, got[f]) for f in missing)
     return out
+
+
+@contextlib.contextmanager
+def download_lock(dest: Path):
+    """Hold an exclusive lock for downloads into ``dest`` (the file ``.<name>.lock`` beside it).
+
+    Two processes that want the same data set at once -- test workers, a notebook beside a
+    training run -- then download it once: the second waits, and finds the files when it gets
+    the lock.  Without the lock both would still be safe (every file is verified and renamed
+    into place whole, see ``atomic_write``), just downloaded twice.  Where ``fcntl`` is missing
+    (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:          # not POSIX: the atomic writes alone
+        yield
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / f".{dest.name}.lock", "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)     # released when the file is closed
+        yield
 
 
 _download = download   # load_raw's parameter is also called download
