@@ -50,7 +50,7 @@ from ..data import Compose, DataLoader, binarize, get_dataset, to_float
 from ..viz import plot_latent_scatter, save_image_grid, save_image_rows
 from .classifier import fast_mode
 from .loop import (Stepper, build_family, class_noise, family_registry, fit, fixed_inputs,
-                   generate, is_vae, load_run, make_optimizer)
+                   generate, is_pretrained, is_vae, load_run, make_optimizer)
 from .run import Run
 
 FAST_IMAGES = 512             # TINYGAN_FAST=1: train on this many images
@@ -356,6 +356,9 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = IWAE_K, seed: int = 
     likelihood of a digit given its label.  With the Gaussian likelihood
     the nats are of a density on grey levels (not comparable with binarized figures).
 
+    ``folder`` may be ``"pretrained:NAME"`` (a shipped VAE) or an ``.npz`` that ``tinygan
+    export`` wrote; ``log`` does nothing there (no run folder).
+
     Appends ``{"type": "eval", ...}`` to the run's metrics.jsonl when ``log``; ``reference``
     adds the real-data reference values (see ``tinygan.train.gan.evaluate_run``).
     """
@@ -385,7 +388,7 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = IWAE_K, seed: int = 
     result["n_samples"] = int(n)
     if family.conditional:
         result["label_accuracy"] = float((probs.argmax(1) == classes).mean())
-    if log:
+    if log and not is_pretrained(folder):
         with open(Path(folder) / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"type": "eval", "epoch": state["epoch"], "step": state["step"],
                                 "images": state["images"], **result}) + "\n")
