@@ -9,10 +9,15 @@
                                [--beta B] [--capacity C_MAX] [--capacity-steps N] [--gamma G]
     tinygan sample RUN --n N --out FILE.npz [--force]
     tinygan eval RUN [--n N] [--json] [--iwae-k K]
+    tinygan export RUN --out FILE.npz [--float16] [--force]
     every command: [--debug]  (or TINYGAN_DEBUG=1) shows the traceback of a failure
 
 A run folder (``runs/MODEL-DATASET`` by default) holds config.json, checkpoints/,
-samples/epoch_NNN.png, samples.png, losses.png and metrics.jsonl.
+samples/epoch_NNN.png, samples.png, losses.png and metrics.jsonl.  ``sample`` and ``eval``
+also take ``pretrained:NAME``, a trained model shipped with tinygan (``pretrained:dcgan``,
+``pretrained:cgan``, ``pretrained:vae``; tinygan/weights/README.md), or a FILE.npz that
+``export`` wrote from a run: what sampling needs (a GAN's generator, a whole VAE), not
+what resuming needs.
 
 When something goes wrong, a command prints one line on stderr -- ``tinygan COMMAND: what,
 naming the file or argument, and what to do`` -- and exits with 2 for bad input (an argument
@@ -144,9 +149,9 @@ def _sample(args) -> int:
 
 
 def _eval(args) -> int:
-    from .train.run import Run
+    from .train.loop import run_config
     _check_device(args.device)
-    if _is_vae(Run.open(args.run).config.get("model")):
+    if _is_vae(run_config(args.run).get("model")):
         from .train.vae import IWAE_K, evaluate_vae_run
         result = evaluate_vae_run(args.run, n=args.n, seed=args.seed, device=args.device,
                                   iwae_k=args.iwae_k if args.iwae_k is not None else IWAE_K,
@@ -167,6 +172,24 @@ def _eval(args) -> int:
         print(f"reference (real training images, n={ref['n_samples']}): FID {ref['fid']:.4f}, "
               f"classifier score of the test images {ref['classifier_score']:.4f}")
     return 0
+
+
+def _export(args) -> int:
+    from .models.shipped import export_run
+    path = _output_file(args.out, args.force)      # ends in .npz: how sample and eval know it
+    result = export_run(args.run, path, float16=args.float16)
+    print(f"wrote {result['path']}: {result['model']} "
+          f"({'the generator' if result['part'] == 'G' else 'the whole model'}), "
+          f"{result['parameters']:,} values in {result['dtype']}, {result['bytes']:,} bytes, "
+          f"from epoch {result['epoch']}, step {result['step']}")
+    return 0
+
+
+def _pretrained_lines() -> dict:
+    """``pretrained:NAME`` -> one line, for ``tinygan models``."""
+    from .models.shipped import PREFIX, PRETRAINED
+    return {PREFIX + name: f"shipped trained weights: {text}"
+            for name, (_, text) in sorted(PRETRAINED.items())}
 
 
 # ----------------------------------------------------------------------------
@@ -229,7 +252,7 @@ def _output_file(text: str, force: bool) -> Path:
     inside = _run_checkpoints_around(absolute.parent)
     if inside is not None:
         raise UsageError(f"--out {path}: that is inside {inside}, the checkpoints of the run "
-                         f"{inside.parent}; write the samples somewhere else")
+                         f"{inside.parent}; write it somewhere else")
     if os.path.lexists(path) and not force:
         raise UsageError(f"--out {path}: the file exists; pass --force to write over it, or "
                          "choose another name")
@@ -279,9 +302,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _list(args) -> int:
-    models = _models()
-    width = max(len(m) for m in models)
-    for name, text in models.items():
+    models, shipped = _models(), _pretrained_lines()
+    width = max(len(m) for m in (*models, *shipped))
+    for name, text in {**models, **shipped}.items():
         print(f"{name:{width}s}  {text}")
     return 0
 
@@ -332,8 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--gamma", type=float, help="the weight of |KL - C| (default 1000)")
     t.set_defaults(func=_train)
 
+    shipped = ", ".join(_pretrained_lines())
     s = sub.add_parser("sample", help="draw samples from a trained GAN or VAE into an .npz file")
-    s.add_argument("run", help="a run folder")
+    s.add_argument("run", help=f"a run folder, a model shipped with tinygan ({shipped}) or "
+                   "an .npz written by `tinygan export`")
     s.add_argument("--n", type=_whole(1), default=64, help="how many samples")
     s.add_argument("--out", required=True, help="the .npz file: images float32 (N, 1, 28, 28) in "
                    "[-1, 1], labels int64 (N,) for conditional models")
@@ -344,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="FID, classifier score (and label/code accuracy) of a run; "
                        "for a VAE also -ELBO and the IWAE estimate in nats")
-    e.add_argument("run", help="a run folder")
+    e.add_argument("run", help=f"a run folder, a model shipped with tinygan ({shipped}) or "
+                   "an .npz written by `tinygan export`")
     e.add_argument("--n", type=_whole(1), default=10_000, help="how many samples (at least 128)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--seed", type=_whole(0), default=0)
@@ -352,18 +378,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--iwae-k", type=int, help="importance samples of the IWAE bound (VAEs; default 100)")
     e.set_defaults(func=_eval)
 
-    m = sub.add_parser("models", help="list the models")
+    x = sub.add_parser("export", help="write the weights a run samples with (a GAN's generator, "
+                       "a whole VAE; the EMA's if kept) to a small .npz that `sample` and `eval` "
+                       "take in place of the run folder")
+    x.add_argument("run", help="a run folder (its latest checkpoint)")
+    x.add_argument("--out", required=True, help="the .npz file to write (.npz is added if missing)")
+    x.add_argument("--float16", action="store_true",
+                   help="store the weights in half precision (half the size; loaded as float32)")
+    x.add_argument("--force", action="store_true", help="write over --out if it exists")
+    x.set_defaults(func=_export)
+
+    m = sub.add_parser("models", help="list the models (and the trained ones shipped with tinygan)")
     m.set_defaults(func=_list)
-    for command in (t, s, e, m):   # --debug after the command too; SUPPRESS keeps one given before
+    for command in (t, s, e, x, m):   # --debug after the command too; SUPPRESS keeps one given before
         command.add_argument("--debug", **dict(debug, default=argparse.SUPPRESS))
     return p
 
 
 def main(argv=None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:       # --help (0), or a bad argument (2, its line already printed)
-        return exc.code if isinstance(exc.code, int) else 0
+    args = build_parser().parse_args(argv)    # a bad argument: its one line, then SystemExit(2)
     debug = args.debug or os.environ.get("TINYGAN_DEBUG", "0") not in ("", "0")
     with warnings.catch_warnings():
         if not debug:

@@ -24,6 +24,10 @@ beta_vae   ``BetaVAE``         Higgins et al. 2017; capacity annealing of Burges
 cvae       ``CVAE``            Sohn et al. 2015 (label-conditioned encoder and decoder)
 =========  ==================  ==============================================================
 
+``pretrained(name)`` gives a family trained by tinygan's own commands and shipped in
+tinygan/weights/ (``"dcgan"``, ``"cgan"``, ``"vae"``; shipped.py, tinygan/weights/README.md),
+as ``pretrained_classifier`` gives the frozen classifier.
+
 ``FAMILIES`` holds only ``GANFamily`` classes (the GAN tests and lessons iterate over it as
 such); ``tinygan.train.loop.family_registry()`` is the union that ``tinygan train`` and
 ``tinygan models`` use.
@@ -34,11 +38,12 @@ from .classifier import Classifier, pretrained_classifier
 from .dcgan import DCGAN
 from .gan import GAN
 from .infogan import InfoGAN
+from .shipped import PRETRAINED, pretrained, pretrained_names
 from .vae import CVAE, VAE, VAE_FAMILIES, BetaVAE, ConvVAE, VAEFamily
 from .wgan import WGAN, WGANGP
 
 FAMILIES = {cls.name: cls for cls in (GAN, DCGAN, ConditionalGAN, InfoGAN, WGAN, WGANGP)}
 
 __all__ = ["FAMILIES", "GANFamily", "GAN", "DCGAN", "ConditionalGAN", "InfoGAN", "WGAN", "WGANGP",
-           "Classifier", "pretrained_classifier",
+           "Classifier", "pretrained_classifier", "PRETRAINED", "pretrained", "pretrained_names",
            "VAE_FAMILIES", "VAEFamily", "VAE", "ConvVAE", "BetaVAE", "CVAE"]

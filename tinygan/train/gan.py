@@ -44,8 +44,8 @@ from ..data import Compose, DataLoader, get_dataset, normalize, to_float
 from .classifier import fast_mode
 from .loop import (EVAL_BYTES_PER_SAMPLE, GRID, TIMING_KEYS, NonFiniteLossError, Stepper,
                    build_family, check_sample_memory, check_settings, class_noise, family_registry,
-                   fit, fixed_inputs, generate, is_vae, load_run, make_optimizer, num_classes,
-                   sample_run)
+                   fit, fixed_inputs, generate, is_pretrained, is_vae, load_run, make_optimizer,
+                   num_classes, run_config, sample_run)
 from .run import Run
 
 DEFAULT_EPOCHS = 5
@@ -180,14 +180,18 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
 # using a trained run: tinygan sample, tinygan eval
 # ----------------------------------------------------------------------------
 def _vae_run(folder) -> bool:
-    """Whether the run in ``folder`` trained a VAE family."""
-    return is_vae(family_registry().get(Run.open(folder).config.get("model")))
+    """Whether the run in ``folder`` (or a pretrained model, see ``load_run``) is a VAE."""
+    return is_vae(family_registry().get(run_config(folder).get("model")))
 
 
 def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifier=None,
                  log: bool = True, reference: bool = False) -> dict:
     """FID against the real test images, classifier score, and where they apply cgan's label
     accuracy and InfoGAN's code accuracy, of ``n`` samples of a run's latest checkpoint.
+
+    ``folder`` may be ``"pretrained:NAME"`` (a model shipped with tinygan) or an ``.npz``
+    that ``tinygan export`` wrote (see ``load_run``); neither has a metrics.jsonl, so ``log``
+    does nothing there.
 
     Appends ``{"type": "eval", ...}`` to the run's metrics.jsonl when ``log``.  With
     ``reference``, also ``"reference"``: the same figures for real training images (FID of
@@ -222,7 +226,7 @@ def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifie
     elif classes is not None:
         result["code_accuracy"] = metrics.best_mapping_accuracy(classes, probs.argmax(1),
                                                                  num_classes(family))[0]
-    if log:        # a read-only run: the result is still returned, with a warning
+    if log and not is_pretrained(folder):   # a read-only run: the result is still returned, with a warning
         Run.open(folder).log_or_warn({"type": "eval", "epoch": state["epoch"], "step": state["step"],
                                       "images": state["images"], **result})
     if reference:

@@ -166,9 +166,36 @@ def generate(family, z, labels=None, batch_size: int = 500) -> np.ndarray:
     return out
 
 
+def is_pretrained(folder) -> bool:
+    """Whether ``folder`` names a pretrained model file rather than a run folder: a shipped
+    model ``"pretrained:NAME"`` or an ``.npz`` written by ``tinygan export``."""
+    from ..models.shipped import model_file
+    return model_file(folder) is not None
+
+
+def run_config(folder) -> dict:
+    """The config of a run folder (its config.json), or of the run a pretrained model
+    (``"pretrained:NAME"``, an exported ``.npz``; see ``load_run``) came from."""
+    if is_pretrained(folder):
+        return load_run(folder)[1]
+    from .run import Run
+    return Run.open(folder).config
+
+
 def load_run(folder, device="cpu") -> tuple:
     """``(family, config, state)`` of a run's latest checkpoint; the family in eval mode, holding
-    the EMA's weights (a GAN's generator, a whole VAE) when the run kept one."""
+    the EMA's weights (a GAN's generator, a whole VAE) when the run kept one.
+
+    ``folder`` may also be ``"pretrained:NAME"``, a model shipped in tinygan/weights/
+    (``tinygan.models.pretrained``), or the path of an ``.npz`` that ``tinygan export`` wrote:
+    then ``state`` holds only ``epoch``, ``step``, ``images`` and ``ema_beta`` of the
+    checkpoint it was exported from (None: no EMA) and ``path`` (the file); the EMA's
+    weights, if the run kept one, are the ones in the file.
+    """
+    from ..models.shipped import load_pretrained, model_file
+    path = model_file(folder)
+    if path is not None:
+        return load_pretrained(path, device)
     from .run import Run
     run = Run.open(folder)
     cfg = run.config
@@ -597,4 +624,4 @@ __all__ = ["GRID", "NUM_CLASSES", "TIMING_KEYS", "NonFiniteLossError", "Stepper"
            "family_registry", "build_family", "is_vae", "ema_module", "make_optimizer",
            "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run",
            "load_weights", "restoring_from", "check_settings", "check_sample_memory",
-           "SAMPLE_MEMORY_LIMIT", "EVAL_BYTES_PER_SAMPLE"]
+           "SAMPLE_MEMORY_LIMIT", "EVAL_BYTES_PER_SAMPLE", "is_pretrained", "run_config"]

@@ -50,7 +50,7 @@ from ..viz import plot_latent_scatter, save_image_grid, save_image_rows
 from .classifier import fast_mode
 from .loop import (EVAL_BYTES_PER_SAMPLE, Stepper, build_family, check_sample_memory,
                    check_settings, class_noise, family_registry, fit, fixed_inputs, generate,
-                   is_vae, load_run, make_optimizer)
+                   is_pretrained, is_vae, load_run, make_optimizer)
 from .run import Run
 
 FAST_IMAGES = 512             # TINYGAN_FAST=1: train on this many images
@@ -364,6 +364,9 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = IWAE_K, seed: int = 
     likelihood of a digit given its label.  With the Gaussian likelihood
     the nats are of a density on grey levels (not comparable with binarized figures).
 
+    ``folder`` may be ``"pretrained:NAME"`` (a shipped VAE) or an ``.npz`` that ``tinygan
+    export`` wrote; ``log`` does nothing there (no run folder).
+
     Appends ``{"type": "eval", ...}`` to the run's metrics.jsonl when ``log``; ``reference``
     adds the real-data reference values (see ``tinygan.train.gan.evaluate_run``).
     """
@@ -394,7 +397,7 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = IWAE_K, seed: int = 
     result["n_samples"] = int(n)
     if family.conditional:
         result["label_accuracy"] = float((probs.argmax(1) == classes).mean())
-    if log:        # a read-only run: the result is still returned, with a warning
+    if log and not is_pretrained(folder):   # a read-only run: the result is still returned, with a warning
         Run.open(folder).log_or_warn({"type": "eval", "epoch": state["epoch"], "step": state["step"],
                                       "images": state["images"], **result})
     if reference:
