@@ -249,6 +249,10 @@ CASES = {
         "sample gan --n 2 --out vae/", 2, (r"--out vae/ is a folder", r"vae/samples\.npz")),
     "sample --out an existing file": Case(
         "sample gan --n 2 --out old.npz", 2, (r"--out old\.npz: the file exists", "--force")),
+    "export over an existing file": Case(
+        "export gan --out old.npz", 2, (r"--out old\.npz: the file exists", "--force")),
+    "export into a run's checkpoints": Case(
+        "export gan --out gan/checkpoints/g.npz", 2, NOT_A_RUNS_CHECKPOINTS),
     # train --out: another run's files are not mixed with this one's
     "train over another run's config and log": Case(
         "train dcgan --max-steps 1 --quiet --out other", 2,
@@ -326,6 +330,8 @@ CASES = {
         "sample gan --n 10000000 --out s.npz", 2,
         (r"n = 10,000,000 samples would need 3\d\.\d GB of memory \(3,5\d\d bytes each\)",
          r"ask for at most [\d,]+ at a time")),
+    "eval --n ten million": Case(
+        "eval vae --n 10000000 --json", 2, (r"n = 10,000,000 samples would need 4\d\.\d GB of memory",)),
     # run files a kill or a mistake can leave unreadable: the file named
     "sample a run with an empty config.json": Case(
         "sample emptycfg --n 2 --out s.npz", 2, (r"emptycfg/config\.json is not valid JSON \(it is empty\)",)),
