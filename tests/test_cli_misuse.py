@@ -369,6 +369,22 @@ def test_misuse_is_refused_in_one_line(case: Case, work: Path, tmp_path: Path, r
         assert snapshot(work) == before
 
 
+@pytest.mark.parametrize("args", ["train gan --max-steps 1 --quiet --out fresh --device cuda",
+                                  "sample vae --n 2 --out s.npz --device cuda",
+                                  "eval vae --n 128 --device cuda"])
+def test_device_cuda_without_cupy_is_refused_in_one_line(args, work):
+    from tinygan import backend
+    if backend.cuda_is_available():
+        pytest.skip("CuPy and a GPU are here: --device cuda works (the GPU tests cover it)")
+    before = snapshot(work)
+    proc = tinygan(work, *args.split())
+    line = one_line(proc)
+    assert proc.returncode == 2, line
+    assert re.fullmatch(rf"tinygan {args.split()[0]}: --device cuda: CUDA device requested but "
+                        r"(CuPy is not installed|no usable GPU was found).*; or use --device cpu", line), line
+    assert snapshot(work) == before
+
+
 # ----------------------------------------------------------------------------
 # misuse that is not refused, but must not lose anything
 # ----------------------------------------------------------------------------
