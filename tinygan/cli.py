@@ -227,7 +227,7 @@ def _writable_folder(folder: Path, flag: str, given: str | None = None) -> None:
     if inside is not None:
         raise UsageError(f"{flag} {given}: that is inside {inside}, the checkpoints of the run "
                          f"{inside.parent}; choose a folder of its own")
-    existing = next(p for p in (folder, *folder.parents) if os.path.lexists(p) or p == Path("."))
+    existing = next(p for p in (folder, *folder.parents) if os.path.lexists(p))   # "." or "/" at last
     if not existing.is_dir():
         what = "is a file" if str(existing) == given else f"is under {existing}, which is a file"
         raise UsageError(f"{flag} {given} {what}, not a folder; choose another {flag}")

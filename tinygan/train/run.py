@@ -223,14 +223,14 @@ class Run:
         The file is rewritten atomically: a kill now leaves the old file or the new one.
         """
         records, cut_short = self._read_records()
-        if cut_short:
-            warnings.warn(RunWarning(f"{self.metrics_path}: its last line was cut short (the run "
-                                     "was killed while writing it); dropped it"), stacklevel=2)
         kept = [r for r in records if upto is None or r.get(key, 0) <= upto]
         if not kept and not self.metrics_path.exists():
             return
         text = "".join(json.dumps(r) + "\n" for r in kept)
         atomic.atomic_write(self.metrics_path, lambda f: f.write(text.encode("utf-8")))
+        if cut_short:          # said once it is done: a read-only run drops nothing
+            warnings.warn(RunWarning(f"{self.metrics_path}: its last line was cut short (the run "
+                                     "was killed while writing it); dropped it"), stacklevel=2)
 
     def checkpoint_path(self, epoch: int, step: int | None = None) -> Path:
         """``epoch_NNN.npz`` after ``epoch`` whole epochs, or ``epoch_NNN_step_SSSSSS.npz`` for a
