@@ -254,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from .kernels.host_memory import keep_freed_memory
+    keep_freed_memory()     # a tinygan process: tune malloc (kernels/host_memory.py), not on import
     try:
         return args.func(args)
     except KeyboardInterrupt:

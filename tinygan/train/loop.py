@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import backend, checkpoint, optim, random
 from ..autograd import Tensor, no_grad
+from ..kernels.host_memory import keep_freed_memory
 from ..viz import plot_curves, save_image_grid
 from .progress import progress_bar
 
@@ -327,6 +328,7 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
     Returns ``{"run", "epochs", "step", "images", "seconds", <summary_keys>, "samples",
     "losses", "checkpoint"}`` (the logged values: means over the last epoch, or the last window).
     """
+    keep_freed_memory()     # a training process: tune malloc (kernels/host_memory.py), not on import
     family = stepper.family
     cfg = stepper.cfg
     out = Path(run.folder)
