@@ -27,7 +27,7 @@ def applies(x, axes: tuple) -> bool:
 
 
 def forward(x, weight, bias, eps: float) -> tuple:
-    """x (N, C, ...), weight and bias (C-sized) -> (y, mean, var, inv_std).
+    """x (N, C, ...), weight and bias (1, C, 1, ...) -> (y, mean, var, inv_std).
 
     mean, var (biased) and inv_std = 1/sqrt(var + eps) come back as (1, C, 1, ...).
     Two passes for the statistics (the sums, then the centred sums of squares), one for
