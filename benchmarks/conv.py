@@ -116,6 +116,8 @@ def data(shape):
 def tinygan_step(shape):
     """One forward + backward of tinygan on the shape: a callable, and the gradients it leaves."""
     import tinygan
+    from tinygan.kernels.host_memory import keep_freed_memory
+    keep_freed_memory()     # as the trainer and the CLI do (import tinygan leaves malloc alone)
     from tinygan.ops import conv as F   # the same functions as tinygan.nn.functional
     name, transposed, N, Cin, H, Cout, k, s, p = shape
     x_np, w_np, gy_np = data(shape)

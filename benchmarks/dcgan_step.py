@@ -59,6 +59,8 @@ def run_tinygan(steps: int, batch: int) -> dict:
     sys.path.insert(0, os.path.join(HERE, ".."))
     import numpy as np
     import tinygan
+    from tinygan.kernels.host_memory import keep_freed_memory
+    keep_freed_memory()     # as the trainer and the CLI do (import tinygan leaves malloc alone)
     from tinygan import optim
     from tinygan.models import FAMILIES
     tinygan.manual_seed(0)

@@ -4,7 +4,7 @@ which frameworks they can compare.
 Both frameworks get the same number of threads through the environment, set before
 NumPy or torch load in the child (OpenBLAS reads OPENBLAS_NUM_THREADS, PyTorch
 OMP_NUM_THREADS, an MKL build MKL_NUM_THREADS).  tinygan's own threads
-(tinygan/cpu_threads.py) follow OMP_NUM_THREADS too, unless TINYGAN_NUM_THREADS
+(tinygan/kernels/threads.py) follow OMP_NUM_THREADS too, unless TINYGAN_NUM_THREADS
 is set in the environment the benchmark was started from.
 """
 from __future__ import annotations

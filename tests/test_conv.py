@@ -1,6 +1,6 @@
 """conv2d and conv_transpose2d: forward against direct NumPy loops, first and second derivatives.
 
-Both layouts of ops/im2col.py are exercised (channels first for few channels or groups,
+Both layouts of kernels/im2col.py are exercised (channels first for few channels or groups,
 channels last from CHANNELS_LAST_MIN channels on), and so are its other paths: the input
 gradient as a stride-1 convolution of gy (sub-pixel / flipped kernel) or through col2im,
 the width-only im2col of stride-1 rows, the forward's work kept for the weight gradient,
@@ -13,7 +13,7 @@ import pytest
 
 import tinygan
 import tinygan.nn.functional as F
-from tinygan.ops import im2col
+from tinygan.kernels import im2col
 from tinygan.testing import gradcheck, gradgradcheck
 
 from tolerances import assert_within, sum_tolerance

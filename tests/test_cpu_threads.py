@@ -1,4 +1,4 @@
-"""tinygan.cpu_threads: the pool, and every op that splits its work over it.
+"""tinygan.kernels.threads: the pool, and every op that splits its work over it.
 
 The suite runs with one thread (``make test`` sets OMP_NUM_THREADS=1), so the threaded
 paths are switched on here explicitly: three threads (uneven shares), and thresholds
@@ -19,8 +19,9 @@ import pytest
 
 import tinygan
 import tinygan.nn.functional as F
-from tinygan import cpu_threads, optim
-from tinygan.ops import im2col, math as ops_math
+from tinygan import optim
+from tinygan.kernels import matmul as ops_math, threads as cpu_threads
+from tinygan.kernels import im2col
 from tinygan.testing import gradcheck, gradgradcheck
 
 from tolerances import assert_within, eps, product_tolerance, sum_tolerance

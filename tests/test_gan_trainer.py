@@ -183,8 +183,8 @@ def test_resume_dcgan_is_bit_exact_on_three_threads(tmp_path, monkeypatch):
     """The same with tinygan's CPU threads on and every op split (tests/test_cpu_threads.py):
     the pieces, and the order their partial sums are added in, depend on the thread count
     only, so a resumed run on as many threads repeats the straight one bit for bit."""
-    from tinygan import cpu_threads
-    from tinygan.ops import im2col, math as ops_math
+    from tinygan.kernels import threads as cpu_threads
+    from tinygan.kernels import im2col, matmul as ops_math
     monkeypatch.setattr(cpu_threads, "PARALLEL_MIN", 1)
     monkeypatch.setattr(ops_math, "GEMM_SPLIT_MIN", 1)
     monkeypatch.setattr(im2col, "CHUNK", 1)

@@ -6,17 +6,18 @@ The public API is shaped like PyTorch's::
     x = tinygan.randn(4, 3, requires_grad=True)
     y = (x.tanh() ** 2).sum()
     (g,) = tinygan.grad(y, x, create_graph=True)   # g can be differentiated again
-"""
-from . import host_memory
-host_memory.keep_freed_memory()    # before any array is made; see host_memory.py for why
 
-from . import backend, ops, random  # noqa: E402
+Importing tinygan changes nothing outside it: no process-wide setting is touched.  (The
+``tinygan`` command and the trainer tune glibc's malloc for themselves, see
+``tinygan/kernels/host_memory.py``.)
+"""
+from . import backend, kernels, ops, random
 from .autograd import (Function, Tensor, as_tensor, backward, bool_, enable_grad, float16,
                        float32, float64, get_default_dtype, grad, int8, int16, int32, int64,
                        is_grad_enabled, no_grad, set_default_dtype, set_grad_enabled, tensor,
                        uint8)
 from .backend import cuda_is_available, device
-from .cpu_threads import get_num_threads, set_num_threads
+from .kernels.threads import get_num_threads, set_num_threads
 from .creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like,
                        rand, rand_like, randint, randn, randn_like, randperm, zeros, zeros_like)
 from .ops import (abs, add, amax, amin, broadcast_to, cat, chunk, clamp, cos, div, exp, expand,

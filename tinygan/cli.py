@@ -397,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)    # a bad argument: its one line, then SystemExit(2)
+    from .kernels.host_memory import keep_freed_memory
+    keep_freed_memory()     # a tinygan process: tune malloc (kernels/host_memory.py), not on import
     debug = args.debug or os.environ.get("TINYGAN_DEBUG", "0") not in ("", "0")
     with warnings.catch_warnings():
         if not debug:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..cpu_threads import for_rows
+from ..kernels import elementwise
 from ..autograd import Function, Tensor, is_grad_enabled
 from .math import PiecewiseConstant, exp, where
 from .reduce import _axes
@@ -28,33 +28,6 @@ class Sigmoid(Function):
         return gy * (y * (1.0 - y))
 
 
-def _gradient_mask(x, dtype, negative_slope: float = 0.0):
-    """d leaky_relu(x) / dx as an array of ``dtype``: 1 where x > 0, ``negative_slope`` elsewhere.
-
-    Written straight into a float array (``greater(..., out=)``) and scaled in place, never
-    through ``where`` on a boolean mask, which NumPy runs branch by branch: for a (64, 64, 14, 14)
-    activation that took 8 ms against 1.6 ms this way (benchmarks/dcgan_step.py spends a
-    sixth of its step in LeakyReLU otherwise).
-    """
-    xp = backend.get_array_module(x)
-    if xp is not np:
-        m = (x > 0).astype(dtype)
-        if negative_slope != 0.0:
-            m *= 1.0 - negative_slope
-            m += negative_slope
-        return m
-    m = np.empty(x.shape, dtype)
-    x1, m1 = x.reshape(-1), m.reshape(-1)       # (a fresh m; x as it comes, reshaped if need be)
-
-    def part(sl):                               # a share of the elements per thread (cpu_threads)
-        ms = np.greater(x1[sl], 0, out=m1[sl])
-        if negative_slope != 0.0:
-            ms *= 1.0 - negative_slope
-            ms += negative_slope
-    for_rows(part, m1.size, m1.size)
-    return m
-
-
 class Slope(PiecewiseConstant):
     """leaky_relu'(x): 1 where x > 0, ``negative_slope`` elsewhere (0 for relu's step)."""
 
@@ -62,7 +35,7 @@ class Slope(PiecewiseConstant):
         self.slope = negative_slope
 
     def forward(self, x):
-        return _gradient_mask(x, x.dtype, self.slope)
+        return elementwise.slope_mask(x, x.dtype, self.slope)
 
 
 def _times_slope(gy: Tensor, x: Tensor, negative_slope: float) -> Tensor:
@@ -75,53 +48,24 @@ def _times_slope(gy: Tensor, x: Tensor, negative_slope: float) -> Tensor:
     """
     if is_grad_enabled():
         return gy * Slope(negative_slope)(x)
-    m = _gradient_mask(x.data, gy.dtype, negative_slope)
-    if backend.get_array_module(m) is not np:
-        m *= gy.data
-        return Tensor(m)
-    m1, g1 = m.reshape(-1), gy.data.reshape(-1)
-
-    def part(sl):                               # a share of the elements per thread
-        m1[sl] *= g1[sl]
-    for_rows(part, m1.size, m1.size)
-    return Tensor(m)
-
-
-def _elementwise(x, op):
-    """A fresh array y with ``op(x_part, y_part)`` run on a share of the elements per thread."""
-    xp = backend.get_array_module(x)
-    if xp is not np or x.ndim == 0:
-        y = xp.empty_like(x)
-        op(x, y)
-        return y
-    y = np.empty(x.shape, x.dtype)              # C order, so that y1 below is a view of it
-    x1, y1 = x.reshape(-1), y.reshape(-1)
-    for_rows(lambda sl: op(x1[sl], y1[sl]), x1.size, x1.size)
-    return y
-
-
-def _leaky(slope: float):
-    def op(x, y):
-        y = backend.get_array_module(x).multiply(x, slope, out=y)
-        backend.get_array_module(x).maximum(x, y, out=y)
-    return op
-
-
-def _relu(x, y):
-    backend.get_array_module(x).maximum(x, 0, out=y)
+    return Tensor(elementwise.gy_times_slope(gy.data, x.data, negative_slope))
 
 
 class ReLU(Function):
+    """relu(x) = max(x, 0); relu'(x) = 1 where x > 0, else 0 (0 at the kink, as PyTorch)."""
+
     def forward(self, x):
         if x.dtype.kind != "f":
             return backend.get_array_module(x).maximum(x, 0)
-        return _elementwise(x, _relu)
+        return elementwise.relu(x)                  # max(x, 0), split over threads when large
 
     def backward(self, gy):
         return _times_slope(gy, self.inputs[0], 0.0)
 
 
 class LeakyReLU(Function):
+    """leaky_relu(x) = x where x > 0, else a x (Maas et al. 2013); its derivative 1 or a."""
+
     def __init__(self, negative_slope: float):
         self.slope = negative_slope
 
@@ -129,7 +73,7 @@ class LeakyReLU(Function):
         xp = backend.get_array_module(x)
         if 0.0 <= self.slope <= 1.0 and x.dtype.kind == "f":
             # max(x, a x) is leaky_relu for 0 <= a <= 1: two fast passes, no boolean mask.
-            return _elementwise(x, _leaky(self.slope))
+            return elementwise.leaky_relu(x, self.slope)
         return xp.where(x > 0, x, x * self.slope)
 
     def backward(self, gy):

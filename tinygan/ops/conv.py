@@ -28,11 +28,9 @@ ever a copy of what conv_weight would have computed from x.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import Function, Tensor, is_grad_enabled
-from ..cpu_threads import for_rows
-from .im2col import Geometry, conv, conv_input, conv_weight
+from ..kernels import elementwise
+from ..kernels.im2col import Geometry, conv, conv_input, conv_weight
 from .pair import pair
 from .shape import reshape, sum_to
 
@@ -127,12 +125,7 @@ class AddBias(Function):
     """
 
     def forward(self, y, b):
-        b4 = b.reshape((1, -1) + (1,) * (y.ndim - 2))
-        if type(y) is np.ndarray:
-            for_rows(lambda sl: np.add(y[sl], b4, out=y[sl]), y.shape[0], y.size)
-        else:
-            y += b4
-        return y
+        return elementwise.add_channel_bias_(y, b)      # y[:, c] += b[c], in place
 
     def backward(self, gy):
         b = self.inputs[1]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function, Tensor
-from .math import matmul, product
+from ..kernels.matmul import product
+from .math import matmul
 from .shape import transpose
 
 

@@ -25,8 +25,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor, get_default_dtype
-from .. import cpu_threads
-from ..cpu_threads import for_rows
+from ..kernels import elementwise
+from ..kernels.matmul import product
 from .shape import sum_to, transpose, reshape, unsqueeze
 
 
@@ -70,28 +70,12 @@ class FloorQuotient(PiecewiseConstant):
         return backend.get_array_module(a).floor(a / b)
 
 
-def _binary(ufunc, a, b):
-    """ufunc(a, b) with broadcasting; on the CPU, large outputs are split by rows over the
-    threads (``cpu_threads``): each thread computes its rows of the output, reading the rows
-    of a and b they come from (all of an operand that is broadcast along the first axis)."""
-    if (type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype
-            or a.dtype.kind != "f" or max(a.size, b.size) < cpu_threads.PARALLEL_MIN):
-        return ufunc(a, b)
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    if not shape:
-        return ufunc(a, b)
-    out = np.empty(shape, a.dtype)
-
-    def rows(v, sl):
-        return v[sl] if v.ndim == len(shape) and v.shape[0] != 1 else v
-    for_rows(lambda sl: ufunc(rows(a, sl), rows(b, sl), out=out[sl]), shape[0], out.size)
-    return out
-
-
 # -- arithmetic ----------------------------------------------------------------
 class Add(Function):
+    """y = a + b; dy/da = dy/db = 1, summed back over broadcast axes."""
+
     def forward(self, a, b):
-        return _binary(np.add, a, b)
+        return elementwise.binary(np.add, a, b)       # a + b, split over threads when large
 
     def backward(self, gy):
         a, b = self.inputs
@@ -100,8 +84,10 @@ class Add(Function):
 
 
 class Sub(Function):
+    """y = a - b; dy/da = 1, dy/db = -1."""
+
     def forward(self, a, b):
-        return _binary(np.subtract, a, b)
+        return elementwise.binary(np.subtract, a, b)  # a - b
 
     def backward(self, gy):
         a, b = self.inputs
@@ -110,8 +96,10 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """y = a * b; dy/da = b, dy/db = a."""
+
     def forward(self, a, b):
-        return _binary(np.multiply, a, b)
+        return elementwise.binary(np.multiply, a, b)  # a * b
 
     def backward(self, gy):
         a, b = self.inputs     # Mul()(...) directly: both are Tensors already, no promotion needed
@@ -450,38 +438,16 @@ def where(condition, input, other) -> Tensor:  # noqa: A002 - the PyTorch name
 
 
 # -- matmul ----------------------------------------------------------------------------
-GEMM_SPLIT_MIN = 1 << 22      # multiply-adds from which a 2-D product is split over the threads
-
-
-def product(a, b):
-    """a @ b, on the CPU with two shortcuts:
-
-    * an inner dimension of 1 -- an outer product, e.g. the input gradient of a layer
-      with one output -- is a broadcast multiply: the same products (nothing to add up),
-      while BLAS took 2.2 ms against 0.1 ms for (64, 1) @ (1, 6272);
-    * a large 2-D product is split by rows of a (or columns of b when a has few rows),
-      one block per thread (``cpu_threads``), each with a one-thread BLAS.
-    """
-    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim < 2:
-        return a @ b
-    if a.shape[-1] == 1 and a.dtype == b.dtype:
-        return np.multiply(a, b)
-    madds = a.shape[0] * a.shape[1] * b.shape[1] if a.ndim == 2 and b.ndim == 2 else 0
-    if madds < GEMM_SPLIT_MIN:
-        return a @ b
-    out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
-    if a.shape[0] >= b.shape[1]:
-        for_rows(lambda sl: np.matmul(a[sl], b, out=out[sl]), a.shape[0], madds)
-    else:
-        for_rows(lambda sl: np.matmul(a, b[:, sl], out=out[:, sl]), b.shape[1], madds)
-    return out
-
-
 class MatMul(Function):
-    """Batched matrix product of (..., n, k) and (..., k, m); batch dims broadcast."""
+    """C = A B, batched: (..., n, k) @ (..., k, m); batch dims broadcast.
+
+    dL/dA = dL/dC B^T and dL/dB = A^T dL/dC, summed back over broadcast batch dims.
+    """
 
     def forward(self, a, b):
-        return product(a, b)    # shapes were checked by matmul(), against what the caller passed
+        # shapes were checked by matmul(), against what the caller passed; the kernel
+        # splits a large product over the threads (kernels/matmul.py)
+        return product(a, b)
 
     def backward(self, gy):
         a, b = self.inputs

@@ -1,13 +1,10 @@
 """Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
 from __future__ import annotations
 
-import math
 from typing import Iterable
 
-import numpy as np
-
 from ..backend import get_array_module
-from ..cpu_threads import for_rows
+from ..kernels import adam as adam_kernel
 from .optimizer import Optimizer
 
 
@@ -78,38 +75,10 @@ class Adam(Optimizer):
             else:
                 g = g + weight_decay * p             # Adam: L2 penalty through the gradient
 
-        bias_correction1 = 1 - beta1 ** t
-        bias_correction2 = 1 - beta2 ** t
         m, v = state["exp_avg"], state["exp_avg_sq"]
         vmax = state.get("max_exp_avg_sq") if group["amsgrad"] else None
-
-        def update(p, g, m, v, vmax):
-            # Every step runs this on every parameter, so it works in place with one scratch
-            # array instead of a temporary per operation.
-            tmp = xp.subtract(g, m, out=xp.empty_like(m))
-            tmp *= 1 - beta1
-            m += tmp                                 # = beta1 * m + (1 - beta1) * g  (a lerp, as PyTorch)
-            xp.multiply(g, g, out=tmp)
-            tmp *= 1 - beta2
-            v *= beta2
-            v += tmp                                 # = beta2 * v + (1 - beta2) * g^2
-            if vmax is not None:
-                v = xp.maximum(vmax, v, out=vmax)
-            # lr * m^ / (sqrt(v^) + eps), arranged as PyTorch does: one scalar factor on m.
-            denom = xp.sqrt(v, out=tmp)
-            denom /= math.sqrt(bias_correction2)
-            denom += eps
-            step = xp.divide(m, denom, out=tmp)
-            step *= lr / bias_correction1
-            p -= step
-
-        arrays = (p, g, m, v, vmax)
-        if xp is not np or not all(a is None or a.flags.c_contiguous for a in arrays):
-            update(*arrays)
-            return
-        # Elementwise: a share of the elements per thread (cpu_threads), as flat views.
-        flat = [None if a is None else a.reshape(-1) for a in arrays]
-        for_rows(lambda sl: update(*[None if a is None else a[sl] for a in flat]), p.size, 4 * p.size)
+        # m_t, v_t, (amsgrad's max), bias correction and the step, in place (kernels/adam.py)
+        adam_kernel.update_(p, g, m, v, vmax, lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=t)
 
 
 class AdamW(Adam):

@@ -13,9 +13,10 @@ import os
 import time
 from pathlib import Path
 
-from .. import backend, checkpoint, cpu_threads, nn, optim, random
+from .. import backend, checkpoint, nn, optim, random
 from ..autograd import Tensor, no_grad
 from ..data import Compose, DataLoader, get_dataset, normalize, to_float
+from ..kernels import threads
 from ..models.classifier import Classifier
 from ..viz import plot_curves
 from .loop import check_settings, load_weights, restoring_from
@@ -132,7 +133,7 @@ def train_classifier(dataset: str = "mnist", out: str | os.PathLike | None = Non
         run.save(epoch, model=model.state_dict(), optimizer=opt.state_dict(),
                  scheduler=sched.state_dict(), loader=loader.state_dict(),
                  rng=random.get_rng_state(), seconds=seconds, config=cfg,
-                 num_threads=cpu_threads.get_num_threads())     # see warn_if_threads_differ
+                 num_threads=threads.get_num_threads())     # see warn_if_threads_differ
     if acc is None:   # resumed a finished run
         acc = accuracy(model, test_images, test_labels)
     records = run.records()

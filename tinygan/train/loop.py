@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import backend, checkpoint, cpu_threads, optim, random
+from .. import backend, checkpoint, optim, random
 from ..autograd import Tensor, no_grad
+from ..kernels import threads
+from ..kernels.host_memory import keep_freed_memory
 from ..viz import plot_curves, save_image_grid
 from .progress import progress_bar
 from .run import warn_if_threads_differ
@@ -466,6 +468,7 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
     Returns ``{"run", "epochs", "step", "images", "seconds", <summary_keys>, "samples",
     "losses", "checkpoint"}`` (the logged values: means over the last epoch, or the last window).
     """
+    keep_freed_memory()     # a training process: tune malloc (kernels/host_memory.py), not on import
     family = stepper.family
     cfg = stepper.cfg
     out = Path(run.folder)
@@ -505,7 +508,7 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                     fixed={k: None if v is None else v.data for k, v in fixed.items()},
                     step=step, images=images_seen, seconds=seconds,
                     window=window.state_dict(), epoch_means=epoch_means.state_dict(), config=cfg,
-                    num_threads=cpu_threads.get_num_threads())     # see warn_if_threads_differ
+                    num_threads=threads.get_num_threads())     # see warn_if_threads_differ
 
     def save(epochs_done: int, loader_state: dict, mid_epoch: bool) -> Path:
         path = run.checkpoint_path(epochs_done, step if mid_epoch else None)

@@ -254,11 +254,12 @@ def warn_if_threads_differ(state: dict, path, device) -> None:
     number of CPU threads than wrote it: the chunks an op is split into, and so the order its
     partial sums are added in, follow the thread count, so the run goes on, but not bit for bit
     as an unbroken run would.  (A checkpoint written before the count was recorded: no warning.)"""
-    from .. import backend, cpu_threads
+    from .. import backend
+    from ..kernels import threads
     saved = state.get("num_threads")
     if saved is None or backend.device(device).type != "cpu":
         return
-    now = cpu_threads.get_num_threads()
+    now = threads.get_num_threads()
     if int(saved) != now:
         warnings.warn(RunWarning(
             f"resuming on {now} CPU thread{'s' * (now != 1)}, but {path} was written on {saved}: "

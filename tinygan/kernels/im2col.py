@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..cpu_threads import add_up, get_num_threads, parallel_map, split
+from .threads import add_up, get_num_threads, parallel_map, split
 
 CHUNK = 1 << 19          # floats of cols per chunk (2 MB): stays in this machine's L2 + L3 share
 CHANNELS_LAST_MIN = 8    # fewer input channels than this: channels-first layout

@@ -26,9 +26,13 @@ environment the same DCGAN run took 91,000 faults a step (2.7 million in 30 step
 a 1-epoch run 614 s instead of 261 s), while all three settings give 40,000 faults
 for the whole 30-step run whatever the environment.
 
-This is set once, when tinygan is imported, on Linux with glibc only (elsewhere there is
-nothing to call).  ``TINYGAN_KEEP_MEMORY=0`` in the environment leaves malloc's defaults
-alone, e.g. to measure the difference.
+A library must not change process-wide settings when it is imported, so ``import
+tinygan`` leaves malloc alone.  The processes that are tinygan's own turn it on: the
+``tinygan`` command (``cli.main``) and the trainer (``train.loop.fit``); a script that
+trains by hand calls ``tinygan.kernels.host_memory.keep_freed_memory()`` itself, best
+before its first large array.  Linux with glibc only (elsewhere there is nothing to call).
+``TINYGAN_KEEP_MEMORY=0`` in the environment leaves malloc's defaults alone, e.g. to
+measure the difference.
 """
 from __future__ import annotations
 

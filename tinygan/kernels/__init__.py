@@ -1,0 +1,23 @@
+"""Kernels: how arrays are computed fast.  Arrays in, arrays out.
+
+``tinygan/ops/`` says WHAT each op computes -- the formula, its derivative, the
+paper it comes from.  This package says HOW the arrays behind the few ops that
+dominate a training step are computed fast on a CPU: split over threads, in
+place, in cache-sized chunks, in a memory layout that suits the copy.  Nothing
+here knows about Tensors or autograd; every function takes and returns arrays.
+
+Each fast kernel has a plain reference twin -- the same arithmetic written as a
+textbook would, with no threads, chunks or in-place tricks -- in
+``reference.py``.  The twins are what the tests in ``tests/kernels/`` hold the
+fast paths against, and what a reader should read first.
+
+    threads.py      the thread pool: parallel_map, for_rows, add_up, set_num_threads
+    host_memory.py  keep_freed_memory(): glibc malloc settings for a training process
+    im2col.py       convolution as im2col + GEMM: chunked, channels-last, sub-pixel
+    elementwise.py  binary ufuncs, relu / leaky_relu and their masks, bias add,
+                    per-channel sums, a large matrix product split over threads
+    batch_norm.py   batch norm's statistics, affine map and closed-form backward
+    adam.py         Adam's update of one parameter, in place
+    reference.py    the plain twins of all of the above
+"""
+from . import host_memory, im2col, threads  # noqa: E402,F401  (tinygan.kernels.host_memory etc.)
