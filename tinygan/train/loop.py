@@ -394,7 +394,9 @@ class _Interrupt:
 @contextlib.contextmanager
 def _second_ctrl_c(last_checkpoint):
     """Give the KeyboardInterrupt of a second Ctrl-C (Python's own, with no message) one that
-    says what was kept: ``last_checkpoint()``, the path of the last checkpoint written."""
+    says what was kept: ``last_checkpoint()``, the path of the last checkpoint on disk (read
+    from the disk: the Ctrl-C may come after a checkpoint was renamed into place, before the
+    loop learnt its path)."""
     try:
         yield
     except KeyboardInterrupt as exc:
@@ -549,7 +551,7 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
     last = {}
     samples_path = None
     family.train()
-    with _Interrupt() as interrupt, _second_ctrl_c(lambda: last_ckpt):
+    with _Interrupt() as interrupt, _second_ctrl_c(run.latest_path):
         while loader.epoch < epochs and not (max_steps is not None and step >= max_steps):
             epoch = loader.epoch + 1                     # 1-based, the epoch under way
             start = loader.state_dict()["batch"]
