@@ -8,18 +8,24 @@ gives higher-order gradients for free: with ``create_graph=True`` the backward
 pass is itself recorded, so it can be differentiated again -- which is what
 WGAN-GP's gradient penalty and StyleGAN's R1 and path-length terms need.
 
+Methods.  Every operator and method of a Tensor (``a + b``, ``x.sum(1)``,
+``x.reshape(...)``) is listed on the class below, a one-line call into the op
+that computes it in ``tinygan/ops/``, where its forward and derivative live.
+
 Recording.  When gradients are enabled and an input requires grad, calling a
 Function links its output to it (``output.grad_fn = function``; the function
 keeps its inputs).  The graph is thus a DAG of Functions reachable from the
 output.  Outputs are held by weak references, so the graph does not keep dead
 intermediate tensors alive and there are no reference cycles.
 
-Backward.  ``_run_backward`` sorts the Functions reachable from the outputs
-topologically (an iterative depth-first search), then walks them in reverse,
-consumers before producers, adding up the gradient arriving at each tensor
-from all its uses before passing it on.  Unless ``retain_graph`` is set, each
-Function drops its inputs once it has run, which frees the saved tensors; a
-second backward through it is then a clear error.
+Backward.  One routine, ``_run_backward``, serves both ``backward()`` (gradients
+into the leaves' ``.grad``) and ``grad()`` (gradients returned, ``.grad``
+untouched).  It collects the Functions reachable from the outputs (an iterative
+search) in topological order -- the order they were created in -- then walks
+them in reverse, consumers before producers, adding up the gradient arriving
+at each tensor from all its uses before passing it on.  Unless ``retain_graph``
+is set, each Function drops its inputs once it has run, which frees the saved
+tensors; a second backward through it is then a clear error.
 """
 from __future__ import annotations
 
