@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import json
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 META = "__meta__.json"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def npy(arr=None, *, dtype=None, shape=None, data: bytes | None = None,
@@ -111,3 +114,25 @@ def same(a, b) -> bool:
     if isinstance(a, float) and math.isnan(a):
         return math.isnan(b)
     return a == b
+
+
+def killed_write(target: Path) -> Path:
+    """Start ``checkpoint.save(target)`` in a child that dies half way (os._exit: no cleanup, as
+    when a job is killed); return the temporary file it left."""
+    before = set(target.parent.iterdir()) if target.parent.exists() else set()
+    code = f"""
+import os, sys
+import numpy as np
+sys.path.insert(0, {str(ROOT)!r})
+from tinygan import checkpoint
+def dying_writer(f, arrays):
+    f.write(b"PK\\x03\\x04 partial")
+    f.flush()
+    os._exit(17)
+checkpoint._write_npz = dying_writer
+checkpoint.save({str(target)!r}, step=2, w=np.ones(3))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 17, proc.stderr
+    (left,) = set(target.parent.iterdir()) - before
+    return left

@@ -3,9 +3,6 @@ when a run starts or resumes -- those, and nothing else."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -13,29 +10,10 @@ from tinygan import checkpoint
 from tinygan.atomic import atomic_write, remove_stale_temp_files
 from tinygan.train.run import Run
 
-ROOT = Path(__file__).resolve().parents[1]
+from checkpoint_files import killed_write
 
 
-def killed_write(target: Path) -> Path:
-    """Start ``checkpoint.save(target)`` in a child that dies half way (os._exit: no cleanup, as
-    when a job is killed); return the temporary file it left."""
-    before = set(target.parent.iterdir()) if target.parent.exists() else set()
-    code = f"""
-import os, sys
-import numpy as np
-sys.path.insert(0, {str(ROOT)!r})
-from tinygan import checkpoint
-def dying_writer(f, arrays):
-    f.write(b"PK\\x03\\x04 partial")
-    f.flush()
-    os._exit(17)
-checkpoint._write_npz = dying_writer
-checkpoint.save({str(target)!r}, step=2, w=np.ones(3))
-"""
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 17, proc.stderr
-    (left,) = set(target.parent.iterdir()) - before
-    return left
+
 
 
 def test_only_the_writers_temp_files_are_removed(tmp_path):

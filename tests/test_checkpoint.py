@@ -4,10 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +13,8 @@ import tinygan
 from tinygan import checkpoint
 from tinygan.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, load, save
 
-ROOT = Path(__file__).resolve().parents[1]
+from checkpoint_files import killed_write
+
 
 
 def _state():
@@ -200,20 +198,7 @@ def test_process_killed_mid_save_keeps_the_old_checkpoint(tmp_path):
     target = tmp_path / "step_1.npz"
     # A child process overwrites the checkpoint and dies (os._exit: no cleanup, no finally)
     # after part of the new file is written -- like a job killed by its time limit.
-    code = f"""
-import os, sys
-import numpy as np
-sys.path.insert(0, {str(ROOT)!r})
-from tinygan import checkpoint
-def dying_writer(f, arrays):
-    f.write(b"PK\\x03\\x04 partial")
-    f.flush()
-    os._exit(17)
-checkpoint._write_npz = dying_writer
-checkpoint.save({str(target)!r}, step=2, w=np.ones(3))
-"""
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 17, proc.stderr
+    killed_write(target)
     assert load(target)["step"] == 1
     # exact: pure data movement (copies, views, indexing, casts of representable values)
     np.testing.assert_array_equal(load(target)["w"], np.zeros(3))
