@@ -542,3 +542,91 @@ def test_gradient_penalty_matches_finite_differences_of_a_numpy_formula():
 
 def test_gradient_penalty_passes_gradcheck():
     assert gradcheck(penalty_tinygan, (f64(W1_NP), f64(B1_NP), f64(W2_NP)))
+
+
+# ----------------------------------------------------------------------------
+# Tensor's operators and methods: all listed in autograd.py, each calling its op
+# ----------------------------------------------------------------------------
+import inspect  # noqa: E402
+
+from tinygan import autograd  # noqa: E402
+from tinygan.ops import activation, convert, math as ops_math, reduce, shape  # noqa: E402
+
+# Every operator and method a Tensor has (besides object's own), as PyTorch names them.
+TENSOR_MEMBERS = """
+T __abs__ __add__ __array_priority__ __array_ufunc__ __bool__ __eq__ __float__ __floordiv__
+__ge__ __getitem__ __gt__ __hash__ __index__ __int__ __le__ __len__ __lt__ __matmul__ __mod__
+__mul__ __ne__ __neg__ __pos__ __pow__ __radd__ __rfloordiv__ __rmatmul__ __rmod__ __rmul__
+__rpow__ __rsub__ __rtruediv__ __setitem__ __sub__ __truediv__ abs add amax amin backward bool
+broadcast_to chunk clamp clip clone cos cpu cuda data detach detach_ device dim div double dtype
+exp expand expand_as flatten float grad grad_fn half int is_cuda is_leaf item log log_softmax
+logsumexp long mT matmul max maximum mean min minimum mul ndim neg numel numpy permute pow relu
+remainder requires_grad requires_grad_ reshape reshape_as retain_grad shape sigmoid sign sin
+size softmax split sqrt squeeze std sub sum tanh to tolist transpose type_as unsqueeze var view
+view_as
+""".split()
+
+# method -> the op it calls with the tensor as its first argument (same options, same defaults)
+METHOD_OPS = {
+    "add": ops_math.add, "sub": ops_math.sub, "mul": ops_math.mul, "div": ops_math.div,
+    "remainder": ops_math.remainder, "neg": ops_math.neg, "pow": ops_math.pow,
+    "matmul": ops_math.matmul, "exp": ops_math.exp, "log": ops_math.log, "sqrt": ops_math.sqrt,
+    "abs": ops_math.abs, "sign": ops_math.sign, "sin": ops_math.sin, "cos": ops_math.cos,
+    "tanh": ops_math.tanh, "clamp": ops_math.clamp, "maximum": ops_math.maximum,
+    "minimum": ops_math.minimum, "sigmoid": activation.sigmoid, "relu": activation.relu,
+    "softmax": activation.softmax, "log_softmax": activation.log_softmax,
+    "sum": reduce.sum, "mean": reduce.mean, "var": reduce.var, "std": reduce.std,
+    "max": reduce.max, "min": reduce.min, "amax": reduce.amax, "amin": reduce.amin,
+    "logsumexp": reduce.logsumexp, "reshape": shape.reshape, "flatten": shape.flatten,
+    "squeeze": shape.squeeze, "unsqueeze": shape.unsqueeze, "permute": shape.permute,
+    "transpose": shape.transpose, "expand": shape.expand, "broadcast_to": shape.broadcast_to,
+    "split": shape.split, "chunk": shape.chunk, "to": convert.to,
+}
+
+
+def test_tensor_has_every_operator_and_method():
+    missing = [name for name in TENSOR_MEMBERS if not hasattr(tinygan.Tensor, name)]
+    assert not missing
+
+
+def test_every_tensor_member_is_defined_in_autograd_py():
+    # Nothing attaches methods from elsewhere: a reader finds each one on the class.
+    for name in TENSOR_MEMBERS:
+        member = inspect.getattr_static(tinygan.Tensor, name)
+        assert name in vars(tinygan.Tensor) or name == "__hash__", name
+        fn = member.fget if isinstance(member, property) else member
+        if inspect.isfunction(fn):
+            assert fn.__code__.co_filename == autograd.__file__, name
+
+
+def _parameters_after_first(fn):
+    return [(p.name, p.kind, p.default) for p in list(inspect.signature(fn).parameters.values())[1:]]
+
+
+@pytest.mark.parametrize("name", sorted(METHOD_OPS))
+def test_method_takes_the_options_of_its_op(name):
+    assert _parameters_after_first(getattr(tinygan.Tensor, name)) == \
+        _parameters_after_first(METHOD_OPS[name])
+
+
+def test_operators_and_methods_give_the_ops_results():
+    a = f64([[1.0, -2.0], [3.0, 0.5]])
+    b = f64([[0.5, 4.0], [-1.0, 2.0]])
+    cases = [
+        (a + b, ops_math.add(a, b)), (2.0 + a, ops_math.add(2.0, a)),
+        (a - b, ops_math.sub(a, b)), (2.0 - a, ops_math.sub(2.0, a)),
+        (a * b, ops_math.mul(a, b)), (a / b, ops_math.div(a, b)), (2.0 / a, ops_math.div(2.0, a)),
+        (a ** 2, ops_math.pow(a, 2)), (2.0 ** a, ops_math.rpow(a, 2.0)), (a @ b, ops_math.matmul(a, b)),
+        (a % 1.5, ops_math.remainder(a, 1.5)), (a // 1.5, ops_math.floor_divide(a, 1.5)),
+        (-a, ops_math.neg(a)), (abs(a), ops_math.abs(a)), (+a, a),
+        (a.sum(1, keepdim=True), reduce.sum(a, 1, True)), (a.var(0, correction=0), reduce.var(a, 0, correction=0)),
+        (a.T, shape.transpose(a, 0, 1)), (a.mT, shape.transpose(a, 0, 1)), (a[1], shape.getitem(a, 1)),
+        (a.view_as(b.reshape(4)), a.reshape(4)), (a.clip(0.0, 1.0), ops_math.clamp(a, 0.0, 1.0)),
+        (a.float(), convert.cast(a, "float32")), (a.type_as(b), a),
+    ]
+    for got, want in cases:
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(arr(got), arr(want))
+    np.testing.assert_array_equal(arr(a < b), arr(a) < arr(b))
+    np.testing.assert_array_equal(arr(a == 3.0), arr(a) == 3.0)
+    assert (a != b).dtype == np.bool_

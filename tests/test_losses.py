@@ -367,3 +367,20 @@ def test_penalty_errors():
         losses.r1_penalty(D, tinygan.zeros(DIM), 1.0)
     with pytest.raises(TypeError, match="floating point"):
         losses.r1_penalty(D, tinygan.tensor(np.zeros(SHAPE, dtype=np.int64)), 1.0)
+
+
+def test_the_losses_package_exports_every_public_name():
+    # gan.py, penalties.py and vae.py are re-exported: tinygan.losses.X works for each of them.
+    expected = {
+        "minimax_d_loss", "minimax_g_loss", "nonsaturating_d_loss", "nonsaturating_g_loss",
+        "lsgan_d_loss", "lsgan_g_loss", "hinge_d_loss", "hinge_g_loss", "wasserstein_d_loss",
+        "wasserstein_g_loss", "gradient_penalty", "r1_penalty", "GAN_LOSSES",
+        "reparameterize", "gaussian_kl", "log_normal", "bernoulli_log_likelihood",
+        "gaussian_log_likelihood", "elbo", "vae_loss", "capacity_schedule", "iwae_bound",
+    }
+    assert set(losses.__all__) == expected
+    for name in expected:
+        assert getattr(losses, name) is not None, name
+    from tinygan.losses import gan, penalties, vae
+    assert losses.elbo is vae.elbo and losses.r1_penalty is penalties.r1_penalty
+    assert losses.GAN_LOSSES is gan.GAN_LOSSES

@@ -8,18 +8,24 @@ gives higher-order gradients for free: with ``create_graph=True`` the backward
 pass is itself recorded, so it can be differentiated again -- which is what
 WGAN-GP's gradient penalty and StyleGAN's R1 and path-length terms need.
 
+Methods.  Every operator and method of a Tensor (``a + b``, ``x.sum(1)``,
+``x.reshape(...)``) is listed on the class below, a one-line call into the op
+that computes it in ``tinygan/ops/``, where its forward and derivative live.
+
 Recording.  When gradients are enabled and an input requires grad, calling a
 Function links its output to it (``output.grad_fn = function``; the function
 keeps its inputs).  The graph is thus a DAG of Functions reachable from the
 output.  Outputs are held by weak references, so the graph does not keep dead
 intermediate tensors alive and there are no reference cycles.
 
-Backward.  ``_run_backward`` sorts the Functions reachable from the outputs
-topologically (an iterative depth-first search), then walks them in reverse,
-consumers before producers, adding up the gradient arriving at each tensor
-from all its uses before passing it on.  Unless ``retain_graph`` is set, each
-Function drops its inputs once it has run, which frees the saved tensors; a
-second backward through it is then a clear error.
+Backward.  One routine, ``_run_backward``, serves both ``backward()`` (gradients
+into the leaves' ``.grad``) and ``grad()`` (gradients returned, ``.grad``
+untouched).  It collects the Functions reachable from the outputs (an iterative
+search) in topological order -- the order they were created in -- then walks
+them in reverse, consumers before producers, adding up the gradient arriving
+at each tensor from all its uses before passing it on.  Unless ``retain_graph``
+is set, each Function drops its inputs once it has run, which frees the saved
+tensors; a second backward through it is then a clear error.
 """
 from __future__ import annotations
 
@@ -247,8 +253,6 @@ class Tensor:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
-    __hash__ = object.__hash__   # __eq__ is elementwise, so keep hashing by identity
-
     def detach(self) -> "Tensor":
         """A new leaf sharing this tensor's data, cut off from the graph."""
         return Tensor(self.data)
@@ -286,8 +290,129 @@ class Tensor:
         """
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
-    # Operators, math methods and shape methods are attached by tinygan.ops
-    # (see ops/__init__.py), so each op's code lives in the file of its concern.
+    # -- operators and methods -----------------------------------------------------
+    # Every operator and math/shape method of a Tensor is listed here, as a one-line
+    # call into the op that computes it, so the math (forward and derivative) stays
+    # in the op's own file: ``_math`` is ops/math.py, ``_reduce`` ops/reduce.py,
+    # ``_shape`` ops/shape.py, ``_activation`` ops/activation.py, ``_convert``
+    # ops/convert.py.  The op modules import Tensor from here, so they are bound at
+    # the end of this module and looked up when a method runs.  The signatures are
+    # the ops' own (tests/test_autograd.py checks that they agree).
+
+    # arithmetic operators (ops/math.py); ``2 - x`` calls x.__rsub__(2)
+    def __add__(self, other): return _math.add(self, other)
+    def __radd__(self, other): return _math.add(other, self)
+    def __sub__(self, other): return _math.sub(self, other)
+    def __rsub__(self, other): return _math.sub(other, self)
+    def __mul__(self, other): return _math.mul(self, other)
+    def __rmul__(self, other): return _math.mul(other, self)
+    def __truediv__(self, other): return _math.div(self, other)
+    def __rtruediv__(self, other): return _math.div(other, self)
+    def __floordiv__(self, other): return _math.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _math.floor_divide(other, self)
+    def __mod__(self, other): return _math.remainder(self, other)
+    def __rmod__(self, other): return _math.remainder(other, self)
+    def __pow__(self, exponent): return _math.pow(self, exponent)
+    def __rpow__(self, base): return _math.rpow(self, base)
+    def __matmul__(self, other): return _math.matmul(self, other)
+    def __rmatmul__(self, other): return _math.matmul(other, self)
+    def __neg__(self): return _math.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _math.abs(self)
+
+    # comparisons: boolean tensors, never recorded (they have no gradient)
+    def __lt__(self, other): return Tensor(self.data < as_tensor(other, like=self).data)
+    def __le__(self, other): return Tensor(self.data <= as_tensor(other, like=self).data)
+    def __gt__(self, other): return Tensor(self.data > as_tensor(other, like=self).data)
+    def __ge__(self, other): return Tensor(self.data >= as_tensor(other, like=self).data)
+    def __eq__(self, other): return Tensor(self.data == as_tensor(other, like=self).data)
+    def __ne__(self, other): return Tensor(self.data != as_tensor(other, like=self).data)
+    __hash__ = object.__hash__   # __eq__ is elementwise, so keep hashing by identity
+
+    # indexing (ops/shape.py)
+    def __getitem__(self, index): return _shape.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        """In-place assignment; not recorded, so refused while it could corrupt a graph."""
+        if self._requires_grad and _GradMode.enabled:
+            raise RuntimeError(
+                "setitem: in-place assignment to a tensor that requires grad is not supported; "
+                "build a new tensor (tinygan.where, tinygan.cat) or assign under no_grad()"
+            )
+        xp = backend.get_array_module(self.data)
+        self.data[_shape._convert_index(index, xp)] = value.data if isinstance(value, Tensor) else value
+
+    # math methods (ops/math.py, ops/activation.py)
+    def add(self, b): return _math.add(self, b)
+    def sub(self, b): return _math.sub(self, b)
+    def mul(self, b): return _math.mul(self, b)
+    def div(self, b): return _math.div(self, b)
+    def remainder(self, b): return _math.remainder(self, b)
+    def neg(self): return _math.neg(self)
+    def pow(self, exponent): return _math.pow(self, exponent)
+    def matmul(self, b): return _math.matmul(self, b)
+    def exp(self): return _math.exp(self)
+    def log(self): return _math.log(self)
+    def sqrt(self): return _math.sqrt(self)
+    def abs(self): return _math.abs(self)
+    def sign(self): return _math.sign(self)
+    def sin(self): return _math.sin(self)
+    def cos(self): return _math.cos(self)
+    def tanh(self): return _math.tanh(self)
+    def clamp(self, min=None, max=None): return _math.clamp(self, min, max)  # noqa: A002
+    clip = clamp
+    def maximum(self, b): return _math.maximum(self, b)
+    def minimum(self, b): return _math.minimum(self, b)
+    def sigmoid(self): return _activation.sigmoid(self)
+    def relu(self): return _activation.relu(self)
+    def softmax(self, dim): return _activation.softmax(self, dim)
+    def log_softmax(self, dim): return _activation.log_softmax(self, dim)
+
+    # reductions (ops/reduce.py)
+    def sum(self, dim=None, keepdim=False): return _reduce.sum(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False): return _reduce.mean(self, dim, keepdim)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _reduce.var(self, dim, unbiased, keepdim, correction=correction)
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return _reduce.std(self, dim, unbiased, keepdim, correction=correction)
+    def max(self, dim=None, keepdim=False): return _reduce.max(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False): return _reduce.min(self, dim, keepdim)
+    def amax(self, dim=None, keepdim=False): return _reduce.amax(self, dim, keepdim)
+    def amin(self, dim=None, keepdim=False): return _reduce.amin(self, dim, keepdim)
+    def logsumexp(self, dim=None, keepdim=False): return _reduce.logsumexp(self, dim, keepdim)
+
+    # shape (ops/shape.py)
+    def reshape(self, *shape): return _shape.reshape(self, *shape)
+    view = reshape
+    def reshape_as(self, other): return _shape.reshape(self, other.shape)
+    view_as = reshape_as
+    def flatten(self, start_dim=0, end_dim=-1): return _shape.flatten(self, start_dim, end_dim)
+    def squeeze(self, dim=None): return _shape.squeeze(self, dim)
+    def unsqueeze(self, dim): return _shape.unsqueeze(self, dim)
+    def permute(self, *dims): return _shape.permute(self, *dims)
+    def transpose(self, dim0, dim1): return _shape.transpose(self, dim0, dim1)
+    @property
+    def T(self): return _shape.permute(self, tuple(reversed(range(self.data.ndim))))
+    @property
+    def mT(self): return _shape.transpose(self, -1, -2)
+    def expand(self, *sizes): return _shape.expand(self, *sizes)
+    def expand_as(self, other): return _shape.expand(self, other.shape)
+    def broadcast_to(self, shape): return _shape.broadcast_to(self, shape)
+    def split(self, split_size_or_sections, dim=0): return _shape.split(self, split_size_or_sections, dim)
+    def chunk(self, chunks, dim=0): return _shape.chunk(self, chunks, dim)
+
+    # dtype and device (ops/convert.py); last in the class, as they shadow builtins here
+    def to(self, *args, dtype=None, device=None): return _convert.to(self, *args, dtype=dtype, device=device)
+    def clone(self): return _convert.clone(self)
+    def type_as(self, other): return _convert.cast(self, other.dtype)
+    def cpu(self): return _convert.to(self, "cpu")
+    def cuda(self, device=None): return _convert.to(self, "cuda" if device is None else f"cuda:{int(device)}")
+    def float(self): return _convert.cast(self, "float32")
+    def double(self): return _convert.cast(self, "float64")
+    def half(self): return _convert.cast(self, "float16")
+    def long(self): return _convert.cast(self, "int64")
+    def int(self): return _convert.cast(self, "int32")
+    def bool(self): return _convert.cast(self, "bool")
 
 
 def _to_array(data, dtype, xp=np):
@@ -653,3 +778,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             )
         out.append(g)
     return tuple(out)
+
+
+
+# The op modules import Tensor and Function from this module, so they are imported
+# last, once both exist; Tensor's methods above look them up when they run.
+from .ops import activation as _activation, convert as _convert, math as _math  # noqa: E402
+from .ops import reduce as _reduce, shape as _shape  # noqa: E402
