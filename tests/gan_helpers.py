@@ -3,7 +3,7 @@
 They implement ``tinygan.models.base.GANFamily`` the way the real families do -- an
 unconditional one, a conditional one, and one with an InfoGAN-style categorical code
 (returned as ``labels`` by a family that is not conditional) -- so the trainer's paths are tested whether or not the real
-families in ``tinygan.models.FAMILIES`` exist yet.  ``register`` puts them in the registry.
+families in ``tinygan.models.FAMILIES`` exist yet.  ``register`` puts them in tinygan.models.registry.
 """
 from __future__ import annotations
 
@@ -135,11 +135,13 @@ TINY = {"tiny": TinyGAN, "tiny_wgan": TinyWGAN, "tiny_cgan": TinyCGAN, "tiny_inf
 
 
 def register(monkeypatch) -> None:
-    """Add the tiny families to ``tinygan.models.FAMILIES`` (creating it if it doesn't exist yet)."""
+    """Add the tiny families to the registry (so to ``tinygan.models.FAMILIES``) for one test;
+    each draws labels (a class or a code) of 10 classes."""
     import tinygan.models as models
-    families = dict(getattr(models, "FAMILIES", {}))
-    families.update(TINY)
-    monkeypatch.setattr(models, "FAMILIES", families, raising=False)
+    from tinygan.models import registry
+    for name, cls in TINY.items():
+        monkeypatch.setitem(registry.REGISTRY, name, registry.make_family(cls, "gan", num_classes=10))
+    monkeypatch.setattr(models, "FAMILIES", registry.classes_of("gan"))
 
 
 def small_classifier(seed: int = 0):

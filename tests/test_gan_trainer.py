@@ -16,7 +16,8 @@ import pytest
 import tinygan
 import tinygan.models
 from tinygan import checkpoint
-from tinygan.train.gan import NonFiniteLossError, TIMING_KEYS, train_gan
+from tinygan.train.gan import train_gan
+from tinygan.train.loop import NonFiniteLossError, TIMING_KEYS
 
 import gan_helpers
 
@@ -111,7 +112,7 @@ def test_smoke_tiny_families_and_class_rows(name, tmp_path):
 def test_sampling_leaves_training_state_alone():
     """The grids use batch statistics, yet leave BatchNorm's running averages, the random
     generator and the module's mode exactly as they were."""
-    from tinygan.train.gan import fixed_inputs, generate
+    from tinygan.train.loop import fixed_inputs, generate
     tinygan.manual_seed(0)
     family = gan_helpers.TinyGAN().eval()
     inputs = fixed_inputs(family, "cpu")

@@ -55,14 +55,14 @@ CLASSIFIER = {"classifier": "a small CNN (the frozen feature network of FID and 
 
 
 def _families() -> dict:
-    """Every trainable family, GANs and VAEs: name -> class."""
-    from .train.loop import family_registry
-    return family_registry()
+    """Every trainable family, GANs and VAEs: name -> class (tinygan.models.registry)."""
+    from .models.registry import REGISTRY
+    return {name: entry.cls for name, entry in REGISTRY.items()}
 
 
 def _is_vae(model: str) -> bool:
-    from .train.loop import is_vae
-    return is_vae(_families().get(model))
+    from .models.registry import REGISTRY
+    return model in REGISTRY and REGISTRY[model].kind == "vae"
 
 
 def _describe(cls, width: int = 96) -> str:
@@ -138,7 +138,7 @@ def _sample(args) -> int:
     import numpy as np
 
     from .atomic import atomic_write
-    from .train.gan import sample_run
+    from .train.loop import sample_run
     path = _output_file(args.out, args.force)
     _check_device(args.device)
     out = sample_run(args.run, args.n, seed=args.seed, device=args.device)
@@ -152,14 +152,15 @@ def _eval(args) -> int:
     from .train.loop import run_config
     _check_device(args.device)
     if _is_vae(run_config(args.run).get("model")):
-        from .train.vae import IWAE_K, evaluate_vae_run
+        from .train.evaluate import evaluate_vae_run
+        from .train.vae import IWAE_K
         result = evaluate_vae_run(args.run, n=args.n, seed=args.seed, device=args.device,
                                   iwae_k=args.iwae_k if args.iwae_k is not None else IWAE_K,
                                   reference=not args.json)
     else:
         if args.iwae_k is not None:
             raise UsageError("--iwae-k is for VAE runs (a GAN has no likelihood to bound)")
-        from .train.gan import evaluate_run
+        from .train.evaluate import evaluate_run
         result = evaluate_run(args.run, n=args.n, seed=args.seed, device=args.device,
                               reference=not args.json)
     if args.json:

@@ -1,7 +1,27 @@
 """Model families, one file per paper (see each file's docstring for the paper and equations).
 
-``FAMILIES`` maps the names ``tinygan train`` accepts to the ``GANFamily``
-classes the shared trainer (tinygan/train/gan.py) drives:
+The contract: registry.py
+-------------------------
+``tinygan.models.registry.REGISTRY`` is the one table of every model tinygan trains:
+name -> ``Family(name, cls, kind, data_shape, num_classes, grid, recipe)``.  ``tinygan
+models``, ``train``, ``sample`` and ``eval`` (and tinygan/train/) read it and nothing else:
+
+- ``kind``: ``"gan"`` (a ``GANFamily``, trained by tinygan/train/gan.py's Stepper) or
+  ``"vae"`` (a ``VAEFamily``, tinygan/train/vae.py; its ``tinygan eval`` adds the -ELBO and
+  IWAE bounds);
+- ``data_shape``: (C, H, W) of the images it draws and trains on;
+- ``num_classes``: the classes of the labels its ``sample_noise`` draws (conditional models,
+  InfoGAN's categorical code), 0 if none -- the sample grids give each class a row and the
+  evaluations score the classes;
+- ``recipe``: its training defaults (epochs, batch size, optimizer, learning rates), the
+  class's ``defaults`` with the kind's epochs filled in where it names none;
+- ``grid``: sample grids are ``grid`` x ``grid``.
+
+Adding a family is one model file (a ``GANFamily`` or ``VAEFamily`` subclass) and one
+``register(cls, kind, ...)`` line in registry.py.
+
+``FAMILIES`` (the GANs) and ``VAE_FAMILIES`` (the VAEs) are name -> class tables of the
+families tinygan registers itself, one kind each, taken from the registry on import:
 
 =========  ==================  ==============================================================
 name       class               paper
@@ -14,8 +34,7 @@ wgan       ``WGAN``            Arjovsky et al. 2017 (weight clipping)
 wgan_gp    ``WGANGP``          Gulrajani et al. 2017 (gradient penalty)
 =========  ==================  ==============================================================
 
-``VAE_FAMILIES`` does the same for the variational autoencoders of vae.py
-(``VAEFamily`` classes, trained by the same loop through tinygan/train/vae.py):
+and ``VAE_FAMILIES``, the variational autoencoders of vae.py:
 
 =========  ==================  ==============================================================
 vae        ``VAE``             Kingma & Welling 2014 (MLP 784-400-20, Bernoulli decoder)
@@ -27,10 +46,6 @@ cvae       ``CVAE``            Sohn et al. 2015 (label-conditioned encoder and d
 ``pretrained(name)`` gives a family trained by tinygan's own commands and shipped in
 tinygan/weights/ (``"dcgan"``, ``"cgan"``, ``"vae"``; shipped.py, tinygan/weights/README.md),
 as ``pretrained_classifier`` gives the frozen classifier.
-
-``FAMILIES`` holds only ``GANFamily`` classes (the GAN tests and lessons iterate over it as
-such); ``tinygan.train.loop.family_registry()`` is the union that ``tinygan train`` and
-``tinygan models`` use.
 """
 from .base import GANFamily
 from .cgan import ConditionalGAN
@@ -39,11 +54,13 @@ from .dcgan import DCGAN
 from .gan import GAN
 from .infogan import InfoGAN
 from .shipped import PRETRAINED, pretrained, pretrained_names
-from .vae import CVAE, VAE, VAE_FAMILIES, BetaVAE, ConvVAE, VAEFamily
+from .registry import REGISTRY, Family, classes_of
+from .vae import CVAE, VAE, BetaVAE, ConvVAE, VAEFamily
 from .wgan import WGAN, WGANGP
 
-FAMILIES = {cls.name: cls for cls in (GAN, DCGAN, ConditionalGAN, InfoGAN, WGAN, WGANGP)}
+FAMILIES = classes_of("gan")
+VAE_FAMILIES = classes_of("vae")
 
-__all__ = ["FAMILIES", "GANFamily", "GAN", "DCGAN", "ConditionalGAN", "InfoGAN", "WGAN", "WGANGP",
+__all__ = ["REGISTRY", "Family", "FAMILIES", "GANFamily", "GAN", "DCGAN", "ConditionalGAN", "InfoGAN", "WGAN", "WGANGP",
            "Classifier", "pretrained_classifier", "PRETRAINED", "pretrained", "pretrained_names",
            "VAE_FAMILIES", "VAEFamily", "VAE", "ConvVAE", "BetaVAE", "CVAE"]

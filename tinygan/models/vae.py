@@ -436,7 +436,6 @@ class LabelledInput(nn.Module):
         return self.net(cat([x, one_hot], dim=1))
 
 
-VAE_FAMILIES = {cls.name: cls for cls in (VAE, ConvVAE, BetaVAE, CVAE)}
 
-__all__ = ["VAEFamily", "VAE", "ConvVAE", "BetaVAE", "CVAE", "LabelledInput", "VAE_FAMILIES",
+__all__ = ["VAEFamily", "VAE", "ConvVAE", "BetaVAE", "CVAE", "LabelledInput",
            "LIKELIHOODS", "mlp_encoder", "mlp_decoder"]

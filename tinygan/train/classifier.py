@@ -22,13 +22,9 @@ from ..viz import plot_curves
 from .loop import check_settings, load_weights, restoring_from
 from .progress import progress_bar
 from .run import Run, warn_if_threads_differ
+from .settings import fast_mode
 
 DEFAULTS = dict(epochs=3, batch_size=128, lr=2e-3, weight_decay=1e-4, seed=0)
-
-
-def fast_mode() -> bool:
-    """``TINYGAN_FAST=1``: tiny data and few steps, for tests and lesson notebooks."""
-    return os.environ.get("TINYGAN_FAST", "0") not in ("", "0")
 
 
 def accuracy(model: Classifier, images, labels, batch_size: int = 1000) -> float:

@@ -39,17 +39,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import backend, random
-from ..autograd import Tensor
 from ..data import Compose, DataLoader, get_dataset, normalize, to_float
-from .classifier import fast_mode
-from .loop import (EVAL_BYTES_PER_SAMPLE, GRID, TIMING_KEYS, NonFiniteLossError, Stepper,
-                   build_family, check_sample_memory, check_settings, class_noise, family_registry,
-                   fit, fixed_inputs, generate, is_pretrained, is_vae, load_run, make_optimizer,
-                   num_classes, run_config, sample_run)
+from ..models import registry
+from .loop import Stepper, build_family, check_settings, family_entry, fit, fixed_inputs, make_optimizer
 from .run import Run
-
-DEFAULT_EPOCHS = 5
-FAST_IMAGES = 512          # TINYGAN_FAST=1: train on this many images
+from .settings import FAST_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
 
 
 class GANStepper(Stepper):
@@ -60,7 +54,7 @@ class GANStepper(Stepper):
 
     def __init__(self, family, cfg: dict):
         super().__init__(family, cfg)
-        d = family.defaults
+        d = family_entry(family).recipe
         self.opt_g = make_optimizer(family.g_parameters(), cfg["optimizer"], cfg["lr_g"], d)
         self.opt_d = make_optimizer(family.d_parameters(), cfg["optimizer"], cfg["lr_d"], d)
         self.d_steps = 0
@@ -111,11 +105,11 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     """Train the GAN family ``model_name`` and write its run folder (see the module docstring).
 
     Args:
-        model_name: a key of ``tinygan.models.FAMILIES``.
+        model_name: a GAN of ``tinygan.models.registry.REGISTRY`` (``tinygan.models.FAMILIES``).
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
         out: the run folder (default ``runs/<model>-<dataset>``).
-        epochs: passes over the data (default the family's, else 5).
-        batch_size, lr_g, lr_d, n_critic: override ``family.defaults``.
+        epochs: passes over the data (default the registry entry's recipe).
+        batch_size, lr_g, lr_d, n_critic: override the entry's recipe.
         seed: seeds tinygan's generator (initial weights, noise) and the data order.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
         resume: continue the run in ``out`` from its latest checkpoint.
@@ -134,15 +128,16 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
         ``{"run", "epochs", "step", "images", "seconds", "d_loss", "g_loss", "samples",
         "losses", "checkpoint"}`` (the losses: means over the last epoch, or the last window).
     """
-    if is_vae(family_registry().get(model_name)):
+    entry = registry.REGISTRY.get(model_name)
+    if entry is not None and entry.kind != "gan":
         raise ValueError(f"train_gan: {model_name!r} is a VAE; train it with "
-                         "tinygan.train.vae.train_vae (or tinygan.train.train)")
+                         "tinygan.train.vae.train_vae (or the command tinygan train)")
     random.manual_seed(seed)
     dev = str(backend.device(device or "cpu"))
     family = build_family(model_name).to(dev)
-    d = dict(family.defaults)
+    d = dict(family_entry(family).recipe)
     fast = fast_mode()
-    counts = dict(epochs=epochs if epochs is not None else d.get("epochs", DEFAULT_EPOCHS),
+    counts = dict(epochs=epochs if epochs is not None else d["epochs"],
                   batch_size=batch_size if batch_size is not None else d.get("batch_size", 64),
                   n_critic=n_critic if n_critic is not None else d.get("n_critic", 1))
     check_settings(**counts, max_steps=max_steps, ema=ema)
@@ -154,7 +149,7 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
                betas=None if d.get("betas") is None else list(d["betas"]),
                n_critic=int(counts["n_critic"]),
                ema=None if ema is None else float(ema))
-    log_every = int(log_every or (2 if fast else 50))
+    log_every = int(log_every or (FAST_LOG_EVERY if fast else LOG_EVERY))
     out = Path(out or f"runs/{model_name}-{dataset}")
 
     # Everything that draws random numbers is made in the same order on a fresh start and on a
@@ -176,68 +171,4 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
                max_steps=max_steps, log_every=log_every)
 
 
-# ----------------------------------------------------------------------------
-# using a trained run: tinygan sample, tinygan eval
-# ----------------------------------------------------------------------------
-def _vae_run(folder) -> bool:
-    """Whether the run in ``folder`` (or a pretrained model, see ``load_run``) is a VAE."""
-    return is_vae(family_registry().get(run_config(folder).get("model")))
-
-
-def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifier=None,
-                 log: bool = True, reference: bool = False) -> dict:
-    """FID against the real test images, classifier score, and where they apply cgan's label
-    accuracy and InfoGAN's code accuracy, of ``n`` samples of a run's latest checkpoint.
-
-    ``folder`` may be ``"pretrained:NAME"`` (a model shipped with tinygan) or an ``.npz``
-    that ``tinygan export`` wrote (see ``load_run``); neither has a metrics.jsonl, so ``log``
-    does nothing there.
-
-    Appends ``{"type": "eval", ...}`` to the run's metrics.jsonl when ``log``.  With
-    ``reference``, also ``"reference"``: the same figures for real training images (FID of
-    ``n`` training images against the test set, classifier score of the test images).
-    A VAE run is evaluated by ``tinygan.train.vae.evaluate_vae_run`` (-ELBO and IWAE too).
-    """
-    if _vae_run(folder):
-        from .vae import evaluate_vae_run
-        return evaluate_vae_run(folder, n=n, seed=seed, device=device, classifier=classifier,
-                                log=log, reference=reference)
-    from .. import metrics
-    if n < metrics.FEATURE_DIM:
-        metrics._check_enough(n, metrics.FEATURE_DIM)        # the error names both numbers
-    family, cfg, state = load_run(folder, device)
-    check_sample_memory(family, n, extra_per_sample=EVAL_BYTES_PER_SAMPLE)
-    dataset = cfg["dataset"]
-    clf = classifier if classifier is not None else metrics.load_classifier(dataset)
-    test = metrics.real_images(dataset, train=False, n=1000 if fast_mode() else None)
-    test_feats, test_probs = metrics.classifier_outputs(test, clf)
-    test_stats = metrics.feature_statistics(test_feats)
-
-    random.manual_seed(seed)
-    result: dict = {}
-    z, classes = class_noise(family, n, device)
-    images = generate(family, z, None if classes is None else Tensor(backend.to_device(classes, device)))
-    feats, probs = metrics.classifier_outputs(images, clf)
-    result["fid"] = metrics.frechet_distance(*metrics.feature_statistics(feats), *test_stats)
-    result["classifier_score"] = metrics.classifier_score_from_probs(probs)
-    result["n_samples"] = int(n)
-    if getattr(family, "conditional", False):
-        result["label_accuracy"] = float((probs.argmax(1) == classes).mean())
-    elif classes is not None:
-        result["code_accuracy"] = metrics.best_mapping_accuracy(classes, probs.argmax(1),
-                                                                 num_classes(family))[0]
-    if log and not is_pretrained(folder):   # a read-only run: the result is still returned, with a warning
-        Run.open(folder).log_or_warn({"type": "eval", "epoch": state["epoch"], "step": state["step"],
-                                      "images": state["images"], **result})
-    if reference:
-        train = metrics.real_images(dataset, train=True, n=n)
-        result["reference"] = {
-            "fid": metrics.fid(train, test_stats, clf),
-            "classifier_score": metrics.classifier_score_from_probs(test_probs),
-            "n_samples": int(min(n, len(train)))}
-    return result
-
-
-__all__ = ["train_gan", "GANStepper", "GRID", "TIMING_KEYS", "build_family", "family_registry", "make_optimizer", "fixed_inputs",
-           "class_noise", "num_classes", "generate", "load_run", "sample_run", "evaluate_run",
-           "NonFiniteLossError"]
+__all__ = ["train_gan", "GANStepper"]

@@ -42,32 +42,33 @@ from ..viz import plot_curves, save_image_grid
 from .progress import progress_bar
 from .run import warn_if_threads_differ
 
-GRID = 10                  # sample grids are GRID x GRID
-NUM_CLASSES = 10
 TIMING_KEYS = ("seconds", "images_per_s")    # the only logged values that differ between runs
 
 
 # ----------------------------------------------------------------------------
-# families: one registry for every kind
+# families: what the loop reads of tinygan.models.registry
 # ----------------------------------------------------------------------------
 def family_registry() -> dict:
-    """Every trainable family: ``tinygan.models.FAMILIES`` (the GANs) and
-    ``tinygan.models.VAE_FAMILIES`` (the VAEs), name -> class."""
-    from .. import models
-    return {**dict(getattr(models, "FAMILIES", {})), **dict(getattr(models, "VAE_FAMILIES", {}))}
+    """Every trainable family, name -> class (``tinygan.models.registry.REGISTRY``)."""
+    from ..models.registry import REGISTRY
+    return {name: entry.cls for name, entry in REGISTRY.items()}
 
 
 def build_family(name: str, **options):
     """A fresh family ``name`` (its constructor's ``options``: a VAE's latent size, likelihood...)."""
-    families = family_registry()
-    if name not in families:
-        raise KeyError(f"unknown model family {name!r}; known: {', '.join(families) or 'none'}")
-    return families[name](**options)
+    from ..models import registry
+    return registry.get(name).build(**options)
+
+
+def family_entry(family_or_class):
+    """The registry entry of a family, given as a built model or as its class."""
+    from ..models import registry
+    return registry.entry_of(family_or_class)
 
 
 def is_vae(family_or_class) -> bool:
-    """Whether a family (or its class) is a VAE (``kind == "vae"``, see tinygan.models.vae)."""
-    return getattr(family_or_class, "kind", "gan") == "vae"
+    """Whether a family (or its class) is registered as a VAE; False for None."""
+    return family_or_class is not None and family_entry(family_or_class).kind == "vae"
 
 
 def ema_module(family):
@@ -100,7 +101,8 @@ def make_optimizer(params, kind: str, lr: float, defaults: dict):
 
 
 def num_classes(family) -> int:
-    return int(getattr(family, "num_classes", getattr(family, "n_cat", NUM_CLASSES)))
+    """The classes of the labels ``family.sample_noise`` draws (its registry entry; 0: none)."""
+    return family_entry(family).num_classes
 
 
 def class_noise(family, n: int, device) -> tuple:
@@ -122,18 +124,19 @@ def class_noise(family, n: int, device) -> tuple:
 def fixed_inputs(family, device) -> dict:
     """The fixed noise of the sample grids, drawn once: ``{"z": Tensor, "labels": Tensor|None}``.
 
-    GRID x GRID samples; for conditional models and InfoGAN's categorical code, row r holds
-    class (code) r.
+    grid x grid samples (the registry entry's ``grid``); for conditional models and InfoGAN's
+    categorical code, row r holds class (code) r.
     """
-    z, classes = class_noise(family, GRID * GRID, device)
+    grid = family_entry(family).grid
+    z, classes = class_noise(family, grid * grid, device)
     if classes is None:
         return {"z": z, "labels": None}
-    rows = np.repeat(np.arange(GRID), GRID) % num_classes(family)
+    rows = np.repeat(np.arange(grid), grid) % num_classes(family)
     return {"z": z, "labels": Tensor(backend.to_device(rows, device))}
 
 
 def generate(family, z, labels=None, batch_size: int = 500) -> np.ndarray:
-    """``family.generate`` under no_grad, in batches: float32 (N, 1, 28, 28) on the CPU.
+    """``family.generate`` under no_grad, in batches: float32 (N, C, H, W) on the CPU.
 
     BatchNorm layers normalize with the statistics of the batch being generated (train mode),
     as in the PyTorch DCGAN example, not with their running averages: those lag behind a
@@ -150,14 +153,14 @@ def generate(family, z, labels=None, batch_size: int = 500) -> np.ndarray:
     n = z.shape[0]
     # One array filled batch by batch: a list of batches joined at the end would hold every
     # image twice (tinygan sample's memory check counts on once).
-    out = np.empty((n, *getattr(family, "image_shape", (1, 28, 28))), dtype=np.float32)
+    out = None       # allocated at the first batch, when the images' shape is known
     try:
         with no_grad():
             for a in range(0, n, batch_size):
                 lab = None if labels is None else labels[a:a + batch_size]
                 x = family.generate(z[a:a + batch_size], lab)
                 batch = np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32)
-                if a == 0 and batch.shape[1:] != out.shape[1:]:    # a family without image_shape
+                if out is None:
                     out = np.empty((n, *batch.shape[1:]), dtype=np.float32)
                 out[a:a + batch_size] = batch
     finally:
@@ -301,8 +304,8 @@ def _available_memory() -> int | None:
 def check_sample_memory(family, n: int, extra_per_sample: int = 0) -> None:
     """Refuse (ValueError, with the figures) ``n`` samples of ``family`` whose images and noise
     would take more memory than ``SAMPLE_MEMORY_LIMIT`` or than is available now."""
-    shape = getattr(family, "image_shape", (1, 28, 28))
-    per_sample = 4 * (int(np.prod(shape)) + int(getattr(family, "latent_dim", 100))) + 8 \
+    shape = family_entry(family).data_shape
+    per_sample = 4 * (int(np.prod(shape)) + int(family.latent_dim)) + 8 \
         + extra_per_sample
     need = n * per_sample
     available = _available_memory()
@@ -316,9 +319,9 @@ def check_sample_memory(family, n: int, extra_per_sample: int = 0) -> None:
 
 
 def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500) -> dict:
-    """``n`` samples of a run: ``{"images": float32 (n, 1, 28, 28) in [-1, 1]}`` plus
-    ``"labels"`` int64 (n,) for conditional models (the classes 0..9 in turn), or ``"codes"``
-    for InfoGAN (its categorical code, 0..9 in turn).  For a VAE the images are its decoder's
+    """``n`` samples of a run: ``{"images": float32 (n, C, H, W) in [-1, 1]}`` plus
+    ``"labels"`` int64 (n,) for conditional models (the classes 0..K-1 in turn), or ``"codes"``
+    for InfoGAN (its categorical code, 0..K-1 in turn).  For a VAE the images are its decoder's
     means at z ~ N(0, I) mapped to [-1, 1] (``family.generate``)."""
     if n < 1:
         raise ValueError(f"n must be at least 1 sample, got {n}")
@@ -516,9 +519,11 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
         path = run.checkpoint_path(epochs_done, step if mid_epoch else None)
         return checkpoint.save(path, epoch=epochs_done, **snapshot(loader_state))
 
+    grid = family_entry(family).grid
+
     def draw(name: str, title: str) -> Path:
         path = save_image_grid(generate(family, fixed["z"], fixed["labels"]),
-                               out / "samples" / f"{name}.png", nrow=GRID, title=title)
+                               out / "samples" / f"{name}.png", nrow=grid, title=title)
         stepper.pictures(out, name, title)
         return path
 
@@ -625,8 +630,8 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
             "losses": str(out / "losses.png"), "checkpoint": None if last_ckpt is None else str(last_ckpt)}
 
 
-__all__ = ["GRID", "NUM_CLASSES", "TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
-           "family_registry", "build_family", "is_vae", "ema_module", "make_optimizer",
+__all__ = ["TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
+           "family_registry", "build_family", "family_entry", "is_vae", "ema_module", "make_optimizer",
            "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run",
            "load_weights", "restoring_from", "check_settings", "check_sample_memory",
            "SAMPLE_MEMORY_LIMIT", "EVAL_BYTES_PER_SAMPLE", "is_pretrained", "run_config"]

@@ -46,16 +46,13 @@ import numpy as np
 from .. import backend, random
 from ..autograd import Tensor, no_grad
 from ..data import Compose, DataLoader, binarize, get_dataset, to_float
+from ..models import registry
 from ..viz import plot_latent_scatter, save_image_grid, save_image_rows
-from .classifier import fast_mode
-from .loop import (EVAL_BYTES_PER_SAMPLE, Stepper, build_family, check_sample_memory,
-                   check_settings, class_noise, family_registry, fit, fixed_inputs, generate,
-                   is_pretrained, is_vae, load_run, make_optimizer)
+from .loop import Stepper, build_family, check_settings, family_entry, fit, fixed_inputs, make_optimizer
 from .run import Run
+from .settings import FAST_EVAL_IMAGES, FAST_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
 
-FAST_IMAGES = 512             # TINYGAN_FAST=1: train on this many images
-FAST_TEST_IMAGES = 500        # ... and draw pictures / the per-epoch test -ELBO from this many
-FAST_EVAL_IMAGES = 1000       # ... and evaluate on this many test digits (as the GAN eval)
+FAST_TEST_IMAGES = 500        # TINYGAN_FAST=1: draw pictures / the per-epoch test -ELBO from this many
 TEST_BINARIZATION_SEED = 0    # the fixed binarization of the test set (numpy PCG64 seed)
 EPS_SEED = 1                  # the noise of the per-epoch test -ELBO
 IWAE_K = 100                  # importance samples of the IWAE estimate (Burda et al. 2016, Table 1)
@@ -113,7 +110,7 @@ def mean_neg_elbo(family, x, labels, device="cpu", eps_seed: int | None = None,
 def mean_iwae(family, x, labels, k: int, device="cpu") -> float:
     """The IWAE estimate of -log p(x), ``mean(-L_k(x))`` in nats (Burda et al. 2016, eq. 8),
     over images x, ``IWAE_IMAGES`` at a time with at most ``IWAE_ROWS`` decoder inputs per call."""
-    _check_k(k, "mean_iwae")
+    check_k(k, "mean_iwae")
     chunk = max(1, IWAE_ROWS // IWAE_IMAGES)
     total = 0.0
     with no_grad():
@@ -122,7 +119,8 @@ def mean_iwae(family, x, labels, k: int, device="cpu") -> float:
     return total / len(x)
 
 
-def _check_k(k, where: str) -> None:
+def check_k(k, where: str) -> None:
+    """Refuse (ValueError naming ``where``) an IWAE sample count that is not a whole number >= 1."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise ValueError(f"{where}: the number of importance samples iwae_k must be an integer "
                          f">= 1, got {k!r}")
@@ -138,7 +136,8 @@ class VAEStepper(Stepper):
 
     def __init__(self, family, cfg: dict, test: tuple):
         super().__init__(family, cfg)
-        self.opt = make_optimizer(family.parameters(), cfg["optimizer"], cfg["lr"], family.defaults)
+        self.opt = make_optimizer(family.parameters(), cfg["optimizer"], cfg["lr"],
+                                  family_entry(family).recipe)
         self.steps = 0
         self.test_x, self.test_labels = test
         # losses.png: the bound and its two parts, and the loss itself when it is not the bound.
@@ -272,11 +271,11 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     """Train the VAE family ``model_name`` and write its run folder (see the module docstring).
 
     Args:
-        model_name: a key of ``tinygan.models.VAE_FAMILIES``.
+        model_name: a VAE of ``tinygan.models.registry.REGISTRY`` (``tinygan.models.VAE_FAMILIES``).
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
         out: the run folder (default ``runs/<model>-<dataset>``).
-        epochs: passes over the data (default the family's: 10).
-        batch_size, lr: override ``family.defaults`` (128, Adam 1e-3).
+        epochs: passes over the data (default the registry entry's recipe: 10).
+        batch_size, lr: override the entry's recipe (128, Adam 1e-3).
         latent_dim, likelihood, beta, capacity, capacity_steps, gamma: the family's options
             (``tinygan.models.vae.VAEFamily``); None keeps the family's default.
         seed: seeds tinygan's generator (initial weights, noise, binarization) and the data order.
@@ -296,8 +295,9 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
         ``{"run", "epochs", "step", "images", "seconds", "loss", "neg_elbo", "recon", "kl",
         "samples", "losses", "checkpoint"}`` (the logged values: means over the last epoch).
     """
-    if not is_vae(family_registry().get(model_name)):
-        known = ", ".join(n for n, c in family_registry().items() if is_vae(c))
+    entry = registry.REGISTRY.get(model_name)
+    if entry is None or entry.kind != "vae":
+        known = ", ".join(n for n, e in registry.REGISTRY.items() if e.kind == "vae")
         raise ValueError(f"train_vae: {model_name!r} is not a VAE family; known: {known}")
     random.manual_seed(seed)
     dev = str(backend.device(device or "cpu"))
@@ -305,9 +305,9 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
                                      capacity=capacity, capacity_steps=capacity_steps,
                                      gamma=gamma).items() if v is not None}
     family = build_family(model_name, **options).to(dev)
-    d = dict(family.defaults)
+    d = dict(entry.recipe)
     fast = fast_mode()
-    counts = dict(epochs=epochs if epochs is not None else d.get("epochs", 10),
+    counts = dict(epochs=epochs if epochs is not None else d["epochs"],
                   batch_size=batch_size if batch_size is not None else d.get("batch_size", 128))
     check_settings(**counts, max_steps=max_steps, ema=ema)
     cfg = dict(model=model_name, dataset=dataset, seed=int(seed), device=dev, fast=fast,
@@ -318,7 +318,7 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
                ema=None if ema is None else float(ema),
                model_options=family.options(),
                binarized=family.likelihood == "bernoulli")
-    log_every = int(log_every or (2 if fast else 50))
+    log_every = int(log_every or (FAST_LOG_EVERY if fast else LOG_EVERY))
     out = Path(out or f"runs/{model_name}-{dataset}")
 
     # The same order of random draws on a fresh start and on a resume (the family, then the
@@ -345,69 +345,26 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
 # ----------------------------------------------------------------------------
 # tinygan eval
 # ----------------------------------------------------------------------------
-def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = IWAE_K, seed: int = 0, device="cpu",
-                     classifier=None, log: bool = True, reference: bool = False) -> dict:
-    """Evaluate a VAE run's latest checkpoint (its EMA weights if it kept one).
-
-    On the test set (10,000 digits; 1,000 with TINYGAN_FAST=1), binarized once with
+def evaluation_figures(family, cfg: dict, device="cpu", iwae_k: int = IWAE_K) -> dict:
+    """A VAE's own figures for ``tinygan eval`` (tinygan/train/evaluate.py), on the test set
+    (all of it; 1,000 digits with TINYGAN_FAST=1), binarized once with
     ``TEST_BINARIZATION_SEED`` for the Bernoulli likelihood:
 
     - ``neg_elbo_nats``: the mean -ELBO with beta = 1 (an upper bound on -log p(x)), one
       reparameterized sample per digit;
     - ``iwae_nats``: the mean -L_k, the importance-weighted estimate of -log p(x) with
-      ``iwae_k`` samples (Burda et al. 2016, eq. 8; tighter than the -ELBO), and ``iwae_k``;
+      ``iwae_k`` samples (Burda et al. 2016, eq. 8; tighter than the -ELBO), and ``iwae_k``.
 
-    and of ``n`` samples from the prior (the decoder's mean, in [-1, 1]), as for the GANs:
-    ``fid`` against the real test images and ``classifier_score`` (tinygan.metrics), plus
-    ``n_samples`` and, for cvae, ``label_accuracy`` (how often the frozen classifier sees the
-    digit the decoder was asked for).  All nats are per image; cvae's bound log p(x|y), the
-    likelihood of a digit given its label.  With the Gaussian likelihood
-    the nats are of a density on grey levels (not comparable with binarized figures).
-
-    ``folder`` may be ``"pretrained:NAME"`` (a shipped VAE) or an ``.npz`` that ``tinygan
-    export`` wrote; ``log`` does nothing there (no run folder).
-
-    Appends ``{"type": "eval", ...}`` to the run's metrics.jsonl when ``log``; ``reference``
-    adds the real-data reference values (see ``tinygan.train.gan.evaluate_run``).
+    All nats are per image; cvae's bound log p(x|y), the likelihood of a digit given its label.
+    With the Gaussian likelihood the nats are of a density on grey levels (not comparable with
+    binarized figures).
     """
-    from .. import metrics
-    _check_k(iwae_k, "evaluate_vae_run")
-    if n < metrics.FEATURE_DIM:
-        metrics._check_enough(n, metrics.FEATURE_DIM)        # the error names both numbers
-    family, cfg, state = load_run(folder, device)
-    check_sample_memory(family, n, extra_per_sample=EVAL_BYTES_PER_SAMPLE)
-    dataset = cfg["dataset"]
-    clf = classifier if classifier is not None else metrics.load_classifier(dataset)
-    real = metrics.real_images(dataset, train=False, n=FAST_EVAL_IMAGES if fast_mode() else None)
-    test_feats, test_probs = metrics.classifier_outputs(real, clf)
-    test_stats = metrics.feature_statistics(test_feats)
-
-    result: dict = {}
-    # Prior samples first, so they are those of ``tinygan sample RUN --seed SEED``.
-    random.manual_seed(seed)
-    z, classes = class_noise(family, n, device)
-    images = generate(family, z, None if classes is None else Tensor(backend.to_device(classes, device)))
-    x, labels = evaluation_images(dataset, family.likelihood, FAST_EVAL_IMAGES if fast_mode() else None)
-    result["neg_elbo_nats"] = mean_neg_elbo(family, x, labels, device)
-    result["iwae_nats"] = mean_iwae(family, x, labels, int(iwae_k), device)
-    result["iwae_k"] = int(iwae_k)
-    feats, probs = metrics.classifier_outputs(images, clf)
-    result["fid"] = metrics.frechet_distance(*metrics.feature_statistics(feats), *test_stats)
-    result["classifier_score"] = metrics.classifier_score_from_probs(probs)
-    result["n_samples"] = int(n)
-    if family.conditional:
-        result["label_accuracy"] = float((probs.argmax(1) == classes).mean())
-    if log and not is_pretrained(folder):   # a read-only run: the result is still returned, with a warning
-        Run.open(folder).log_or_warn({"type": "eval", "epoch": state["epoch"], "step": state["step"],
-                                      "images": state["images"], **result})
-    if reference:
-        train = metrics.real_images(dataset, train=True, n=n)
-        result["reference"] = {
-            "fid": metrics.fid(train, test_stats, clf),
-            "classifier_score": metrics.classifier_score_from_probs(test_probs),
-            "n_samples": int(min(n, len(train)))}
-    return result
+    x, labels = evaluation_images(cfg["dataset"], family.likelihood,
+                                  FAST_EVAL_IMAGES if fast_mode() else None)
+    return {"neg_elbo_nats": mean_neg_elbo(family, x, labels, device),
+            "iwae_nats": mean_iwae(family, x, labels, int(iwae_k), device),
+            "iwae_k": int(iwae_k)}
 
 
-__all__ = ["train_vae", "evaluate_vae_run", "VAEStepper", "vae_pictures", "evaluation_images",
+__all__ = ["train_vae", "evaluation_figures", "VAEStepper", "vae_pictures", "evaluation_images",
            "mean_neg_elbo", "mean_iwae", "TEST_BINARIZATION_SEED", "IWAE_K"]

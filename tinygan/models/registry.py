@@ -1,0 +1,104 @@
+"""Every model tinygan trains, in one table: ``REGISTRY``, name -> ``Family``.
+
+A ``Family`` entry says what the rest of tinygan needs to know about a model without
+looking inside it:
+
+- ``cls``: the model class (a ``GANFamily`` or a ``VAEFamily``), built with ``cls(**options)``;
+- ``kind``: ``"gan"`` or ``"vae"`` -- which Stepper trains it (tinygan/train/gan.py,
+  tinygan/train/vae.py) and which extra figures ``tinygan eval`` adds;
+- ``data_shape``: the (C, H, W) of one image it draws and trains on;
+- ``num_classes``: how many classes the labels of its ``sample_noise`` take (a conditional
+  model's data labels, InfoGAN's categorical code); 0 when it draws none;
+- ``recipe``: its training defaults -- epochs, batch size, optimizer, learning rates -- the
+  class's ``defaults`` (its paper's settings) with ``epochs`` filled in;
+- ``grid``: the sample grids are ``grid`` x ``grid`` images, one row per class when it has
+  classes.
+
+Adding a family is one model file and one ``register(...)`` line below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .cgan import ConditionalGAN
+from .dcgan import DCGAN
+from .gan import GAN
+from .infogan import InfoGAN
+from .vae import CVAE, VAE, BetaVAE, ConvVAE
+from .wgan import WGAN, WGANGP
+
+KINDS = ("gan", "vae")
+DEFAULT_EPOCHS = {"gan": 5, "vae": 10}     # when a family's defaults name no epochs
+
+
+@dataclass(frozen=True)
+class Family:
+    """One trainable model: what it is and how tinygan trains, samples and evaluates it."""
+
+    name: str
+    cls: type
+    kind: str
+    data_shape: tuple = (1, 28, 28)
+    num_classes: int = 0
+    grid: int = 10
+    recipe: dict = field(default_factory=dict)
+
+    def build(self, **options):
+        """A fresh model with its constructor's ``options`` (a VAE's latent size...)."""
+        return self.cls(**options)
+
+
+REGISTRY: dict = {}
+
+
+def make_family(cls, kind: str, data_shape=(1, 28, 28), num_classes: int = 0, grid: int = 10,
+                name: str | None = None) -> Family:
+    """The entry of model class ``cls`` (its recipe: ``cls.defaults`` plus the kind's epochs)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind of model {kind!r}; known: {', '.join(KINDS)}")
+    recipe = {"epochs": DEFAULT_EPOCHS[kind], **dict(getattr(cls, "defaults", {}))}
+    return Family(name or cls.name, cls, kind, tuple(data_shape), int(num_classes), int(grid), recipe)
+
+
+def register(cls, kind: str, **entry) -> Family:
+    """Add model class ``cls`` to ``REGISTRY`` under ``cls.name`` (see ``make_family``)."""
+    family = make_family(cls, kind, **entry)
+    REGISTRY[family.name] = family
+    return family
+
+
+def get(name: str) -> Family:
+    """The entry of ``name``; KeyError listing the known names if there is none."""
+    if name not in REGISTRY:
+        raise KeyError(f"unknown model family {name!r}; known: {', '.join(REGISTRY) or 'none'}")
+    return REGISTRY[name]
+
+
+def entry_of(model) -> Family:
+    """The entry of a model, given built or as its class (found by its class)."""
+    cls = model if isinstance(model, type) else type(model)
+    for family in REGISTRY.values():
+        if family.cls is cls:
+            return family
+    raise KeyError(f"{cls.__name__} is not a registered model family "
+                   "(tinygan.models.registry.register)")
+
+
+def classes_of(kind: str) -> dict:
+    """name -> class of the registered families of ``kind``, in registration order."""
+    return {name: f.cls for name, f in REGISTRY.items() if f.kind == kind}
+
+
+# In the order ``tinygan models`` lists them.
+register(GAN, "gan")
+register(DCGAN, "gan")
+register(ConditionalGAN, "gan", num_classes=ConditionalGAN.num_classes)
+register(InfoGAN, "gan", num_classes=InfoGAN.n_cat)     # its categorical code c ~ Cat(n_cat)
+register(WGAN, "gan")
+register(WGANGP, "gan")
+register(VAE, "vae")
+register(ConvVAE, "vae")
+register(BetaVAE, "vae")
+register(CVAE, "vae", num_classes=CVAE.num_classes)
+
+__all__ = ["Family", "REGISTRY", "KINDS", "register", "make_family", "get", "entry_of", "classes_of"]
