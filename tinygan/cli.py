@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", help=f"a run folder, a model shipped with tinygan ({shipped}) or "
                    "an .npz written by `tinygan export`")
     s.add_argument("--n", type=_whole(1), default=64, help="how many samples")
-    s.add_argument("--out", required=True, help="the .npz file: images float32 (N, 1, 28, 28) in "
+    s.add_argument("--out", required=True, help="the .npz file: images float32 (N, C, H, W) in "
                    "[-1, 1], labels int64 (N,) for conditional models")
     s.add_argument("--force", action="store_true", help="write over --out if it exists")
     s.add_argument("--seed", type=_whole(0), default=0)

@@ -26,8 +26,12 @@ class probabilities):
   best one-to-one mapping code -> digit (Chen et al., "InfoGAN", NeurIPS 2016, sec. 7.1
   report 5% error), found with the Hungarian algorithm (``linear_assignment``).
 
-Images are ``(N, 1, 28, 28)`` float arrays (NumPy, CuPy or Tensors) in [-1, 1].  The
-statistics are computed in float64 with NumPy; no SciPy is needed.
+Images are ``(N, C, H, W)`` float arrays (NumPy, CuPy or Tensors) in [-1, 1].  The frozen
+classifier sees (N, 1, 28, 28): images of any other registered shape reach it through
+``classifier_input``, the one place that maps them (crop the centre 28x28 -- the trainers pad
+28x28 digits to larger entries, so this takes the padding back off -- and average the
+channels to gray, the inverse of repeating gray into colour).  The statistics are computed in
+float64 with NumPy; no SciPy is needed.
 """
 from __future__ import annotations
 
@@ -40,7 +44,8 @@ FEATURE_DIM = 128        # the classifier's penultimate layer (tinygan.models.Cl
 
 __all__ = ["FEATURE_DIM", "load_classifier", "classifier_outputs", "feature_statistics",
            "frechet_distance", "fid", "classifier_score", "classifier_score_from_probs",
-           "label_accuracy", "linear_assignment", "best_mapping_accuracy", "real_images"]
+           "label_accuracy", "linear_assignment", "best_mapping_accuracy", "real_images",
+           "classifier_input"]
 
 
 # ----------------------------------------------------------------------------
@@ -66,15 +71,32 @@ def _as_array(images):
     return images if backend.is_cupy_array(images) else np.asarray(images)
 
 
+def classifier_input(images):
+    """Images (N, C, H, W) with H, W >= 28 as the classifier's input (N, 1, 28, 28).
+
+    The centre 28x28 (the trainers centre the digits when they pad them, see
+    ``tinygan.data.to_shape``), channels averaged to gray.  Data movement and a mean only:
+    (N, 1, 28, 28) comes back unchanged, and a gray image repeated into C channels comes back
+    exactly (up to float rounding of the mean).
+    """
+    images = _as_array(images)
+    if images.ndim != 4 or images.shape[2] < 28 or images.shape[3] < 28:
+        raise ValueError(f"metrics: expected images of shape (N, C, H, W) with H, W >= 28 (the "
+                         f"classifier takes (N, 1, 28, 28)), got {tuple(images.shape)}")
+    h, w = images.shape[2:]
+    top, left = (h - 28) // 2, (w - 28) // 2
+    images = images[:, :, top:top + 28, left:left + 28]
+    return images if images.shape[1] == 1 else images.mean(axis=1, keepdims=True, dtype=images.dtype)
+
+
 def classifier_outputs(images, classifier, batch_size: int = 500, device=None) -> tuple:
-    """``(features, probs)`` of ``images``: float64 arrays (N, 128) and (N, 10) on the CPU.
+    """``(features, probs)`` of ``images`` (N, C, H, W): float64 arrays (N, 128) and (N, 10)
+    on the CPU.  Images of another shape than (1, 28, 28) go through ``classifier_input``.
 
     One pass in eval mode under ``no_grad`` (the classifier's mode is restored after).
     ``device`` is where the classifier runs (default: where its weights are).
     """
-    images = _as_array(images)
-    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"metrics: expected images of shape (N, 1, 28, 28), got {tuple(images.shape)}")
+    images = classifier_input(images)       # any registered shape -> (N, 1, 28, 28)
     if device is None:
         device = next((p.device for p in classifier.parameters()), "cpu")
     was_training = classifier.training
@@ -157,7 +179,7 @@ def _stats_of(x, classifier, batch_size) -> tuple:
 
 
 def fid(images, reference, classifier=None, dataset: str = "mnist", batch_size: int = 500) -> float:
-    """FID between ``images`` (N, 1, 28, 28) in [-1, 1] and ``reference``: other images, or
+    """FID between ``images`` (N, C, H, W) in [-1, 1] and ``reference``: other images, or
     their ``(mu, sigma)`` from ``feature_statistics``.  N must be at least 128."""
     classifier = classifier if classifier is not None else load_classifier(dataset)
     return frechet_distance(*_stats_of(images, classifier, batch_size),
@@ -181,14 +203,14 @@ def classifier_score_from_probs(probs) -> float:
 
 
 def classifier_score(images, classifier=None, dataset: str = "mnist", batch_size: int = 500) -> float:
-    """The classifier score of images (N, 1, 28, 28) in [-1, 1] (see the module docstring)."""
+    """The classifier score of images (N, C, H, W) in [-1, 1] (see the module docstring)."""
     classifier = classifier if classifier is not None else load_classifier(dataset)
     return classifier_score_from_probs(classifier_outputs(images, classifier, batch_size)[1])
 
 
 def label_accuracy(images, labels, classifier=None, dataset: str = "mnist",
                    batch_size: int = 500) -> float:
-    """Fraction of images (N, 1, 28, 28) the classifier assigns to the class ``labels`` (N,)
+    """Fraction of images (N, C, H, W) the classifier assigns to the class ``labels`` (N,)
     they were generated for (conditional GANs)."""
     classifier = classifier if classifier is not None else load_classifier(dataset)
     pred = classifier_outputs(images, classifier, batch_size)[1].argmax(1)

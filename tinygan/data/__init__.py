@@ -11,12 +11,13 @@ from .datasets import DATASETS, FashionMNIST, IDXDataset, MNIST, get_dataset
 from .fetch import ChecksumError, DownloadError, cache_dir, load_raw
 from .idx import IDXError, read_idx, write_idx
 from .loader import DataLoader
-from .transforms import Compose, binarize, normalize, pad_to_32, to_float
+from .transforms import Compose, ToShape, binarize, normalize, pad_to_32, to_float, to_shape
 
 __all__ = [
     "MNIST", "FashionMNIST", "IDXDataset", "DATASETS", "get_dataset",
     "fetch", "load_raw", "cache_dir", "ChecksumError", "DownloadError",
     "read_idx", "write_idx", "IDXError",
     "DataLoader",
-    "Compose", "to_float", "normalize", "pad_to_32", "binarize",
+    "Compose", "to_float", "normalize", "pad_to_32", "to_shape", "ToShape",
+    "binarize",
 ]

@@ -14,13 +14,14 @@ import numpy as np
 
 from . import fetch
 from .idx import read_idx
+from .transforms import to_shape
 
 
 class IDXDataset:
     """A labelled image data set stored as four IDX files.
 
     Attributes:
-        data: uint8 array (N, 28, 28), pixel values 0..255.
+        data: uint8 array (N, 28, 28), pixel values 0..255 ((N, S, S) with ``pad_to=S``).
         targets: int64 array (N,), class indices 0..9.
         classes: the class names, ``classes[targets[i]]``.
 
@@ -30,13 +31,16 @@ class IDXDataset:
         train: the 60,000 training images, or the 10,000 test images.
         download: fetch the files (into the cache, or into ``root/<name>/``) when
             they are found nowhere.
+        pad_to: serve the images padded to ``pad_to`` x ``pad_to`` (e.g. 32, the power of two
+            that strided convolutions halve cleanly), centred, the border filled with 0: the
+            background of both data sets.  Pixels are moved, never resampled.
     """
 
     name = ""
     classes: list = []
 
     def __init__(self, root: "str | os.PathLike | None" = None, train: bool = True,
-                 download: bool = True):
+                 download: bool = True, pad_to: int | None = None):
         self.train = train
         images_file, labels_file = fetch.TRAIN_FILES if train else fetch.TEST_FILES
         raw = fetch.load_raw(self.name, (images_file, labels_file), root=root, download=download)
@@ -48,6 +52,9 @@ class IDXDataset:
                 f"and {labels.shape}"
             )
         self.data = images.astype(np.uint8, copy=False)
+        if pad_to is not None:
+            # to_shape works on (N, C, H, W) batches: add the channel axis for it and drop it after.
+            self.data = to_shape(self.data[:, None], (1, pad_to, pad_to), fill=0)[:, 0]
         # int64, as PyTorch's class-index tensors (cross_entropy targets, embeddings) are.
         self.targets = labels.astype(np.int64)
 
@@ -55,7 +62,7 @@ class IDXDataset:
         return len(self.data)
 
     def __getitem__(self, index: int):
-        """``(image, label)``: a uint8 array (28, 28) and an int."""
+        """``(image, label)``: a uint8 array (28, 28) (or (pad_to, pad_to)) and an int."""
         return self.data[index], int(self.targets[index])
 
     def __repr__(self) -> str:

@@ -11,6 +11,11 @@ convert there.  The usual GAN pipeline is::
 for a Bernoulli decoder, binarizes each batch afresh (dynamic binarization)::
 
     Compose([to_float, binarize])               # uint8 (N, 28, 28) -> float32 0/1 (N, 1, 28, 28)
+
+A model that trains on another shape gets its batches through ``ToShape`` (the trainers
+append it, with the (C, H, W) of the model's registry entry)::
+
+    Compose([to_float, normalize, ToShape((3, 32, 32))])   # -> float32 (N, 3, 32, 32)
 """
 from __future__ import annotations
 
@@ -58,6 +63,44 @@ def pad_to_32(images, fill: float = -1.0):
     top, left = (32 - h) // 2, (32 - w) // 2
     pad = [(0, 0)] * (images.ndim - 2) + [(top, 32 - h - top), (left, 32 - w - left)]
     return xp.pad(images, pad, mode="constant", constant_values=fill)
+
+
+def to_shape(images, shape, fill: float = -1.0):
+    """Serve images (N, c, h, w) as (N, *shape): pad the borders, repeat gray channels.
+
+    Pure data movement, no resampling: the (h, w) picture is centred in the larger
+    (H, W) = ``shape[1:]`` and the border is ``fill``, the background (-1 is black after
+    ``normalize``; 0 for images in [0, 1] or uint8 pixels).  A one-channel image becomes C
+    identical channels (gray as RGB).  Already of that shape: returned as it is.
+    """
+    c, h, w = (int(d) for d in shape)
+    n0, c0, h0, w0 = images.shape
+    if (c0, h0, w0) == (c, h, w):
+        return images
+    if h0 > h or w0 > w or (c0 != c and c0 != 1):
+        raise ValueError(f"to_shape: can't serve images of shape {(c0, h0, w0)} as {(c, h, w)}; "
+                         "it only pads and repeats one channel")
+    if images.dtype.kind == "u" and fill < 0:
+        raise ValueError(f"to_shape: fill={fill} can't be stored in {images.dtype}; "
+                         "pass fill=0 for unnormalized pixels")
+    xp = get_array_module(images)
+    top, left = (h - h0) // 2, (w - w0) // 2
+    images = xp.pad(images, [(0, 0), (0, 0), (top, h - h0 - top), (left, w - w0 - left)],
+                    mode="constant", constant_values=fill)
+    return images if c0 == c else xp.repeat(images, c, axis=1)
+
+
+class ToShape:
+    """``to_shape`` as a transform for ``Compose``: ``ToShape((3, 32, 32), fill=-1)``."""
+
+    def __init__(self, shape, fill: float = -1.0):
+        self.shape, self.fill = tuple(int(d) for d in shape), fill
+
+    def __call__(self, images):
+        return to_shape(images, self.shape, self.fill)
+
+    def __repr__(self) -> str:
+        return f"ToShape({self.shape}, fill={self.fill})"
 
 
 def binarize(images, generator=None):

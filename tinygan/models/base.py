@@ -6,7 +6,8 @@ its paper.  The trainer (tinygan/train/gan.py) knows nothing else about it: it
 calls ``d_loss`` ``n_critic`` times, then ``g_loss`` once, steps two optimizers
 built from ``defaults``, and draws samples with ``sample_noise`` + ``generate``.
 
-Shapes: images are (N, 1, 28, 28) float32 in [-1, 1]; labels (N,) int64.
+Shapes: images are (N, *image_shape) float32 in [-1, 1] -- (N, 1, 28, 28) unless a family
+says otherwise; labels (N,) int64.
 
 The dicts that ``d_loss`` and ``g_loss`` return hold plain floats for logging:
 ``d_loss`` / ``g_loss`` (the value of the returned loss) and, where they apply,
@@ -66,6 +67,8 @@ class GANFamily(nn.Module):
     name = "gan"
     conditional = False          # True: G and D take class labels (cgan)
     latent_dim = 100             # z's size: sample_noise(n) gives z of shape (n, latent_dim)
+    # (C, H, W) its networks take and make.  Its registry entry's data_shape is this (the
+    # registry reads it), so the trainer serves the data in the shape the model checks for.
     image_shape = (1, 28, 28)
     # Training settings of the paper; the CLI may override lr_g, lr_d, batch_size.
     defaults = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1,
@@ -79,7 +82,7 @@ class GANFamily(nn.Module):
         raise NotImplementedError
 
     def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        """``G(z)`` -> images (N, 1, 28, 28) in [-1, 1]."""
+        """``G(z)`` -> images (N, *image_shape) in [-1, 1]."""
         raise NotImplementedError
 
     def d_loss(self, real: Tensor, labels: Tensor | None) -> tuple:
@@ -106,7 +109,7 @@ class GANFamily(nn.Module):
 
     # -- optional helpers (not called by the trainer) ------------------------------------------
     def discriminate(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """D's outputs (logits, or critic values) for images x: (N, 1, 28, 28) -> (N, 1)."""
+        """D's outputs (logits, or critic values) for images x: (N, *image_shape) -> (N, 1)."""
         return self.D(x, labels) if self.conditional else self.D(x)
 
     def _check_real(self, real: Tensor, labels: Tensor | None, op: str = "d_loss") -> None:

@@ -6,7 +6,9 @@ looking inside it:
 - ``cls``: the model class (a ``GANFamily`` or a ``VAEFamily``), built with ``cls(**options)``;
 - ``kind``: ``"gan"`` or ``"vae"`` -- which Stepper trains it (tinygan/train/gan.py,
   tinygan/train/vae.py) and which extra figures ``tinygan eval`` adds;
-- ``data_shape``: the (C, H, W) of one image it draws and trains on;
+- ``data_shape``: the (C, H, W) of one image it draws and trains on: the class's
+  ``image_shape`` (what its networks are built for and its ``d_loss`` checks), so the two
+  can't disagree; the trainers serve the data in this shape (tinygan.data.to_shape);
 - ``num_classes``: how many classes the labels of its ``sample_noise`` take (a conditional
   model's data labels, InfoGAN's categorical code); 0 when it draws none;
 - ``recipe``: its training defaults -- epochs, batch size, optimizer, learning rates -- the
@@ -51,11 +53,19 @@ class Family:
 REGISTRY: dict = {}
 
 
-def make_family(cls, kind: str, data_shape=(1, 28, 28), num_classes: int = 0, grid: int = 10,
+def make_family(cls, kind: str, data_shape=None, num_classes: int = 0, grid: int = 10,
                 name: str | None = None) -> Family:
-    """The entry of model class ``cls`` (its recipe: ``cls.defaults`` plus the kind's epochs)."""
+    """The entry of model class ``cls`` (its recipe: ``cls.defaults`` plus the kind's epochs).
+
+    ``data_shape`` (C, H, W) defaults to ``cls.image_shape``; one given must equal it (the
+    model checks its batches against ``image_shape``, the trainer serves ``data_shape``).
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown kind of model {kind!r}; known: {', '.join(KINDS)}")
+    own = tuple(getattr(cls, "image_shape", (1, 28, 28)))
+    data_shape = own if data_shape is None else tuple(int(d) for d in data_shape)
+    if data_shape != own:
+        raise ValueError(f"{cls.__name__}: data_shape {data_shape} differs from its image_shape {own}")
     recipe = {"epochs": DEFAULT_EPOCHS[kind], **dict(getattr(cls, "defaults", {}))}
     return Family(name or cls.name, cls, kind, tuple(data_shape), int(num_classes), int(grid), recipe)
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import backend, random
-from ..data import Compose, DataLoader, get_dataset, normalize, to_float
+from ..data import Compose, DataLoader, ToShape, get_dataset, normalize, to_float
 from ..models import registry
 from .loop import Stepper, build_family, check_settings, family_entry, fit, fixed_inputs, make_optimizer
 from .run import Run
@@ -159,8 +159,11 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     images, labels = train_set.data, train_set.targets
     if fast:
         images, labels = images[:FAST_IMAGES], labels[:FAST_IMAGES]
+    # Served in the shape of the family's registry entry: 28x28 digits padded with the black
+    # background (-1 after normalize) to a larger entry, gray repeated for 3 channels.
+    shape = ToShape(family_entry(family).data_shape, fill=-1.0)
     loader = DataLoader((images, labels), batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
-                        seed=cfg["seed"], device=dev, transform=Compose([to_float, normalize]))
+                        seed=cfg["seed"], device=dev, transform=Compose([to_float, normalize, shape]))
     if len(loader) == 0:
         raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} "
                          f"training images{' of TINYGAN_FAST=1' if fast else ''}")

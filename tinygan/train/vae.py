@@ -45,7 +45,7 @@ import numpy as np
 
 from .. import backend, random
 from ..autograd import Tensor, no_grad
-from ..data import Compose, DataLoader, binarize, get_dataset, to_float
+from ..data import Compose, DataLoader, ToShape, binarize, get_dataset, to_float, to_shape
 from ..models import registry
 from ..viz import plot_latent_scatter, save_image_grid, save_image_rows
 from .loop import Stepper, build_family, check_settings, family_entry, fit, fixed_inputs, make_optimizer
@@ -61,8 +61,12 @@ IWAE_ROWS = 2000              # at most this many decoder inputs per call (memor
 TRAVERSAL = (-3.0, 3.0, 11)   # latent traversals: the sweep's range and number of steps
 
 
-def evaluation_images(dataset: str, likelihood: str, n: int | None = None) -> tuple:
-    """``(x, labels)`` of the test split: float32 (n, 1, 28, 28) in [0, 1], int64 (n,), on the CPU.
+def evaluation_images(dataset: str, likelihood: str, n: int | None = None,
+                      shape=(1, 28, 28)) -> tuple:
+    """``(x, labels)`` of the test split: float32 (n, *shape) in [0, 1], int64 (n,), on the CPU.
+
+    ``shape`` is the (C, H, W) of the model's registry entry (``to_shape``: padded with the
+    black background, 0 here, gray repeated for more channels).
 
     For the Bernoulli likelihood the digits are binarized once with the fixed seed
     ``TEST_BINARIZATION_SEED`` (so every evaluation sees the same binary test set); for the
@@ -72,7 +76,7 @@ def evaluation_images(dataset: str, likelihood: str, n: int | None = None) -> tu
     images, labels = test.data, test.targets
     if n is not None:
         images, labels = images[:n], labels[:n]
-    x = to_float(np.asarray(images))
+    x = to_shape(to_float(np.asarray(images)), shape, fill=0.0)
     if likelihood == "bernoulli":
         x = binarize(x, np.random.Generator(np.random.PCG64(TEST_BINARIZATION_SEED)))
     return x, np.asarray(labels, dtype=np.int64)
@@ -92,7 +96,7 @@ def _cpu(t) -> np.ndarray:
 
 def mean_neg_elbo(family, x, labels, device="cpu", eps_seed: int | None = None,
                   batch_size: int = 500) -> float:
-    """The mean -ELBO (beta = 1, nats per image) of images x (N, 1, 28, 28) in [0, 1].
+    """The mean -ELBO (beta = 1, nats per image) of images x (N, C, H, W) in [0, 1].
 
     ``eps_seed``: draw the reparameterization noise from a generator of its own (leaving
     tinygan's untouched); None uses tinygan's seeded generator.
@@ -189,7 +193,7 @@ class VAEStepper(Stepper):
 def vae_pictures(family, x, labels, out, title: str = "", device="cpu") -> list:
     """Write reconstructions.png, interpolation.png, latent_scatter.png (latent_dim 2) and
     traversals.png (families with ``traversals = True``, i.e. beta_vae) into ``out``, from
-    test digits x (N, 1, 28, 28) in [0, 1] with their labels (N,).  Deterministic: posterior
+    test digits x (N, C, H, W) in [0, 1] with their labels (N,).  Deterministic: posterior
     means only, no random draws.  Returns the paths written."""
     out = Path(out)
     cond = family.conditional
@@ -328,13 +332,16 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     images, labels = train_set.data, train_set.targets
     if fast:
         images, labels = images[:FAST_IMAGES], labels[:FAST_IMAGES]
-    transform = Compose([to_float, binarize] if cfg["binarized"] else [to_float])
+    # In the entry's shape (padded with the background, 0 in [0, 1]) before binarizing.
+    shape = ToShape(family_entry(family).data_shape, fill=0.0)
+    transform = Compose([to_float, shape, binarize] if cfg["binarized"] else [to_float, shape])
     loader = DataLoader((images, labels), batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
                         seed=cfg["seed"], device=dev, transform=transform)
     if len(loader) == 0:
         raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} "
                          f"training images{' of TINYGAN_FAST=1' if fast else ''}")
-    test = evaluation_images(dataset, family.likelihood, FAST_TEST_IMAGES if fast else None)
+    test = evaluation_images(dataset, family.likelihood, FAST_TEST_IMAGES if fast else None,
+                             shape=family_entry(family).data_shape)
     stepper = VAEStepper(family, cfg, test)            # its optimizer checks the learning rate
     run = Run(out, cfg, resume=resume, force=force)     # only now: nothing is left of a failed start
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,
@@ -360,7 +367,8 @@ def evaluation_figures(family, cfg: dict, device="cpu", iwae_k: int = IWAE_K) ->
     binarized figures).
     """
     x, labels = evaluation_images(cfg["dataset"], family.likelihood,
-                                  FAST_EVAL_IMAGES if fast_mode() else None)
+                                  FAST_EVAL_IMAGES if fast_mode() else None,
+                                  shape=family_entry(family).data_shape)
     return {"neg_elbo_nats": mean_neg_elbo(family, x, labels, device),
             "iwae_nats": mean_iwae(family, x, labels, int(iwae_k), device),
             "iwae_k": int(iwae_k)}
