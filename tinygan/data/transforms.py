@@ -47,22 +47,26 @@ def normalize(images, mean: float = 0.5, std: float = 0.5):
     return ((images - xp.asarray(mean, dtype=dtype)) / xp.asarray(std, dtype=dtype)).astype(dtype, copy=False)
 
 
+def _pad_centred(images, h: int, w: int, fill: float, op: str):
+    """Centre the last two axes of ``images`` in (h, w), the border ``fill`` (pure data movement)."""
+    h0, w0 = images.shape[-2:]
+    if h0 > h or w0 > w:
+        raise ValueError(f"{op}: images are {h0}x{w0}, larger than {h}x{w}")
+    if images.dtype.kind == "u" and fill < 0:
+        raise ValueError(f"{op}: fill={fill} can't be stored in {images.dtype}; "
+                         "pass fill=0 for unnormalized pixels")
+    top, left = (h - h0) // 2, (w - w0) // 2
+    pad = [(0, 0)] * (images.ndim - 2) + [(top, h - h0 - top), (left, w - w0 - left)]
+    return get_array_module(images).pad(images, pad, mode="constant", constant_values=fill)
+
+
 def pad_to_32(images, fill: float = -1.0):
     """Pad (N, C, 28, 28) to (N, C, 32, 32): 2 pixels each side (DCGAN's power-of-two sizes).
 
     ``fill`` is the background colour: -1 (the default) is black *after*
     ``normalize``; pass ``fill=0`` for images still in [0, 1] or uint8 pixels.
     """
-    xp = get_array_module(images)
-    h, w = images.shape[-2:]
-    if h > 32 or w > 32:
-        raise ValueError(f"pad_to_32: images are {h}x{w}, larger than 32x32")
-    if images.dtype.kind == "u" and fill < 0:
-        raise ValueError(f"pad_to_32: fill={fill} can't be stored in {images.dtype}; "
-                         "pass fill=0 for unnormalized pixels")
-    top, left = (32 - h) // 2, (32 - w) // 2
-    pad = [(0, 0)] * (images.ndim - 2) + [(top, 32 - h - top), (left, 32 - w - left)]
-    return xp.pad(images, pad, mode="constant", constant_values=fill)
+    return _pad_centred(images, 32, 32, fill, "pad_to_32")
 
 
 def to_shape(images, shape, fill: float = -1.0):
@@ -80,14 +84,8 @@ def to_shape(images, shape, fill: float = -1.0):
     if h0 > h or w0 > w or (c0 != c and c0 != 1):
         raise ValueError(f"to_shape: can't serve images of shape {(c0, h0, w0)} as {(c, h, w)}; "
                          "it only pads and repeats one channel")
-    if images.dtype.kind == "u" and fill < 0:
-        raise ValueError(f"to_shape: fill={fill} can't be stored in {images.dtype}; "
-                         "pass fill=0 for unnormalized pixels")
-    xp = get_array_module(images)
-    top, left = (h - h0) // 2, (w - w0) // 2
-    images = xp.pad(images, [(0, 0), (0, 0), (top, h - h0 - top), (left, w - w0 - left)],
-                    mode="constant", constant_values=fill)
-    return images if c0 == c else xp.repeat(images, c, axis=1)
+    images = _pad_centred(images, h, w, fill, "to_shape")
+    return images if c0 == c else get_array_module(images).repeat(images, c, axis=1)
 
 
 class ToShape:
