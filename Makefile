@@ -23,7 +23,8 @@ demo: $(STAMP)
 # The whole suite, lesson notebooks included, on the CPU (GPU tests skip themselves without CuPy).
 test: $(STAMP)
 	# Two test workers on two cores: one thread each, for BLAS and for tinygan's own CPU threads
-	# (two each would fight over the cores; tests/test_cpu_threads.py turns the threads on itself).
+	# (two each would fight over the cores; tests/kernels/test_cpu_threads.py turns the threads
+	# on itself).
 	TINYGAN_FAST=1 TINYGAN_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 # The lesson notebooks in JupyterLab, which this installs into .venv once (the `lessons` extra;

@@ -4,7 +4,7 @@ tinygan's ``F.batch_norm`` is one ``Normalize`` Function whose backward is the
 closed-form gradient (Ioffe & Szegedy 2015), written with tinygan ops.  The
 alternative is to compose BatchNorm from mean, subtraction, power and so on
 and let autograd differentiate each piece.  Both give exact second derivatives
-(tests/test_norm.py checks it); this measures what the fused form buys, and
+(tests/ops/test_norm.py checks it); this measures what the fused form buys, and
 what recording the backward (create_graph=True, for gradient penalties) costs.
 PyTorch's time on the same machine and thread count is printed alongside when
 it is importable.

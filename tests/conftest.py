@@ -1,6 +1,6 @@
 """Shared fixtures for the test suite.
 
-The op tests (tests/test_ops_*.py) build their inputs with the fixtures below:
+The op tests (tests/ops/) build their inputs with the fixtures below:
 float64 tensors that require grad, drawn from a NumPy Generator seeded from the
 test's id, so every test sees the same numbers on every run and under xdist,
 whatever order the tests run in.

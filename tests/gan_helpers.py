@@ -1,4 +1,5 @@
-"""Tiny GAN families for the trainer, CLI and metrics tests (fast on a CPU).
+"""Tiny GAN families for the trainer, CLI and metrics tests (fast on a CPU), and the checks that
+two training runs ended in the same state (the resume tests on the CPU and on the GPU).
 
 They implement ``tinygan.models.base.GANFamily`` the way the real families do -- an
 unconditional one, a conditional one, and one with an InfoGAN-style categorical code
@@ -7,12 +8,15 @@ families in ``tinygan.models.FAMILIES`` exist yet.  ``register`` puts them in ti
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 import tinygan
-from tinygan import nn
+from tinygan import checkpoint, nn
 from tinygan.models.base import GANFamily
 from tinygan.nn import functional as F
+from tinygan.train.loop import TIMING_KEYS
 
 Z = 8
 # Hidden width: small enough that every matrix product (batch 64 x 784 x H) stays under
@@ -149,3 +153,40 @@ def small_classifier(seed: int = 0):
     from tinygan.models import Classifier
     tinygan.manual_seed(seed)
     return Classifier().eval()
+
+
+# ----------------------------------------------------------------------------
+# two runs, compared bit for bit
+# ----------------------------------------------------------------------------
+def records(run, drop_timing=True):
+    out = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if not (drop_timing and k in TIMING_KEYS)} for r in out]
+
+
+def latest(run):
+    return checkpoint.load(checkpoint.latest_checkpoint(run / "checkpoints"))
+
+
+def assert_same_state(a, b, where=""):
+    """Nested checkpoint states equal bit for bit (arrays exactly, other leaves ==)."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            if k not in TIMING_KEYS:
+                assert_same_state(a[k], b[k], f"{where}/{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{where}/{i}")
+    elif isinstance(a, (np.ndarray, tinygan.Tensor)):
+        # exact: tinygan promises bit-identical results for the same seed, thread count and machine
+        np.testing.assert_array_equal(np.asarray(getattr(a, "data", a)), np.asarray(getattr(b, "data", b)),
+                                      err_msg=where)
+    else:
+        assert a == b, where
+
+
+def compare_runs(a, b):
+    """Two run folders end in the same checkpoint and the same metrics log."""
+    assert_same_state(latest(a), latest(b))
+    assert records(a) == records(b)

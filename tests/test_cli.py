@@ -44,7 +44,7 @@ def test_models_lists_every_family_and_the_classifier(capsys):
     from tinygan import cli
     assert main(["models"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    # After the trainable models come the shipped trained ones (tests/test_pretrained.py).
+    # After the trainable models come the shipped trained ones (tests/models/test_pretrained.py).
     listed = [n for n in names if not n.startswith("pretrained:")]
     assert names[:len(listed)] == listed
     vaes = set(getattr(tinygan.models, "VAE_FAMILIES", {}))     # the VAEs train through the same CLI

@@ -219,13 +219,13 @@ def test_family_trains_on_the_gpu(name, tmp_path):
 
 def test_resume_on_the_gpu_is_bit_exact(tmp_path):
     """One host generator for every device (tinygan/random.py): a GPU run resumes bit for bit."""
-    from test_gan_trainer import _compare_runs
+    from gan_helpers import compare_runs
     from tinygan.train.gan import train_gan
     kw = dict(batch_size=16, progress=False, ema=0.99, device="cuda", log_every=1)
     train_gan("dcgan", out=tmp_path / "straight", max_steps=2, **kw)
     train_gan("dcgan", out=tmp_path / "split", max_steps=1, **kw)
     train_gan("dcgan", out=tmp_path / "split", max_steps=2, resume=True, **kw)
-    _compare_runs(tmp_path / "straight", tmp_path / "split")
+    compare_runs(tmp_path / "straight", tmp_path / "split")
 
 
 @pytest.mark.parametrize("name", sorted(tinygan.models.VAE_FAMILIES))

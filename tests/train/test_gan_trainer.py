@@ -5,7 +5,6 @@ resume, NaN and Ctrl-C tests use the tiny families of ``gan_helpers`` (an MLP GA
 BatchNorm, an RMSprop critic with n_critic 5 and clipping, a conditional and an InfoGAN-style
 one) and DCGAN, and compare runs bit for bit.
 """
-import json
 import os
 import signal
 import threading
@@ -17,9 +16,10 @@ import tinygan
 import tinygan.models
 from tinygan import checkpoint
 from tinygan.train.gan import train_gan
-from tinygan.train.loop import NonFiniteLossError, TIMING_KEYS
+from tinygan.train.loop import NonFiniteLossError
 
 import gan_helpers
+from gan_helpers import assert_same_state, compare_runs, latest, records
 
 needs_mnist = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
 pytestmark = needs_mnist
@@ -33,34 +33,6 @@ REAL = sorted(FAMILIES) if FAMILIES else [
 def fast(monkeypatch):
     monkeypatch.setenv("TINYGAN_FAST", "1")
     gan_helpers.register(monkeypatch)
-
-
-def records(run, drop_timing=True):
-    out = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if not (drop_timing and k in TIMING_KEYS)} for r in out]
-
-
-def latest(run):
-    return checkpoint.load(checkpoint.latest_checkpoint(run / "checkpoints"))
-
-
-def assert_same_state(a, b, where=""):
-    """Nested checkpoint states equal bit for bit (arrays exactly, other leaves ==)."""
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            if k not in TIMING_KEYS:
-                assert_same_state(a[k], b[k], f"{where}/{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same_state(x, y, f"{where}/{i}")
-    elif isinstance(a, (np.ndarray, tinygan.Tensor)):
-        # exact: tinygan promises bit-identical results for the same seed, thread count and machine
-        np.testing.assert_array_equal(np.asarray(getattr(a, "data", a)), np.asarray(getattr(b, "data", b)),
-                                      err_msg=where)
-    else:
-        assert a == b, where
 
 
 # ----------------------------------------------------------------------------
@@ -145,11 +117,6 @@ def test_each_d_step_gets_its_own_batch_and_g_steps_every_n_critic(tmp_path):
 # ----------------------------------------------------------------------------
 # resume, bit for bit
 # ----------------------------------------------------------------------------
-def _compare_runs(a, b):
-    assert_same_state(latest(a), latest(b))
-    assert records(a) == records(b)
-
-
 def test_resume_at_an_epoch_is_bit_exact(tmp_path):
     """2 epochs straight == 1 epoch, stop, resume for the 2nd (model, both Adams, EMA, logs)."""
     kw = dict(progress=False, ema=0.9)
@@ -157,7 +124,7 @@ def test_resume_at_an_epoch_is_bit_exact(tmp_path):
     train_gan("tiny", out=tmp_path / "split", epochs=1, **kw)
     assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()) == ["epoch_001.npz"]
     train_gan("tiny", out=tmp_path / "split", epochs=2, resume=True, **kw)
-    _compare_runs(tmp_path / "straight", tmp_path / "split")
+    compare_runs(tmp_path / "straight", tmp_path / "split")
 
 
 def test_resume_in_the_middle_of_an_epoch_is_bit_exact_with_n_critic(tmp_path):
@@ -167,7 +134,7 @@ def test_resume_in_the_middle_of_an_epoch_is_bit_exact_with_n_critic(tmp_path):
     train_gan("tiny_wgan", out=tmp_path / "split", epochs=2, max_steps=1, progress=False)
     assert [p.name for p in (tmp_path / "split" / "checkpoints").iterdir()] == ["epoch_000_step_000001.npz"]
     train_gan("tiny_wgan", out=tmp_path / "split", epochs=2, resume=True, progress=False)
-    _compare_runs(tmp_path / "straight", tmp_path / "split")
+    compare_runs(tmp_path / "straight", tmp_path / "split")
 
 
 @pytest.mark.skipif(not FAMILIES or "dcgan" not in FAMILIES, reason="needs tinygan.models.FAMILIES['dcgan']")
@@ -176,12 +143,12 @@ def test_resume_dcgan_is_bit_exact(tmp_path):
     train_gan("dcgan", out=tmp_path / "straight", max_steps=2, **kw)
     train_gan("dcgan", out=tmp_path / "split", max_steps=1, **kw)
     train_gan("dcgan", out=tmp_path / "split", max_steps=2, resume=True, **kw)
-    _compare_runs(tmp_path / "straight", tmp_path / "split")
+    compare_runs(tmp_path / "straight", tmp_path / "split")
 
 
 @pytest.mark.skipif(not FAMILIES or "dcgan" not in FAMILIES, reason="needs tinygan.models.FAMILIES['dcgan']")
 def test_resume_dcgan_is_bit_exact_on_three_threads(tmp_path, monkeypatch):
-    """The same with tinygan's CPU threads on and every op split (tests/test_cpu_threads.py):
+    """The same with tinygan's CPU threads on and every op split (tests/kernels/test_cpu_threads.py):
     the pieces, and the order their partial sums are added in, depend on the thread count
     only, so a resumed run on as many threads repeats the straight one bit for bit."""
     from tinygan.kernels import threads as cpu_threads
@@ -198,7 +165,7 @@ def test_resume_dcgan_is_bit_exact_on_three_threads(tmp_path, monkeypatch):
         train_gan("dcgan", out=tmp_path / "split", max_steps=2, resume=True, **kw)
     finally:
         cpu_threads.set_num_threads(before)
-    _compare_runs(tmp_path / "straight", tmp_path / "split")
+    compare_runs(tmp_path / "straight", tmp_path / "split")
 
 
 def test_mid_epoch_checkpoints_sort_between_epochs(tmp_path):
@@ -249,7 +216,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(which, tmp_pa
     assert latest(run)["step"] == 16
     if which == "d":
         train_gan("tiny", out=tmp_path / "straight", epochs=2, progress=False)
-        _compare_runs(tmp_path / "straight", run)
+        compare_runs(tmp_path / "straight", run)
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
@@ -276,4 +243,4 @@ def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path, monkeypatch, te
     monkeypatch.setattr(cls, "g_loss", original)
     train_gan("tiny", out=run, epochs=2, resume=True, progress=False)
     train_gan("tiny", out=tmp_path / "straight", epochs=2, progress=False)
-    _compare_runs(tmp_path / "straight", run)
+    compare_runs(tmp_path / "straight", run)

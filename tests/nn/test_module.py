@@ -3,7 +3,7 @@ parameter.py, container.py): registration, tree walking, train/eval, state_dict 
 load_state_dict's errors, dtype moves, zero_grad, hooks and repr.
 
 The models here compute with plain tinygan ops (matmul, tanh), not with nn.functional, so these
-tests check Module alone; tests/test_nn_layers.py checks the layers.
+tests check Module alone; tests/nn/test_layers.py checks the layers.
 """
 from __future__ import annotations
 
