@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import checkpoint, metrics
+from tinygan import metrics
 from tinygan.cli import main
 from tinygan.data import Compose, DataLoader, binarize, to_float
 from tinygan.models import VAE_FAMILIES
-from tinygan.train.loop import NonFiniteLossError, TIMING_KEYS
+from tinygan.train.loop import NonFiniteLossError
 from tinygan.train.vae import TEST_BINARIZATION_SEED, evaluation_images, train_vae
 
 import gan_helpers
+from gan_helpers import assert_same_state, latest, records
 
 needs_mnist = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
 pytestmark = needs_mnist
@@ -33,33 +34,6 @@ def fast(monkeypatch):
     gan_helpers.register(monkeypatch)
     monkeypatch.setattr(metrics, "load_classifier",
                         lambda dataset="mnist", device=None: gan_helpers.small_classifier())
-
-
-def records(run):
-    out = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in out]
-
-
-def latest(run):
-    return checkpoint.load(checkpoint.latest_checkpoint(run / "checkpoints"))
-
-
-def assert_same_state(a, b, where=""):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            if k not in TIMING_KEYS:
-                assert_same_state(a[k], b[k], f"{where}/{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same_state(x, y, f"{where}/{i}")
-    elif isinstance(a, (np.ndarray, tinygan.Tensor)):
-        # exact: tinygan promises bit-identical results for the same seed, thread count and machine
-        np.testing.assert_array_equal(np.asarray(getattr(a, "data", a)), np.asarray(getattr(b, "data", b)),
-                                      err_msg=where)
-    else:
-        assert a == b, where
 
 
 # ----------------------------------------------------------------------------
