@@ -186,6 +186,21 @@ def test_a_download_waits_for_one_in_progress_and_uses_its_files(fake_mnist, tmp
     assert src.calls == [] and got == fake_mnist      # and then reads them: no second download
 
 
+def test_a_killed_downloads_temp_files_are_removed_by_the_next_download(fake_mnist, tmp_path,
+                                                                       monkeypatch):
+    cache = tmp_path / "cache" / "tinygan" / "mnist"
+    cache.mkdir(parents=True)
+    leftover = cache / ".train-images-idx3-ubyte.k9x2_ab0.tmp"    # atomic_write's temp name
+    leftover.write_bytes(b"half a download")
+    mine = cache / "notes.txt"                                     # not a temp file: kept
+    mine.write_text("keep")
+    src = FakeSource(fake_mnist)
+    monkeypatch.setitem(fetch.SOURCES, "mnist", [src.source])
+    MNIST(train=True)
+    assert not leftover.exists() and mine.read_text() == "keep"
+    assert _all_files(cache) == sorted([*fetch.FILES, "notes.txt"])
+
+
 def test_corrupt_download_refused_and_not_kept(fake_mnist, tmp_path, monkeypatch):
     bad = dict(fake_mnist)
     raw = bytearray(bad["train-images-idx3-ubyte"])

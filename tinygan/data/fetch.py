@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, remove_stale_temp_files
 from .idx import IDXError, maybe_gunzip
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -338,7 +338,11 @@ def load_raw(name: str, filenames: Iterable[str] = FILES, root: "str | os.PathLi
                 "(raw or .gz) and download=False"
             )
         dest = Path(root) / name if root is not None else cache_dir(name)
-        with download_lock(dest):
+        with download_lock(dest) as locked:
+            if locked:
+                # Only the lock holder writes here, so a temporary file now is a killed
+                # download's leftover (see atomic_write): remove it rather than let it pile up.
+                remove_stale_temp_files(dest)
             # Another process may have fetched the files while this one waited for the lock.
             for filename in list(missing):
                 path = find_file(dirs, filename)
@@ -362,17 +366,17 @@ def download_lock(dest: Path):
     training run -- then download it once: the second waits, and finds the files when it gets
     the lock.  Without the lock both would still be safe (every file is verified and renamed
     into place whole, see ``atomic_write``), just downloaded twice.  Where ``fcntl`` is missing
-    (Windows) nothing is locked.
+    (Windows) nothing is locked.  Yields whether the lock is held.
     """
     try:
         import fcntl
     except ImportError:          # not POSIX: the atomic writes alone
-        yield
+        yield False
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(dest.parent / f".{dest.name}.lock", "a") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)     # released when the file is closed
-        yield
+        yield True
 
 
 _download = download   # load_raw's parameter is also called download
