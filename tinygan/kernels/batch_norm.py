@@ -8,6 +8,11 @@ and Sec. 3.  Here x (N, C, ...) is seen as (N, C, L); per-channel sums are
 (``threads.for_rows``) with per-thread partial sums per channel added in order,
 and the output is built in place in the array of centred values.  The sums are
 what differ from the twin, by rounding.
+
+ops/norm.py calls ``normalize_forward`` and ``normalize_backward``: each
+decides whether these kernels take the normalization and returns None when
+they don't (the op then runs its own formulas).  ``forward`` and ``backward``
+are the kernels themselves.
 """
 from __future__ import annotations
 
@@ -24,6 +29,28 @@ def applies(x, axes: tuple) -> bool:
     return (backend.get_array_module(x) is np and x.ndim >= 2
             and x.dtype in (np.float32, np.float64)       # einsum sums in the input's dtype
             and axes == (0,) + tuple(range(2, x.ndim)))
+
+
+def normalize_forward(x, weight, bias, eps: float, axes: tuple):
+    """(y, mean, var, inv_std) for ``Normalize.forward`` over ``axes``, or None when
+    ``applies`` says these kernels don't take it."""
+    return forward(x, weight, bias, eps) if applies(x, axes) else None
+
+
+def normalize_backward(x, gy, weight, bias, mean, inv_std, axes: tuple, needs: tuple):
+    """(gx, gweight, gbias) for ``Normalize.backward`` when nothing is recorded, or None.
+
+    ``needs``: which of the three are wanted; the others come back as None.  gweight
+    and gbias come back in the shape and dtype of ``weight`` and ``bias``.  None when
+    ``applies`` says no, or gy is not of x's shape (a broadcast gradient).
+    """
+    if not (applies(x, axes) and gy.shape == x.shape):
+        return None
+    need_x, need_w, need_b = needs
+    gx, gw, gb = backward(x, gy, weight, mean, inv_std, need_x)
+    return (gx if need_x else None,
+            gw.astype(weight.dtype, copy=False).reshape(weight.shape) if need_w else None,
+            gb.astype(bias.dtype, copy=False).reshape(bias.shape) if need_b else None)
 
 
 def forward(x, weight, bias, eps: float) -> tuple:

@@ -86,6 +86,41 @@ class Geometry:
                 yield i, j, slice(i * dh, i * dh + hs, sh), slice(j * dw, j * dw + ws, sw)
 
 
+# -- keeping a forward's cols for the weight gradient ----------------------------------------
+class KeptCols:
+    """The cols of one x, made by a convolution's forward, for one ``conv_weight`` of that x.
+
+    y = conv(x, w) and gw = conv_weight(x, gy) both multiply by the patch matrix of
+    x.  ``conv_keeping`` fills this holder (channels first, up to ``KEEP_BYTES``; see
+    ``conv``), ``conv_weight_kept`` uses what it holds once instead of rebuilding it,
+    then empties it.  What is held is only ever a copy of what conv_weight would
+    build from x, so the results are the same either way.
+    """
+
+    __slots__ = ("cols",)
+
+    def __init__(self):
+        self.cols = None          # the (batch slice, cols) pairs of conv, or None
+
+    def take(self):
+        """What is held (or None), leaving the holder empty."""
+        cols, self.cols = self.cols, None
+        return cols
+
+
+def conv_keeping(x, w, geo: Geometry, kept: "KeptCols | None"):
+    """y = conv(x, w), leaving the cols of x in ``kept`` when given (and worth keeping)."""
+    y, cols = conv(x, w, geo, keep=kept is not None)
+    if kept is not None:
+        kept.cols = cols
+    return y
+
+
+def conv_weight_kept(x, gy, geo: Geometry, w_shape, kept: "KeptCols | None"):
+    """gw = conv_weight(x, gy), from the cols ``kept`` holds for this x if any (then emptied)."""
+    return conv_weight(x, gy, geo, w_shape, kept.take() if kept is not None else None)
+
+
 # -- the three maps -------------------------------------------------------------------------
 def conv(x, w, geo: Geometry, keep: bool = False):
     """y = conv(x, w): x (N, C, H, W), w (O, C/g, kh, kw) -> (y (N, O, Ho, Wo), saved).

@@ -17,20 +17,18 @@ weight read as (C_in, C_out/g, kh, kw), exactly as in PyTorch.  col2im, the
 adjoint of im2col, adds the kh*kw strided slices back; it never uses np.add.at.
 
 Saving work, not exactness: y = conv(x, w) and gw = conv_weight(x, gy) both
-multiply by the patch matrix (cols) of x.  In the channels-first layout, where
-building it copies single floats, Conv2d keeps the forward's cols when the
-forward runs with gradients on and w wants one (``self.saved``, up to
-``im2col.KEEP_BYTES``; see ``im2col.conv``), and hands them to the Conv2dWeight
-it creates in backward, which uses them once instead of rebuilding them and
-then drops them.  Conv2dWeight is still an ordinary Function of (x, gy) with
-its own backward, so second derivatives are unchanged; what is kept is only
-ever a copy of what conv_weight would have computed from x.
+multiply by the patch matrix of x.  When the weight gradient will be wanted,
+Conv2d gives its forward an ``im2col.KeptCols`` holder, and hands it to the
+Conv2dWeight it creates in backward; whether anything is kept, and how it is
+used once and dropped, is the kernels' business (``im2col.conv_keeping``,
+``im2col.conv_weight_kept``).  Conv2dWeight is still an ordinary Function of
+(x, gy) with its own backward, so every derivative is unchanged.
 """
 from __future__ import annotations
 
 from ..autograd import Function, Tensor, is_grad_enabled
 from ..kernels import elementwise
-from ..kernels.im2col import Geometry, conv, conv_input, conv_weight
+from ..kernels.im2col import Geometry, KeptCols, conv_input, conv_keeping, conv_weight_kept
 from .pair import pair
 from .shape import reshape, sum_to
 
@@ -38,30 +36,46 @@ from .shape import reshape, sum_to
 class Conv2d(Function):
     """y = conv(x, w): x (N, C, H, W), w (O, C/g, kh, kw) -> y (N, O, Ho, Wo).
 
-    ``keep``: keep the forward's cols of x (``self.saved``) for the weight gradient.
+        y[n, o, ho, wo] = sum over c, i, j of w[o, c, i, j] x_pad[n, c, ho*s + i*d, wo*s + j*d]
+
+    (with g groups, c runs over the C/g channels of o's group).
+
+    forward: im2col + GEMM.  backward: gx = the transposed convolution of gy,
+    gw = the weight gradient, each itself a Function (so derivatives of any order).
+
+    ``keep``: the weight gradient will be wanted, so the forward's patch matrix
+    may be kept for it (``self.kept``, an ``im2col.KeptCols``).
     """
 
     def __init__(self, geo: Geometry, keep: bool = False):
-        self.geo, self.keep, self.saved = geo, keep, None
+        self.geo, self.kept = geo, (KeptCols() if keep else None)
+
+    @property
+    def saved(self):
+        """The patch matrix kept from the forward pass for the weight gradient, or None."""
+        return None if self.kept is None else self.kept.cols
 
     def forward(self, x, w):
-        y, self.saved = conv(x, w, self.geo, self.keep)
-        return y
+        return conv_keeping(x, w, self.geo, self.kept)
 
     def backward(self, gy):
         x, w = self.inputs
         gx = Conv2dInput(self.geo)(gy, w) if self.needs_input_grad[0] else None
-        gw = Conv2dWeight(self.geo, w.shape, self.saved)(x, gy) if self.needs_input_grad[1] else None
-        self.saved = None
+        gw = Conv2dWeight(self.geo, w.shape, self.kept)(x, gy) if self.needs_input_grad[1] else None
+        self.kept = None
         return gx, gw
 
     def _release(self) -> None:
         super()._release()
-        self.saved = None
+        self.kept = None
 
 
 class Conv2dInput(Function):
-    """gx = conv_input(gy, w): the adjoint of conv in x, i.e. the transposed convolution."""
+    """gx = conv_input(gy, w): the adjoint of conv in x, i.e. the transposed convolution.
+
+        gx[n, c, h, w] = sum over o, i, j with h = ho*s + i*d - p (and likewise w)
+                         of w[o, c, i, j] gy[n, o, ho, wo]
+    """
 
     def __init__(self, geo: Geometry):
         self.geo = geo
@@ -76,23 +90,25 @@ class Conv2dInput(Function):
         # d/dgy = conv(g, w) and d/dw = conv_weight(g, gy) both multiply by the cols of g
         conv_g = Conv2d(self.geo, keep=self.needs_input_grad[1])
         ggy = conv_g(g, w)
-        gw = Conv2dWeight(self.geo, w.shape, conv_g.saved)(g, gy) if self.needs_input_grad[1] else None
-        conv_g.saved = None
+        gw = Conv2dWeight(self.geo, w.shape, conv_g.kept)(g, gy) if self.needs_input_grad[1] else None
+        conv_g.kept = None
         return ggy, gw
 
 
 class Conv2dWeight(Function):
     """gw = conv_weight(x, gy) = sum over n, ho, wo of gy * (the patch of x under the kernel).
 
-    ``saved``: the cols of x if the forward pass kept them (used once, then dropped).
+        gw[o, c, i, j] = sum over n, ho, wo of gy[n, o, ho, wo] x_pad[n, c, ho*s + i*d, wo*s + j*d]
+
+    ``kept``: the ``im2col.KeptCols`` of the Conv2d whose x this is, or None.
     """
 
-    def __init__(self, geo: Geometry, w_shape: tuple, saved=None):
-        self.geo, self.w_shape, self.saved = geo, w_shape, saved
+    def __init__(self, geo: Geometry, w_shape: tuple, kept: KeptCols | None = None):
+        self.geo, self.w_shape, self.kept = geo, w_shape, kept
 
     def forward(self, x, gy):
-        saved, self.saved = self.saved, None
-        return conv_weight(x, gy, self.geo, self.w_shape, saved)
+        kept, self.kept = self.kept, None
+        return conv_weight_kept(x, gy, self.geo, self.w_shape, kept)
 
     def backward(self, g):
         x, gy = self.inputs

@@ -53,17 +53,28 @@ class Normalize(Function):
     for batch norm, ``normalized_shape`` for layer norm).  After the forward
     pass ``self.mean`` and ``self.var`` hold the batch statistics (keepdim
     shape, biased variance) for the caller's running averages.
+
+    Batch norm on NumPy float arrays runs the same formulas through
+    ``kernels.batch_norm`` (threaded, in place), which returns None for
+    everything else.
     """
 
     def __init__(self, axes: tuple, eps: float):
         self.axes, self.eps = axes, eps
 
     def forward(self, x, weight, bias):
-        xp = backend.get_array_module(x)
-        if batch_norm_kernel.applies(x, self.axes):
-            # the same formulas in three passes over the data, split over the threads
-            y, self.mean, self.var, self.inv_std = batch_norm_kernel.forward(x, weight, bias, self.eps)
+        """Ioffe & Szegedy (2015), Alg. 1:
+
+            mu     = mean(x)                       (over the normalized axes)
+            sigma2 = mean((x - mu)^2)
+            xhat   = (x - mu) / sqrt(sigma2 + eps)
+            y      = gamma * xhat + beta
+        """
+        fast = batch_norm_kernel.normalize_forward(x, weight, bias, self.eps, self.axes)
+        if fast is not None:
+            y, self.mean, self.var, self.inv_std = fast
             return y
+        xp = backend.get_array_module(x)
         mu = x.mean(axis=self.axes, keepdims=True)                      # mu
         d = x - mu
         var = (d * d).mean(axis=self.axes, keepdims=True)               # sigma2 (biased)
@@ -73,29 +84,39 @@ class Normalize(Function):
         return d * (self.inv_std * weight) + bias                       # gamma xhat + beta
 
     def backward(self, gy):
+        """Ioffe & Szegedy (2015), Sec. 3, with g = gy * gamma and means over the
+        normalized axes:
+
+            dx     = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(sigma2 + eps)
+            dgamma = sum(gy * xhat)      (summed to gamma's shape)
+            dbeta  = sum(gy)
+
+        Written with Tensor ops, so a recorded backward (``create_graph=True``)
+        can be differentiated again; see the module docstring for why mu and
+        1/std are then recomputed from x.
+        """
         x, weight, bias = self.inputs
-        if not is_grad_enabled() and batch_norm_kernel.applies(x.data, self.axes) and gy.shape == x.shape:
-            # Nothing is recorded: the closed form below on arrays, in two passes over the data.
-            need_x, need_w, need_b = self.needs_input_grad
-            gx, gw, gb = batch_norm_kernel.backward(x.data, gy.data, weight.data, self.mean,
-                                                    self.inv_std, need_x)
-            return (Tensor(gx) if need_x else None,
-                    Tensor(gw.astype(weight.dtype, copy=False).reshape(weight.shape)) if need_w else None,
-                    Tensor(gb.astype(bias.dtype, copy=False).reshape(bias.shape)) if need_b else None)
-        if is_grad_enabled():
-            # The backward pass is being recorded: mu and 1/std must stay functions of x.
-            mu, inv_std = _moments(x, self.axes, self.eps)
-        else:
-            # Nothing is recorded, so the saved statistics are exact (and one pass cheaper).
-            mu, inv_std = Tensor(self.mean), Tensor(self.inv_std)
-        xhat = (x - mu) * inv_std
         axes, (need_x, need_w, need_b) = self.axes, self.needs_input_grad
-        n = float(x.numel() // mu.numel())                 # elements behind each statistic
+        if not is_grad_enabled():
+            # Nothing is recorded: batch norm's arrays may take the kernel (same formulas).
+            fast = batch_norm_kernel.normalize_backward(x.data, gy.data, weight.data, bias.data,
+                                                        self.mean, self.inv_std, axes,
+                                                        self.needs_input_grad)
+            if fast is not None:
+                return tuple(None if g is None else Tensor(g) for g in fast)
+            # The saved statistics are exact here (and one pass cheaper).
+            mu, inv_std = Tensor(self.mean), Tensor(self.inv_std)
+        else:
+            # The backward pass is being recorded: mu and 1/std must stay functions of x.
+            mu, inv_std = _moments(x, axes, self.eps)
+        xhat = (x - mu) * inv_std
         gx = gw = gb = None
         lead = x.ndim - weight.ndim
         if all(a < lead or weight.shape[a - lead] == 1 for a in axes):
             # Batch / instance norm: gamma is constant over the normalized axes, so
-            # mean(gy * gamma) = gamma * mean(gy); the same two means give dgamma and dbeta.
+            # mean(g) = gamma mean(gy) and mean(g xhat) = gamma mean(gy xhat); the same two
+            # means give dgamma = n mean(gy xhat) and dbeta = n mean(gy).
+            n = float(x.numel() // mu.numel())             # elements behind each statistic
             m_gy = _mean(gy, axes, keepdim=True)
             m_gy_xhat = _mean(gy * xhat, axes, keepdim=True)
             if need_x:
@@ -105,7 +126,7 @@ class Normalize(Function):
             if need_b:
                 gb = sum_to(m_gy * n, bias.shape)
         else:
-            # Layer norm: gamma varies over the normalized axes.
+            # Layer norm: gamma varies over the normalized axes -- the formula as written.
             if need_x:
                 g = gy * weight                               # d loss / d xhat
                 gx = inv_std * (g - _mean(g, axes, keepdim=True)
