@@ -72,8 +72,10 @@ def is_vae(family_or_class) -> bool:
 
 
 def ema_module(family):
-    """The part of a family an EMA averages: a GAN's generator ``G``, a whole VAE."""
-    return family if is_vae(family) else family.G
+    """The part of a family an EMA averages, the one that draws its samples (its registry
+    entry's ``sampler``): a GAN's generator ``G``, a whole VAE."""
+    from ..models import registry
+    return registry.sampling_module(family)
 
 
 def check_settings(ema: float | None = None, **counts) -> None:
