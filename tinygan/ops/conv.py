@@ -1,7 +1,7 @@
 """2-D convolution and transposed convolution, differentiable to any order.
 
-The arithmetic -- im2col + one GEMM per chunk of the batch -- lives in
-``im2col.py``.  This file is about derivatives.
+The arithmetic -- im2col + GEMM -- lives in kernels/im2col.py (beside its plain
+twin in kernels/reference.py).  This file is about derivatives.
 
 The three linear maps of a convolution are three Functions, and each one's
 backward is made of the other two, which is what makes every derivative
@@ -127,6 +127,8 @@ def _check(op: str, x: Tensor, w: Tensor, in_ch: int, groups: int):
 
 class AddBias(Function):
     """y + bias[c] on every channel c (axis 1) of a convolution's output, written into y.
+
+    d/dy = 1 (the gradient passes through); dL/dbias[c] = sum of gy over all but axis 1.
 
     y is the array the convolution has just made: nothing else holds it, and neither
     backward reads it (the convolution's needs x and w, this one nothing), so adding in
