@@ -4,12 +4,13 @@
     tinygan train MODEL [--dataset mnist|fashion-mnist] [--epochs N] [--batch-size B]
                         [--seed S] [--device cpu|cuda] [--out runs/NAME] [--resume | --force]
                         [--ema BETA] [--max-steps N] [--quiet]
-                        and the options of the model's kind (tinygan/train/kinds.py):
+                        and the options of the model's kind (tinygan/train/kinds.py), today
                         GANs:  [--lr-g LR] [--lr-d LR] [--n-critic N]
                         VAEs:  [--lr LR] [--latent-dim D] [--likelihood bernoulli|gaussian]
                                [--beta B] [--capacity C_MAX] [--capacity-steps N] [--gamma G]
     tinygan sample RUN --n N --out FILE.npz [--force]
-    tinygan eval RUN [--n N] [--json]   and its kind's: VAEs [--iwae-k K]
+    tinygan eval RUN [--n N] [--json]   and the eval options of the run's kind, today
+                                        VAEs:  [--iwae-k K]
     tinygan export RUN --out FILE.npz [--float16] [--force]
     every command: [--debug]  (or TINYGAN_DEBUG=1) shows the traceback of a failure
 
@@ -108,9 +109,10 @@ def _foreign(args, kind, evaluation: bool = False) -> list:
     return [(_kinds()[name], flags) for name, flags in found.items()]
 
 
-def _given(args, options) -> dict:
-    """dest -> value of the ``options`` given on the command line (None: not given)."""
-    return {o.dest: getattr(args, o.dest) for o in options if getattr(args, o.dest) is not None}
+def _values(args, options) -> dict:
+    """dest -> value of each of ``options``: as given on the command line, else its default
+    (left out when that is None: the callee's own default holds)."""
+    return {o.dest: o.value(args) for o in options if o.value(args) is not None}
 
 
 def _describe(cls, width: int = 96) -> str:
@@ -120,8 +122,8 @@ def _describe(cls, width: int = 96) -> str:
 
 
 def _models() -> dict:
-    """name -> one line: every GAN family of tinygan.models.FAMILIES, every VAE of
-    tinygan.models.VAE_FAMILIES, then the classifier."""
+    """name -> one line: every family of the registry (tinygan.models.registry), of every
+    kind, in registration order, then the classifier."""
     return {**{name: _describe(cls) for name, cls in _families().items()}, **CLASSIFIER}
 
 
@@ -162,8 +164,7 @@ def _train(args) -> int:
                   seed=args.seed if args.seed is not None else 0, device=args.device,
                   resume=args.resume, force=args.force, ema=args.ema, progress=not args.quiet,
                   max_steps=args.max_steps)
-    result = kind.train(args.model, **common,
-                        **{o.dest: getattr(args, o.dest) for o in kind.options})
+    result = kind.train(args.model, **common, **_values(args, kind.options))
     print(json.dumps(result))
     if not args.quiet and result.get("samples"):
         run = result["run"]
@@ -206,7 +207,7 @@ def _eval(args) -> int:
     evaluate = evaluate_run if kind is None else kind.evaluate
     result = evaluate(args.run, n=args.n, seed=args.seed, device=args.device,
                       reference=not args.json,
-                      **({} if kind is None else _given(args, kind.eval_options)))
+                      **({} if kind is None else _values(args, kind.eval_options)))
     if args.json:
         print(json.dumps(result))
         return 0

@@ -86,12 +86,12 @@ class AutoencoderStepper(Stepper):
 
 
 def train_autoencoder(model_name, *, dataset, out, epochs, batch_size, seed, device, resume, force,
-                      ema, progress, max_steps, code_dim=None):
+                      ema, progress, max_steps, code_dim):
     """The kind's trainer: the family, its data, its Stepper and the Run, then the shared loop."""
     entry = registry.get(model_name)
     random.manual_seed(seed)
     dev = str(backend.device(device))
-    family = entry.build(**({} if code_dim is None else {"code_dim": code_dim})).to(dev)
+    family = entry.build(code_dim=code_dim).to(dev)
     cfg = dict(model=model_name, dataset=dataset, seed=seed, device=dev,
                epochs=epochs or entry.recipe["epochs"],
                batch_size=batch_size or entry.recipe["batch_size"], lr=entry.recipe["lr"],
@@ -119,7 +119,7 @@ def reconstruction_figures(family, cfg, device="cpu"):
 
 AUTOENCODER = kinds.Kind(
     name="autoencoder", title="autoencoder", stepper=AutoencoderStepper, train=train_autoencoder,
-    options=(Option("--code-dim", "code_dim", whole(1), "the code's size (default 4)"),),
+    options=(Option("--code-dim", "code_dim", whole(1), "the code's size", default=4),),
     figures=reconstruction_figures)
 
 
@@ -173,11 +173,16 @@ def test_options_of_other_kinds_are_refused_in_the_new_kinds_name(autoencoder, t
            "an autoencoder takes --code-dim" in capsys.readouterr().err
     assert main(["train", "dcgan", "--code-dim", "2", "--out", str(tmp_path / "b")]) == 2
     assert "dcgan is a GAN: --code-dim is for the autoencoders" in capsys.readouterr().err
+    # Not given, an option with a default is not another kind's option given: dcgan passes
+    # that check and stops at the next one, the device's.
+    assert main(["train", "dcgan", "--device", "tpu", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "--device tpu" in err and "--code-dim" not in err
     with pytest.raises(SystemExit) as stop:      # the parser checks its range, as it does --epochs
         main(["train", "tiny_autoencoder", "--code-dim", "0", "--out", str(tmp_path / "c")])
     assert stop.value.code == 2
     assert "--code-dim: must be at least 1, got 0" in capsys.readouterr().err
-    assert not any((tmp_path / name).exists() for name in "abc")      # nothing was written
+    assert not any((tmp_path / name).exists() for name in "abcd")     # nothing was written
 
 
 def test_a_family_of_a_kind_tinygan_lacks_is_refused(monkeypatch, tmp_path, capsys):

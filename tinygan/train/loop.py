@@ -1,4 +1,5 @@
-"""The training loop every family shares: GANs (train/gan.py) and VAEs (train/vae.py).
+"""The training loop every family shares, of every kind (tinygan/train/kinds.py: GANs in
+train/gan.py, VAEs in train/vae.py).
 
 What differs between kinds of model is a ``Stepper`` -- its optimizers and what one
 update does (a GAN: a D step, and every ``n_critic``-th time a G step; a VAE: one step on

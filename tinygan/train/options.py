@@ -18,7 +18,8 @@ from typing import Any, Callable
 class Option:
     """One option: ``FLAG VALUE`` on the command line is ``dest=type(VALUE)`` in the call of
     the kind's ``train`` (or ``evaluate``); not given, ``default`` (None: the family's recipe
-    decides)."""
+    decides).  The parser itself keeps None for an option not given, so that the command
+    can tell an option of another kind that was given from one that was not."""
 
     flag: str                        # "--lr-g"
     dest: str                        # "lr_g": the keyword argument it becomes
@@ -33,8 +34,13 @@ class Option:
         extra = {} if self.choices is None else {"choices": list(self.choices)}
         if self.metavar is not None:
             extra["metavar"] = self.metavar
-        parser.add_argument(self.flag, dest=self.dest, type=self.type, default=self.default,
+        parser.add_argument(self.flag, dest=self.dest, type=self.type, default=None,
                             help=self.help if help is None else help, **extra)
+
+    def value(self, args):
+        """This option's value in parsed ``args``: what was given, else ``default``."""
+        given = getattr(args, self.dest, None)
+        return self.default if given is None else given
 
 
 def whole(low: int):
