@@ -7,7 +7,6 @@ that the second derivative also flows through y.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .. import backend
 from ..kernels import elementwise

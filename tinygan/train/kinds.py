@@ -123,4 +123,4 @@ register(Kind(
              "--latent-dim 2, traversals.png for beta_vae)"))
 
 
-__all__ = ["Kind", "KINDS", "Option", "register", "kind_of"]
+__all__ = ["Kind", "KINDS", "register", "kind_of"]
