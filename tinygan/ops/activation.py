@@ -7,7 +7,6 @@ that the second derivative also flows through y.
 """
 from __future__ import annotations
 
-
 from .. import backend
 from ..kernels import elementwise
 from ..autograd import Function, Tensor, is_grad_enabled
