@@ -1,0 +1,214 @@
+"""The CUDA-on-CPU emulator: the same ``.cu`` the GPU runs, compiled with g++ and run on NumPy.
+
+A kernel file ``tinygan/kernels/NAME.cu`` is written once, in the CUDA subset that NVRTC
+compiles for the GPU.  This package compiles that same file with g++ against
+``cuda_emulator.h``, a small header that makes CUDA's execution model out of OS threads, and
+launches it with the call shape of ``cupy.RawKernel``::
+
+    from tinygan.kernels import emulator
+    f = emulator.function("bias_act.cu", "bias_act_forward<float>")
+    f(grid, block, (x, b, y, np.float32(0.2), np.int32(n)))     # NumPy arrays, NumPy scalars
+
+so a kernel's logic is tested on any machine with g++, against its NumPy twin, before a GPU
+ever sees it.  ``load(source, names)`` compiles several name expressions at once and returns a
+module with ``get_function(name)``.
+
+What it models
+    * One OS thread per CUDA thread of a block, created once per launch; the blocks of the grid
+      run one after another, all threads meeting at a barrier between two blocks.
+    * ``threadIdx``/``blockIdx`` (per thread), ``blockDim``/``gridDim``, 3-D grids and blocks.
+    * ``__shared__`` memory, one copy per block (blocks take turns), filled with 0xFF bytes
+      (NaN, -1) before each block as uninitialized memory should be suspected to be.
+    * ``__syncthreads()`` as a barrier of the block's threads; threads that returned from the
+      kernel drop out of it.  A barrier nobody can complete is reported as a deadlock.
+    * Warp shuffles (``__shfl_sync``, ``_up``, ``_down``, ``_xor``, with ``width``) and
+      ``__syncwarp``, through per-warp slots and warp barriers, full mask only; a shuffle in a
+      warp that lacks lanes (a block size not a multiple of 32, lanes that returned) is an error.
+    * ``atomicAdd`` (float, double, int, unsigned, unsigned long long) and the integer atomics,
+      as relaxed atomic read-modify-writes.
+    * The math functions and intrinsics of the CUDA subset (``cuda_emulator.h``, section 6).
+    * Argument types: each argument is checked against the kernel's C signature.
+
+What it does not model
+    * Races between blocks: blocks never run at the same time here, so a kernel whose blocks
+      race on global memory (without atomics) passes.  Races within a block are real races
+      between OS threads: ThreadSanitizer finds them (``sanitize="thread"``).
+    * Memory: no coalescing, banks, caches, no out-of-bounds checks on global memory (an index
+      past an array's end reads or writes the host's memory), no limit on shared memory size,
+      no ``extern __shared__`` (dynamic shared memory), no constant or texture memory.
+    * Timing, occupancy, register pressure: the emulator says whether a kernel is right,
+      never whether it is fast.
+    * Warps beyond the shuffles: threads of a warp do not run in lockstep, so code that relies
+      on implicit warp-synchronous execution (reading a neighbour's shared value without
+      ``__syncwarp``) is racy here as it is on Volta and later GPUs; divergence costs nothing.
+    * Floating point details: CUDA's fast intrinsics (``__expf``) are the accurate functions
+      here, and g++ does not fuse multiply-adds where nvcc/NVRTC do, so results agree with the
+      GPU to rounding, not bit for bit.
+
+Schedules (``schedule=`` on a launch, or as the default of ``load``/``function``)
+    ``"parallel"``   the OS runs the threads as it likes (the default).
+    ``"forward"``    one thread at a time, each until it waits at a barrier or returns, in
+                     thread order; ``"reverse"``: in reverse order; ``"shuffle"``: in a random
+                     order drawn from ``seed``.
+    The serial schedules are deterministic, so a missing ``__syncthreads()`` shows the same
+    way on every run: under ``"forward"`` thread 0 reads slots its neighbours have not yet
+    written (still NaN from the refill), under ``"reverse"`` the neighbours read thread 0's.
+    Running a kernel under ``"forward"`` and ``"reverse"`` and comparing with its twin catches
+    most missing barriers without ThreadSanitizer.
+
+ThreadSanitizer: ``load(source, names, sanitize="thread")`` builds with ``-fsanitize=thread``
+and runs each launch in a separate process (see ``sanitizer.py`` for why); a report becomes a
+``DataRaceError`` carrying it.
+
+Builds are cached under ``$TINYGAN_EMULATOR_CACHE`` (default ``~/.cache/tinygan/emulator``), keyed
+by a hash of the source, the header, the flags and the compiler; ``CXX`` names the compiler
+(default ``g++``, C++20).  See ``build.py``.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import arguments, build, sanitizer
+from .build import CompileError
+from .sanitizer import DataRaceError
+
+__all__ = ["load", "function", "Module", "Kernel", "CompileError", "LaunchError", "DataRaceError", "SCHEDULES"]
+
+SCHEDULES = {"parallel": 0, "forward": 1, "reverse": 2, "shuffle": 3}   # tinygan_emu::Schedule
+SANITIZERS = (None, "thread")
+
+
+class LaunchError(RuntimeError):
+    """A launch the emulator could not complete: a deadlock, a shuffle with lanes missing, ..."""
+
+
+def barrier_timeout() -> float:
+    """Seconds a barrier waits before the launch is called a deadlock (``TINYGAN_EMULATOR_TIMEOUT``)."""
+    return float(os.environ.get("TINYGAN_EMULATOR_TIMEOUT", "60"))
+
+
+class Kernel:
+    """One compiled name expression; call it as ``cupy.RawKernel``: ``f(grid, block, args)``."""
+
+    def __init__(self, module: "Module", index: int, name: str, signature: tuple[str, ...]):
+        self.module, self.index, self.name, self.signature = module, index, name, signature
+
+    def __repr__(self) -> str:
+        return f"<emulator.Kernel {self.name}({', '.join(self.signature)})>"
+
+    def __call__(self, grid, block, args, shared_mem: int = 0, *, schedule: str | None = None,
+                 seed: int = 0) -> None:
+        """Launch on ``grid`` blocks of ``block`` threads (ints or tuples of up to 3 ints).
+
+        ``args``: NumPy arrays for pointer parameters (written in place), NumPy scalars of the
+        parameter's exact type for the others.  ``schedule``/``seed``: see the module docstring."""
+        kernel = f"kernel {self.name}"
+        grid_xyz = arguments.dims(grid, "grid", kernel)
+        block_xyz = arguments.dims(block, "block", kernel)
+        if shared_mem:
+            raise ValueError(f"{kernel}: shared_mem={shared_mem}, but dynamic shared memory (extern __shared__) "
+                             "is outside the CUDA subset tinygan's kernels use; declare __shared__ arrays of "
+                             "compile-time size")
+        schedule = self.module.schedule if schedule is None else schedule
+        if schedule not in SCHEDULES:
+            raise ValueError(f"{kernel}: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        checked = arguments.check(kernel, self.signature, args)
+        timeout = barrier_timeout()
+        cfg = [*grid_xyz, *block_xyz, SCHEDULES[schedule], int(seed) & (2**64 - 1), int(timeout * 1000)]
+
+        def report(message: str):
+            raise LaunchError(f"{kernel} on grid {grid_xyz}, block {block_xyz} ({schedule}): {message}")
+
+        if self.module.sanitize == "thread":
+            sanitizer.launch(self.module.path, self.index, kernel, self.signature, cfg, checked, timeout, report)
+            return
+        holders, pointers = [], (ctypes.c_void_p * max(len(checked), 1))()
+        for i, (is_array, value) in enumerate(checked):
+            if is_array:       # args[i] points at the pointer to the data
+                holder = ctypes.c_void_p(value.ctypes.data)
+                holders.append(holder)
+                pointers[i] = ctypes.addressof(holder)
+            else:              # args[i] points at the value itself
+                pointers[i] = value.ctypes.data
+        config = (ctypes.c_ulonglong * 9)(*cfg)
+        error = ctypes.create_string_buffer(4096)
+        rc = self.module.launcher(self.index)(config, pointers, error, len(error))
+        if rc != 0:
+            report(error.value.decode(errors="replace"))
+
+
+class Module:
+    """The name expressions of one source, compiled together; ``get_function(name)`` as in CuPy."""
+
+    def __init__(self, path: Path, names: tuple[str, ...], sanitize: str | None, schedule: str):
+        self.source, self.names, self.sanitize, self.schedule = path, names, sanitize, schedule
+        self.path = build.build(path, names, "library" if sanitize is None else sanitize)
+        # The signatures come from the shared library in both cases (the sanitized executable
+        # is built from the same translation unit).
+        lib_path = self.path if sanitize is None else build.build(path, names, "library")
+        self._lib = ctypes.CDLL(str(lib_path))
+        self._kernels = {}
+        for i, name in enumerate(names):
+            sig = getattr(self._lib, f"tinygan_emu_signature_{i}")
+            sig.restype = ctypes.c_char_p
+            self._kernels[name] = Kernel(self, i, name, arguments.parse_signature(sig().decode()))
+
+    def launcher(self, index: int):
+        f = getattr(self._lib, f"tinygan_emu_launch_{index}")
+        f.argtypes = [ctypes.POINTER(ctypes.c_ulonglong), ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
+                      ctypes.c_size_t]
+        f.restype = ctypes.c_int
+        return f
+
+    def get_function(self, name: str) -> Kernel:
+        try:
+            return self._kernels[name]
+        except KeyError:
+            raise KeyError(f"emulator: {name!r} is not among the name expressions compiled for "
+                           f"{self.source.name}: {', '.join(self.names)}") from None
+
+
+_modules: dict = {}
+_failures: dict = {}
+_lock = threading.Lock()
+
+
+def load(source: str | os.PathLike, names: Sequence[str], *, sanitize: str | None = None,
+         schedule: str = "parallel") -> Module:
+    """Compile ``names`` (name expressions: ``"k"``, ``"k<float>"``) of ``source`` -- a file name
+    in ``tinygan/kernels/`` or a path -- once per process (and once per machine: the build is
+    cached); a failed compile raises CompileError with g++'s output, and again at once on a
+    second try."""
+    if sanitize not in SANITIZERS:
+        raise ValueError(f"emulator.load: sanitize must be None or 'thread', got {sanitize!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"emulator.load: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    names = tuple(names)
+    if not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError(f"emulator.load: names must be a non-empty sequence of name expressions, got {names!r}")
+    path = build.resolve_source(source)
+    key = (path, names, sanitize, schedule)
+    with _lock:
+        if key in _failures:
+            raise _failures[key]
+        if key not in _modules:
+            try:
+                _modules[key] = Module(path, names, sanitize, schedule)
+            except CompileError as e:
+                _failures[key] = e
+                raise
+        return _modules[key]
+
+
+def function(source: str | os.PathLike, name: str, *, sanitize: str | None = None,
+             schedule: str = "parallel") -> Kernel:
+    """The kernel ``name`` of ``source``, callable as ``f(grid, block, args, shared_mem=0)``.
+
+    Compiles the name alone; ``load`` compiles several names of a source in one g++ run."""
+    return load(source, [name], sanitize=sanitize, schedule=schedule).get_function(name)
