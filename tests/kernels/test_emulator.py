@@ -303,15 +303,18 @@ def test_builds_are_cached_and_concurrent_builds_do_not_clash(tmp_path, monkeypa
     with concurrent.futures.ThreadPoolExecutor(2) as pool:      # two workers, the same build at once
         paths = list(pool.map(lambda _: build.build(src.resolve(), ["tiny"], "library"), range(2)))
     assert paths[0] == paths[1] and paths[0].exists()
-    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".cpp", ".so"]   # no temporaries left
+    names = sorted(p.name.split("-")[0] + p.suffix for p in (tmp_path / "cache").iterdir())
+    assert names == ["runtime.so", "tiny.cpp", "tiny.so"]       # no temporaries left
     stamp = paths[0].stat().st_mtime_ns
     assert build.build(src.resolve(), ["tiny"], "library").stat().st_mtime_ns == stamp   # found, not rebuilt
     src.write_text(src.read_text().replace("= threadIdx.x", "= 2 * threadIdx.x"))
     assert build.build(src.resolve(), ["tiny"], "library") != paths[0]                   # the source is in the key
 
 
-def test_function_is_memoized_and_resolves_kernel_file_names(tmp_path):
+def test_function_is_memoized_and_resolves_kernel_file_names(reductions):
     f = emulator.function(CUDA / "indexing3d.cu", "where_am_i")
     assert emulator.function(CUDA / "indexing3d.cu", "where_am_i") is f
+    # a name that load() compiled with the others of its source comes from that build
+    assert emulator.function(CUDA / "reductions.cu", "warp_sum<double>") is reductions.get_function("warp_sum<double>")
     with pytest.raises(FileNotFoundError, match="no CUDA source 'no_such_kernel.cu'"):
         emulator.function("no_such_kernel.cu", "k")

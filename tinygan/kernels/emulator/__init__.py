@@ -60,9 +60,13 @@ ThreadSanitizer: ``load(source, names, sanitize="thread")`` builds with ``-fsani
 and runs each launch in a separate process (see ``sanitizer.py`` for why); a report becomes a
 ``DataRaceError`` carrying it.
 
-Builds are cached under ``$TINYGAN_EMULATOR_CACHE`` (default ``~/.cache/tinygan/emulator``), keyed
-by a hash of the source, the header, the flags and the compiler; ``CXX`` names the compiler
-(default ``g++``, C++20).  See ``build.py``.
+Files: ``cuda_emulator.h`` is what a kernel sees (CUDA's keywords, indices, atomics, math);
+``runtime.cpp`` is the execution model (threads, barriers, shuffles, schedules), compiled once
+and linked to every kernel; ``build.py`` compiles and caches; ``arguments.py`` checks a launch's
+arguments; ``sanitizer.py`` runs a launch under ThreadSanitizer.  Builds are cached under
+``$TINYGAN_EMULATOR_CACHE`` (default ``~/.cache/tinygan/emulator``), keyed by a hash of the
+source, the header, the runtime, the flags and the compiler; ``CXX`` names the compiler (default
+``g++``, C++20).
 """
 from __future__ import annotations
 
@@ -210,5 +214,11 @@ def function(source: str | os.PathLike, name: str, *, sanitize: str | None = Non
              schedule: str = "parallel") -> Kernel:
     """The kernel ``name`` of ``source``, callable as ``f(grid, block, args, shared_mem=0)``.
 
-    Compiles the name alone; ``load`` compiles several names of a source in one g++ run."""
-    return load(source, [name], sanitize=sanitize, schedule=schedule).get_function(name)
+    Taken from a module ``load`` has compiled with ``name`` among its names (one g++ run for
+    all the name expressions of a source), or else compiled alone."""
+    path = build.resolve_source(source)
+    with _lock:
+        for (p, names, s, sched), module in _modules.items():
+            if p == path and s == sanitize and sched == schedule and name in names:
+                return module.get_function(name)
+    return load(path, [name], sanitize=sanitize, schedule=schedule).get_function(name)

@@ -12,11 +12,13 @@ C++ translation unit::
 
 and compiles it into a shared library (loaded with ctypes) or, for ThreadSanitizer, into a
 standalone executable (see ``sanitizer.py``).  The kernel's parameter types are deduced from its
-function pointer by a variadic template in the header, so nothing here parses C.
+function pointer by a variadic template in the header, so nothing here parses C.  The execution
+model itself (``runtime.cpp``: threads, barriers, schedules) is compiled once per target and
+linked to every kernel build, so that a kernel's build parses only the light header.
 
 Builds are cached in ``$TINYGAN_EMULATOR_CACHE`` (default ``~/.cache/tinygan/emulator``) under a
-hash of everything that decides the result: the source's and the header's text, the name
-expressions, the flags and the compiler's version.  Each build is written under a temporary
+hash of everything that decides the result: the source's, the header's and the runtime's text,
+the name expressions, the flags and the compiler's version.  Each build is written under a temporary
 name and renamed into place, so test workers compiling the same source at once do not clash.
 """
 from __future__ import annotations
@@ -31,15 +33,23 @@ from pathlib import Path
 from typing import Sequence
 
 HEADER = Path(__file__).with_name("cuda_emulator.h")
+RUNTIME = Path(__file__).with_name("runtime.cpp")
 KERNELS_DIR = Path(__file__).resolve().parent.parent
 
 # -O1: a build takes about a second and the kernels run fast enough for tests; -std=c++20 for
-# std::atomic_ref, std::bit_cast and std::counting_semaphore.  Not -ffast-math: the kernels are
-# compared with their NumPy twins, so float arithmetic follows IEEE 754 as NumPy's does.
+# std::atomic_ref, std::bit_cast and constinit.  Not -ffast-math: the kernels are compared with
+# their NumPy twins, so float arithmetic follows IEEE 754 as NumPy's does (and -std=c++20,
+# unlike -std=gnu++20, keeps g++ from fusing a * b + c into an FMA).
 FLAGS = ["-std=c++20", "-O1", "-pthread"]
 FLAGS_BY_TARGET = {
     "library": ["-shared", "-fPIC"],
     "thread": ["-g", "-fsanitize=thread"],   # the standalone executable for ThreadSanitizer
+}
+# The runtime is built once per target: a shared library the kernels' libraries link to, or
+# an object file linked into each sanitized executable.
+RUNTIME_FLAGS_BY_TARGET = {
+    "library": ["-shared", "-fPIC"],
+    "thread": ["-g", "-fsanitize=thread", "-c"],
 }
 
 
@@ -99,38 +109,59 @@ def translation_unit(source: Path, names: Sequence[str], standalone: bool) -> st
     return "\n".join(lines) + "\n"
 
 
-def build(source: Path, names: Sequence[str], target: str) -> Path:
-    """Compile (or find in the cache) the library / executable for ``names`` of ``source``.
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
-    ``target`` is ``"library"`` or ``"thread"`` (the ThreadSanitizer executable)."""
-    cxx = compiler()
-    flags = FLAGS + FLAGS_BY_TARGET[target]
-    tu = translation_unit(source, names, standalone=target != "library")
-    key = hashlib.sha256("\0".join([
-        tu, HEADER.read_text(), source.read_text(), " ".join(flags), compiler_version(cxx),
-    ]).encode()).hexdigest()[:24]
-    folder = cache_dir()
-    out = folder / f"{source.stem}-{key}{'.so' if target == 'library' else '.tsan'}"
+
+def _compile(out: Path, cmd: list[str], inputs: str, cpp_text: str | None = None) -> Path:
+    """Run ``cmd + [cpp, "-o", tmp]`` and rename ``tmp`` to ``out``, unless ``out`` exists.
+
+    ``cpp_text``: the translation unit to write first (None: ``cmd`` names its input)."""
     if out.exists():
         return out
-    # Write the TU and the build under names of their own, then rename: atomic for readers.
-    fd, tmp = tempfile.mkstemp(prefix=f".{source.stem}-{key}-", dir=folder)
+    # Write the TU and the build under names of their own, then rename: atomic for readers, and
+    # two processes building the same thing at once each rename a whole file into place.
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp)
     cpp = Path(f"{tmp}.cpp")
     try:
-        cpp.write_text(tu)
-        cmd = [cxx, *flags, str(cpp), "-o", str(tmp)]
+        if cpp_text is not None:
+            cpp.write_text(cpp_text)
+            cmd = cmd[:1] + [str(cpp)] + cmd[1:]
+        cmd = cmd + ["-o", str(tmp)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise CompileError(
-                f"emulator: g++ failed to compile {source.name} for {', '.join(names)}\n"
-                f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+            raise CompileError(f"emulator: g++ failed to compile {inputs}\n$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
         os.chmod(tmp, 0o755)
         os.replace(tmp, out)
-        os.replace(cpp, out.with_suffix(".cpp"))   # kept beside the build, for a reader who debugs
+        if cpp_text is not None:
+            os.replace(cpp, out.with_suffix(".cpp"))   # kept beside the build, for a reader who debugs
     finally:
         for leftover in (tmp, cpp):
             if leftover.exists():
                 leftover.unlink()
     return out
+
+
+def runtime(target: str) -> Path:
+    """The runtime (runtime.cpp) built for ``target``, from the cache when it is there."""
+    cxx = compiler()
+    flags = FLAGS + RUNTIME_FLAGS_BY_TARGET[target]
+    key = _digest(RUNTIME.read_text(), HEADER.read_text(), " ".join(flags), compiler_version(cxx))
+    out = cache_dir() / f"runtime-{key}{'.so' if target == 'library' else '.o'}"
+    return _compile(out, [cxx, *flags, f"-I{HEADER.parent}", str(RUNTIME)], "the emulator's runtime.cpp")
+
+
+def build(source: Path, names: Sequence[str], target: str) -> Path:
+    """Compile (or find in the cache) the library / executable for ``names`` of ``source``.
+
+    ``target`` is ``"library"`` or ``"thread"`` (the ThreadSanitizer executable)."""
+    cxx = compiler()
+    rt = runtime(target)
+    flags = FLAGS + FLAGS_BY_TARGET[target]
+    tu = translation_unit(source, names, standalone=target != "library")
+    key = _digest(tu, HEADER.read_text(), source.read_text(), " ".join(flags), compiler_version(cxx), rt.name)
+    out = cache_dir() / f"{source.stem}-{key}{'.so' if target == 'library' else '.tsan'}"
+    # The runtime by its absolute path: the library records that path and loads it from there.
+    return _compile(out, [cxx, *flags, str(rt)], f"{source.name} for {', '.join(names)}", tu)
