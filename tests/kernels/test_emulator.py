@@ -8,6 +8,7 @@ source is compiled once per session (and cached across sessions by the emulator)
 from __future__ import annotations
 
 import concurrent.futures
+import shutil
 import time
 from pathlib import Path
 
@@ -166,6 +167,51 @@ def test_atomic_add_across_blocks(reductions, n, grid, block):
     assert seen[0] == n                                                       # exact: integer count
 
 
+@pytest.fixture(scope="module")
+def intrinsics():
+    return emulator.load(CUDA / "intrinsics.cu", ["integer_intrinsics", "more_atomics", "warp_reverse"])
+
+
+def test_integer_and_conversion_intrinsics(intrinsics):
+    special = [0, 1, 2, 3, 0x80000000, 0xFFFFFFFF, 0x7FFFFFFF, 1000, 1001]
+    u = np.concatenate([special, np.random.default_rng(3).integers(0, 2**32, 91)]).astype(np.uint32)
+    f = np.resize(np.array([2.5, -2.5, 0.5, 1.5, -0.5, 3.7, -3.7, 0.25, 1.0, 0.0, -1e-3], np.float32), u.size)
+    out = np.zeros((u.size, 8), np.int64)
+    intrinsics.get_function("integer_intrinsics")(1, 128, (u, f, out, np.int32(u.size)))
+    big = [int(v) for v in u]
+    want = np.zeros_like(out)
+    want[:, 0] = [bin(v).count("1") for v in big]
+    want[:, 1] = [32 - v.bit_length() for v in big]
+    want[:, 2] = [(v & -v).bit_length() for v in big]
+    want[:, 3] = (u.view(np.int32).astype(np.int64) * -7919) >> 32
+    high = [((0x9E3779B97F4A7C15 * v % 2**64) * 0xD1B54A32D192ED03) >> 64 for v in big]
+    want[:, 4] = np.array(high, np.uint64).view(np.int64)     # the kernel stores the bits as long long
+    want[:, 5] = np.rint(f)                                         # round half to even, as _rn
+    want[:, 6] = f.astype(np.float64).view(np.int64) ^ np.clip(f, 0, 1).view(np.int32).astype(np.int64)
+    want[:, 7] = np.minimum(u, 1000).astype(np.int64) + np.trunc(np.abs(f)).astype(np.int64)
+    np.testing.assert_array_equal(out, want)   # exact: integer results and bit patterns
+
+
+@pytest.mark.parametrize("n, grid, block", [(1000, 4, 64), (33, 2, 32)])
+def test_integer_atomics(intrinsics, n, grid, block):
+    x = np.random.default_rng(n).integers(-10**6, 10**6, n).astype(np.int32)
+    ints = np.array([np.iinfo(np.int32).min, np.iinfo(np.int32).max, 0, 0, 0, 0], np.int32)
+    total = np.zeros(1, np.uint64)
+    intrinsics.get_function("more_atomics")(grid, block, (x, np.int32(n), ints, total))
+    # exact: integer read-modify-writes
+    assert ints[:4].tolist() == [x.max(), x.min(), -int(x.astype(np.int64).sum()), 7]
+    assert 1 <= ints[4] <= n and ints[5] == 1      # one compare-and-swap succeeded
+    assert total[0] == int((x & 0xFF).astype(np.int64).sum())
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_syncwarp_orders_a_warp(intrinsics, schedule):
+    x = np.arange(128, dtype=np.float32)
+    out = np.zeros_like(x)
+    intrinsics.get_function("warp_reverse")(2, 64, (x, out), schedule=schedule)
+    np.testing.assert_array_equal(out, x.reshape(-1, 32)[:, ::-1].ravel())   # exact: values moved
+
+
 # ----------------------------------------------------------------------------------------------
 # barriers: threads that return early, a missing __syncthreads, misuse
 # ----------------------------------------------------------------------------------------------
@@ -220,11 +266,18 @@ def test_shuffle_misuse_is_reported(barriers, reductions):
 def test_thread_sanitizer_passes_a_correct_reduction_and_catches_the_missing_barrier():
     n = 600
     x = np.random.default_rng(2).standard_normal(n).astype(np.float32)
-    out = np.full(3, np.nan, np.float32)
-    emulator.function(CUDA / "reductions.cu", "block_sum", sanitize="thread")(3, 256, (x, out, np.int32(n)))
-    np.testing.assert_array_less(np.abs(out - block_sums(x, 256)), block_sum_tolerance(x, 256, np.float32))
+    sanitized = emulator.load(CUDA / "reductions.cu", ["block_sum", "warp_sum<float>", "atomic_totals"],
+                              sanitize="thread")
+    for name in ["block_sum", "warp_sum<float>"]:      # shared memory and barriers; warp shuffles
+        out = np.full(3, np.nan, np.float32)
+        sanitized.get_function(name)(3, 256, (x, out, np.int32(n)))
+        np.testing.assert_array_less(np.abs(out - block_sums(x, 256)), block_sum_tolerance(x, 256, np.float32))
+    fsum, dsum, counts, seen = np.zeros(1, np.float32), np.zeros(1), np.zeros(2, np.int32), np.zeros(1, np.uint32)
+    sanitized.get_function("atomic_totals")(2, 64, (x, np.zeros(n, np.int32), np.int32(n), fsum, dsum, counts, seen))
+    assert counts.tolist() == [n, 0] and seen[0] == n   # exact: integer atomics
 
     f = emulator.function(CUDA / "racy_sum.cu", "racy_block_sum", sanitize="thread")
+    out = np.zeros(3, np.float32)
     with pytest.raises(emulator.DataRaceError, match="data race") as caught:
         f(3, 256, (x, out, np.int32(n)))
     assert "racy_sum.cu" in caught.value.report     # the report points at the kernel's source line
@@ -297,6 +350,9 @@ def test_compile_error_shows_gcc_output_and_is_remembered(tmp_path):
 
 
 def test_builds_are_cached_and_concurrent_builds_do_not_clash(tmp_path, monkeypatch):
+    runtime = build.runtime("library")                 # from the session's cache: not rebuilt here
+    (tmp_path / "cache").mkdir()
+    shutil.copy(runtime, tmp_path / "cache" / runtime.name)
     monkeypatch.setenv("TINYGAN_EMULATOR_CACHE", str(tmp_path / "cache"))
     src = tmp_path / "tiny.cu"
     src.write_text('extern "C" __global__ void tiny(int* out) { out[threadIdx.x] = threadIdx.x; }\n')
