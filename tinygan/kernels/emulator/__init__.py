@@ -17,8 +17,9 @@ What it models
     * One OS thread per CUDA thread of a block, created once per launch; the blocks of the grid
       run one after another, all threads meeting at a barrier between two blocks.
     * ``threadIdx``/``blockIdx`` (per thread), ``blockDim``/``gridDim``, 3-D grids and blocks.
-    * ``__shared__`` memory, one copy per block (blocks take turns), filled with 0xFF bytes
-      (NaN, -1) before each block as uninitialized memory should be suspected to be.
+    * ``__shared__`` memory, one copy per block (blocks take turns), refilled with 0xFF bytes
+      before each block (NaN as float or double, -1 as an integer): CUDA leaves it
+      uninitialized, and a read before the write should show rather than pass by luck.
     * ``__syncthreads()`` as a barrier of the block's threads; threads that returned from the
       kernel drop out of it.  A barrier nobody can complete is reported as a deadlock.
     * Warp shuffles (``__shfl_sync``, ``_up``, ``_down``, ``_xor``, with ``width``) and
@@ -51,10 +52,14 @@ Schedules (``schedule=`` on a launch, or as the default of ``load``/``function``
                      thread order; ``"reverse"``: in reverse order; ``"shuffle"``: in a random
                      order drawn from ``seed``.
     The serial schedules are deterministic, so a missing ``__syncthreads()`` shows the same
-    way on every run: under ``"forward"`` thread 0 reads slots its neighbours have not yet
-    written (still NaN from the refill), under ``"reverse"`` the neighbours read thread 0's.
-    Running a kernel under ``"forward"`` and ``"reverse"`` and comparing with its twin catches
-    most missing barriers without ThreadSanitizer.
+    way on every run: under ``"forward"`` a thread reads the shared slots of higher-numbered
+    threads before they are written (still NaN from the refill), under ``"reverse"`` those of
+    lower-numbered threads.  Running a kernel under ``"forward"`` and ``"reverse"`` and
+    comparing with its twin catches most missing barriers without ThreadSanitizer.
+
+Cost: every CUDA thread is an OS thread, and a barrier of a block of 256 threads takes about a
+millisecond on two cores; keep the grids of emulator tests small (a few blocks), with sizes
+that are not multiples of the block.  One launch runs at a time in a process.
 
 ThreadSanitizer: ``load(source, names, sanitize="thread")`` builds with ``-fsanitize=thread``
 and runs each launch in a separate process (see ``sanitizer.py`` for why); a report becomes a
@@ -75,8 +80,6 @@ import os
 import threading
 from pathlib import Path
 from typing import Sequence
-
-import numpy as np
 
 from . import arguments, build, sanitizer
 from .build import CompileError

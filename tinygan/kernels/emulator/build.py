@@ -132,7 +132,9 @@ def _compile(out: Path, cmd: list[str], inputs: str, cpp_text: str | None = None
         cmd = cmd + ["-o", str(tmp)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise CompileError(f"emulator: g++ failed to compile {inputs}\n$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+            generated = "" if cpp_text is None else f"\n{cpp} (removed) was:\n{cpp_text}"
+            raise CompileError(f"emulator: g++ failed to compile {inputs}\n$ {' '.join(cmd)}\n"
+                               f"{proc.stdout}{proc.stderr}{generated}")
         os.chmod(tmp, 0o755)
         os.replace(tmp, out)
         if cpp_text is not None:
