@@ -283,6 +283,20 @@ def test_thread_sanitizer_passes_a_correct_reduction_and_catches_the_missing_bar
     assert "racy_sum.cu" in caught.value.report     # the report points at the kernel's source line
 
 
+def test_address_sanitizer_passes_bounds_checked_kernels_and_catches_a_missing_check():
+    n = 100
+    x, y = np.arange(n, dtype=np.float32), np.ones(n, np.float32)
+    out = np.zeros(n, np.float32)
+    f = emulator.function(CUDA / "elementwise.cu", "scaled_add<float>", sanitize="address")
+    f(2, 64, (x, y, out, np.float32(2), np.int64(n)))        # 128 threads for 100 elements
+    np.testing.assert_array_equal(out, 2 * x + 1)            # exact: small integers in float32
+
+    g = emulator.function(CUDA / "unchecked.cu", "unchecked_copy", sanitize="address")
+    with pytest.raises(emulator.OutOfBoundsError, match="heap-buffer-overflow") as caught:
+        g(2, 64, (x, out, np.int32(n)))
+    assert "unchecked.cu:5" in caught.value.report           # the line of the unchecked access
+
+
 # ----------------------------------------------------------------------------------------------
 # arguments, launch shapes, compiling
 # ----------------------------------------------------------------------------------------------

@@ -34,8 +34,9 @@ What it does not model
     * Races between blocks: blocks never run at the same time here, so a kernel whose blocks
       race on global memory (without atomics) passes.  Races within a block are real races
       between OS threads: ThreadSanitizer finds them (``sanitize="thread"``).
-    * Memory: no coalescing, banks, caches, no out-of-bounds checks on global memory (an index
-      past an array's end reads or writes the host's memory), no limit on shared memory size,
+    * Memory: no coalescing, banks, caches; no out-of-bounds checks on global memory unless
+      ``sanitize="address"`` (else an index past an array's end reads or writes the host's
+      memory); no bounds checks on shared memory; no limit on shared memory size;
       no ``extern __shared__`` (dynamic shared memory), no constant or texture memory.
     * Timing, occupancy, register pressure: the emulator says whether a kernel is right,
       never whether it is fast.
@@ -61,9 +62,11 @@ Cost: every CUDA thread is an OS thread, and a barrier of a block of 256 threads
 millisecond on two cores; keep the grids of emulator tests small (a few blocks), with sizes
 that are not multiples of the block.  One launch runs at a time in a process.
 
-ThreadSanitizer: ``load(source, names, sanitize="thread")`` builds with ``-fsanitize=thread``
-and runs each launch in a separate process (see ``sanitizer.py`` for why); a report becomes a
-``DataRaceError`` carrying it.
+Sanitizers: ``load(source, names, sanitize="thread")`` builds with ``-fsanitize=thread`` and
+runs each launch in a separate process (see ``sanitizer.py`` for why); a data race within a
+block becomes a ``DataRaceError`` carrying ThreadSanitizer's report.  ``sanitize="address"``
+does the same with AddressSanitizer, each array in a heap block of exactly its size: an index
+past an array's end (a missing bounds check) becomes an ``OutOfBoundsError``.
 
 Files: ``cuda_emulator.h`` is what a kernel sees (CUDA's keywords, indices, atomics, math);
 ``runtime.cpp`` is the execution model (threads, barriers, shuffles, schedules), compiled once
@@ -83,12 +86,13 @@ from typing import Sequence
 
 from . import arguments, build, sanitizer
 from .build import CompileError
-from .sanitizer import DataRaceError
+from .sanitizer import DataRaceError, OutOfBoundsError, SanitizerError
 
-__all__ = ["load", "function", "Module", "Kernel", "CompileError", "LaunchError", "DataRaceError", "SCHEDULES"]
+__all__ = ["load", "function", "Module", "Kernel", "CompileError", "LaunchError", "SanitizerError", "DataRaceError",
+           "OutOfBoundsError", "SCHEDULES", "SANITIZERS"]
 
 SCHEDULES = {"parallel": 0, "forward": 1, "reverse": 2, "shuffle": 3}   # tinygan_emu::Schedule
-SANITIZERS = (None, "thread")
+SANITIZERS = (None, "thread", "address")
 
 
 class LaunchError(RuntimeError):
@@ -132,8 +136,9 @@ class Kernel:
         def report(message: str):
             raise LaunchError(f"{kernel} on grid {grid_xyz}, block {block_xyz} ({schedule}): {message}")
 
-        if self.module.sanitize == "thread":
-            sanitizer.launch(self.module.path, self.index, kernel, self.signature, cfg, checked, timeout, report)
+        if self.module.sanitize is not None:
+            sanitizer.launch(self.module.sanitize, self.module.path, self.index, kernel, self.signature, cfg,
+                             checked, timeout, report)
             return
         holders, pointers = [], (ctypes.c_void_p * max(len(checked), 1))()
         for i, (is_array, value) in enumerate(checked):
@@ -193,7 +198,7 @@ def load(source: str | os.PathLike, names: Sequence[str], *, sanitize: str | Non
     cached); a failed compile raises CompileError with g++'s output, and again at once on a
     second try."""
     if sanitize not in SANITIZERS:
-        raise ValueError(f"emulator.load: sanitize must be None or 'thread', got {sanitize!r}")
+        raise ValueError(f"emulator.load: sanitize must be None, 'thread' or 'address', got {sanitize!r}")
     if schedule not in SCHEDULES:
         raise ValueError(f"emulator.load: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     names = tuple(names)

@@ -10,8 +10,8 @@ C++ translation unit::
     extern "C" const char* tinygan_emu_signature_0()                 //   and say its C
         { return tinygan_emu::signature(&(scale<float>)); }          //   parameter types
 
-and compiles it into a shared library (loaded with ctypes) or, for ThreadSanitizer, into a
-standalone executable (see ``sanitizer.py``).  The kernel's parameter types are deduced from its
+and compiles it into a shared library (loaded with ctypes) or, for ThreadSanitizer and
+AddressSanitizer, into a standalone executable (see ``sanitizer.py``).  The kernel's parameter types are deduced from its
 function pointer by a variadic template in the header, so nothing here parses C.  The execution
 model itself (``runtime.cpp``: threads, barriers, schedules) is compiled once per target and
 linked to every kernel build, so that a kernel's build parses only the light header.
@@ -43,13 +43,16 @@ KERNELS_DIR = Path(__file__).resolve().parent.parent
 FLAGS = ["-std=c++20", "-O1", "-pthread"]
 FLAGS_BY_TARGET = {
     "library": ["-shared", "-fPIC"],
-    "thread": ["-g", "-fsanitize=thread"],   # the standalone executable for ThreadSanitizer
+    # the standalone executables for the sanitizers (sanitizer.py)
+    "thread": ["-g", "-fsanitize=thread"],
+    "address": ["-g", "-fsanitize=address", "-fno-omit-frame-pointer"],
 }
 # The runtime is built once per target: a shared library the kernels' libraries link to, or
 # an object file linked into each sanitized executable.
 RUNTIME_FLAGS_BY_TARGET = {
     "library": ["-shared", "-fPIC"],
     "thread": ["-g", "-fsanitize=thread", "-c"],
+    "address": ["-g", "-fsanitize=address", "-fno-omit-frame-pointer", "-c"],
 }
 
 
@@ -158,12 +161,13 @@ def runtime(target: str) -> Path:
 def build(source: Path, names: Sequence[str], target: str) -> Path:
     """Compile (or find in the cache) the library / executable for ``names`` of ``source``.
 
-    ``target`` is ``"library"`` or ``"thread"`` (the ThreadSanitizer executable)."""
+    ``target`` is ``"library"``, or ``"thread"`` / ``"address"`` (the executable built with that
+    sanitizer)."""
     cxx = compiler()
     rt = runtime(target)
     flags = FLAGS + FLAGS_BY_TARGET[target]
     tu = translation_unit(source, names, standalone=target != "library")
     key = _digest(tu, HEADER.read_text(), source.read_text(), " ".join(flags), compiler_version(cxx), rt.name)
-    out = cache_dir() / f"{source.stem}-{key}{'.so' if target == 'library' else '.tsan'}"
+    out = cache_dir() / f"{source.stem}-{key}{'.so' if target == 'library' else '.' + target}"
     # The runtime by its absolute path: the library records that path and loads it from there.
     return _compile(out, [cxx, *flags, str(rt)], f"{source.name} for {', '.join(names)}", tu)
