@@ -10,8 +10,14 @@ launches it with the call shape of ``cupy.RawKernel``::
     f(grid, block, (x, b, y, np.float32(0.2), np.int32(n)))     # NumPy arrays, NumPy scalars
 
 so a kernel's logic is tested on any machine with g++, against its NumPy twin, before a GPU
-ever sees it.  ``load(source, names)`` compiles several name expressions at once and returns a
-module with ``get_function(name)``.
+ever sees it.  ``load(source, names)`` compiles several name expressions in one g++ run and
+returns a module with ``get_function(name)``; a test loads all the names of its source once
+and hands the launcher ``module.get_function`` (or ``lambda name: emulator.function(SOURCE,
+name)``, which finds them in that build)::
+
+    module = emulator.load("bias_act.cu", NAMES)                        # once, e.g. a fixture
+    y = launch_forward(module.get_function, x, b, ...)                  # the shared launcher
+    y = launch_forward(emulator.load("bias_act.cu", NAMES, sanitize="thread").get_function, ...)
 
 What it models
     * One OS thread per CUDA thread of a block, created once per launch; the blocks of the grid
@@ -165,18 +171,21 @@ class Module:
         # is built from the same translation unit).
         lib_path = self.path if sanitize is None else build.build(path, names, "library")
         self._lib = ctypes.CDLL(str(lib_path))
-        self._kernels = {}
+        self._kernels, self._launchers = {}, {}
         for i, name in enumerate(names):
             sig = getattr(self._lib, f"tinygan_emu_signature_{i}")
             sig.restype = ctypes.c_char_p
             self._kernels[name] = Kernel(self, i, name, arguments.parse_signature(sig().decode()))
 
     def launcher(self, index: int):
-        f = getattr(self._lib, f"tinygan_emu_launch_{index}")
-        f.argtypes = [ctypes.POINTER(ctypes.c_ulonglong), ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
-                      ctypes.c_size_t]
-        f.restype = ctypes.c_int
-        return f
+        """The C function that launches name expression ``index``: (cfg, args, err, errlen) -> 0 or 1."""
+        if index not in self._launchers:
+            f = getattr(self._lib, f"tinygan_emu_launch_{index}")
+            f.argtypes = [ctypes.POINTER(ctypes.c_ulonglong), ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
+                          ctypes.c_size_t]
+            f.restype = ctypes.c_int
+            self._launchers[index] = f
+        return self._launchers[index]
 
     def get_function(self, name: str) -> Kernel:
         try:
