@@ -268,6 +268,7 @@ def test_thread_sanitizer_passes_a_correct_reduction_and_catches_the_missing_bar
     x = np.random.default_rng(2).standard_normal(n).astype(np.float32)
     sanitized = emulator.load(CUDA / "reductions.cu", ["block_sum", "warp_sum<float>", "atomic_totals"],
                               sanitize="thread")
+    assert sanitized.get_function("block_sum").signature == ("const float*", "float*", "int")
     for name in ["block_sum", "warp_sum<float>"]:      # shared memory and barriers; warp shuffles
         out = np.full(3, np.nan, np.float32)
         sanitized.get_function(name)(3, 256, (x, out, np.int32(n)))

@@ -167,15 +167,18 @@ class Module:
     def __init__(self, path: Path, names: tuple[str, ...], sanitize: str | None, schedule: str):
         self.source, self.names, self.sanitize, self.schedule = path, names, sanitize, schedule
         self.path = build.build(path, names, "library" if sanitize is None else sanitize)
-        # The signatures come from the shared library in both cases (the sanitized executable
-        # is built from the same translation unit).
-        lib_path = self.path if sanitize is None else build.build(path, names, "library")
-        self._lib = ctypes.CDLL(str(lib_path))
         self._kernels, self._launchers = {}, {}
-        for i, name in enumerate(names):
-            sig = getattr(self._lib, f"tinygan_emu_signature_{i}")
-            sig.restype = ctypes.c_char_p
-            self._kernels[name] = Kernel(self, i, name, arguments.parse_signature(sig().decode()))
+        if sanitize is None:
+            self._lib = ctypes.CDLL(str(self.path))
+            signatures = []
+            for i in range(len(names)):
+                sig = getattr(self._lib, f"tinygan_emu_signature_{i}")
+                sig.restype = ctypes.c_char_p
+                signatures.append(sig().decode())
+        else:
+            signatures = sanitizer.signatures(sanitize, self.path)
+        for i, (name, sig) in enumerate(zip(names, signatures)):
+            self._kernels[name] = Kernel(self, i, name, arguments.parse_signature(sig))
 
     def launcher(self, index: int):
         """The C function that launches name expression ``index``: (cfg, args, err, errlen) -> 0 or 1."""

@@ -441,10 +441,15 @@ unsigned long long shuffle(int kind, unsigned mask, unsigned long long bits, lon
     return out;
 }
 
-// The standalone executable's main: read a launch from a file, run it, write the arrays back.
+// The standalone executable's main: read a launch from a file, run it, write the arrays back
+// (or, with --signatures, print the kernels' parameter types).
 // Input (native byte order, 8-byte words): magic, entry, cfg[9], nargs, then per argument:
 // kind (0: value, 1: array), nbytes, the bytes. Output: the arrays' bytes, in argument order.
 int standalone_main(int argc, char** argv, const Entry* entries, int nentries) {
+    if (argc == 2 && std::strcmp(argv[1], "--signatures") == 0) {  // one line per name expression
+        for (int i = 0; i < nentries; ++i) std::printf("%s\n", entries[i].signature());
+        return 0;
+    }
     if (argc != 3) {
         std::fprintf(stderr, "usage: %s INPUT OUTPUT\n", argv[0]);
         return 2;

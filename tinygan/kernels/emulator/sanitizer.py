@@ -68,6 +68,22 @@ def _no_aslr() -> None:  # runs in the child between fork and exec
         pass
 
 
+def _run(sanitize: str, cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    variable, options = OPTIONS[sanitize]
+    env[variable] = f"{options} {env.get(variable, '')}".strip()
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=_no_aslr, timeout=timeout_s,
+                          check=False)
+
+
+def signatures(sanitize: str, executable: Path) -> list[str]:
+    """The parameter types of each name expression built into ``executable``."""
+    proc = _run(sanitize, [str(executable), "--signatures"], 60)
+    if proc.returncode != 0:
+        raise RuntimeError(f"emulator: {executable} --signatures failed:\n{proc.stderr}")
+    return proc.stdout.splitlines()
+
+
 def launch(sanitize: str, executable: Path, entry: int, kernel: str, signature, cfg: list[int], checked,
            timeout_s: float, report_error) -> None:
     """Run kernel ``entry`` of ``executable`` on the checked arguments; copy the arrays back."""
@@ -80,11 +96,7 @@ def launch(sanitize: str, executable: Path, entry: int, kernel: str, signature, 
                 data = value.tobytes()
                 f.write(struct.pack("=QQ", int(is_array), len(data)))
                 f.write(data)
-        env = dict(os.environ)
-        variable, options = OPTIONS[sanitize]
-        env[variable] = f"{options} {env.get(variable, '')}".strip()
-        proc = subprocess.run([str(executable), str(inp), str(out)], capture_output=True, text=True,
-                              env=env, preexec_fn=_no_aslr, timeout=timeout_s + 60, check=False)
+        proc = _run(sanitize, [str(executable), str(inp), str(out)], timeout_s + 60)
         if MARKERS[sanitize] in proc.stderr or proc.returncode == EXIT_CODES[sanitize]:
             summary = [line.strip() for line in proc.stderr.splitlines() if line.startswith("SUMMARY:")]
             raise ERRORS[sanitize](f"{kernel}: " + ("\n".join(summary) or f"the {sanitize} sanitizer failed")
