@@ -83,9 +83,14 @@ def compiler_version(cxx: str) -> str:
 
 
 def cache_dir() -> Path:
+    """``$TINYGAN_EMULATOR_CACHE``, else ``~/.cache/tinygan/emulator``; created if missing."""
     default = Path.home() / ".cache" / "tinygan" / "emulator"
     path = Path(os.environ.get("TINYGAN_EMULATOR_CACHE", default))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CompileError(f"emulator: cannot create the build cache {path} ({e}); "
+                           "set TINYGAN_EMULATOR_CACHE to a writable folder") from e
     return path
 
 
