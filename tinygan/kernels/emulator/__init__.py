@@ -80,7 +80,9 @@ and linked to every kernel; ``build.py`` compiles and caches; ``arguments.py`` c
 arguments; ``sanitizer.py`` runs a launch under ThreadSanitizer.  Builds are cached under
 ``$TINYGAN_EMULATOR_CACHE`` (default ``~/.cache/tinygan/emulator``), keyed by a hash of the
 source, the header, the runtime, the flags and the compiler; ``CXX`` names the compiler (default
-``g++``, C++20).
+``g++``).  Requirements: Linux (the shared-memory refill finds its linker section by ELF's
+``__start_``/``__stop_`` symbols), g++ 11 or later (C++20: ``std::atomic_ref``, ``std::bit_cast``,
+``constinit``), and for the sanitizers the libtsan / libasan that come with it.
 """
 from __future__ import annotations
 
