@@ -82,7 +82,7 @@ arguments; ``sanitizer.py`` runs a launch under ThreadSanitizer.  Builds are cac
 source, the header, the runtime, the flags and the compiler; ``CXX`` names the compiler (default
 ``g++``).  Requirements: Linux (the shared-memory refill finds its linker section by ELF's
 ``__start_``/``__stop_`` symbols), g++ 11 or later (C++20: ``std::atomic_ref``, ``std::bit_cast``,
-``constinit``), and for the sanitizers the libtsan / libasan that come with it.
+``constinit``; tested with g++ 12), and for the sanitizers the libtsan / libasan that come with it.
 """
 from __future__ import annotations
 
