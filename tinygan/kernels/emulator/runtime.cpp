@@ -1,8 +1,8 @@
 // runtime.cpp -- the execution model behind cuda_emulator.h: the threads of a launch, the
 // barriers, the warp exchanges and the schedules. Compiled once (and cached) into a shared
-// library that every compiled kernel links against, or, for ThreadSanitizer, into an object
-// linked into each standalone executable; the kernels' translation units include only the
-// light cuda_emulator.h, so that each compiles in a fraction of the time.
+// library that every compiled kernel links against, or, for a sanitizer, into an object linked
+// into each standalone executable; the kernels' translation units include only the light
+// cuda_emulator.h, so that each compiles in a fraction of the time.
 //
 // A launch (run) creates one OS thread per CUDA thread of a block. Each thread runs the kernel
 // for block 0, then for block 1, ...: all threads of the launch meet at a barrier between two
@@ -20,6 +20,7 @@
 // hands it to the next ready thread of the order (thread order, reverse, or a seeded random
 // permutation) through that thread's semaphore. Deterministic, so a missing barrier shows the
 // same way every run; and a barrier no thread can complete is found at once (a deadlock).
+
 // The standard headers first: cuda_emulator.h defines CUDA's keywords as macros (__noinline__
 // among them), which must not reach the library's own headers.
 #include <algorithm>
