@@ -382,6 +382,24 @@ def test_builds_are_cached_and_concurrent_builds_do_not_clash(tmp_path, monkeypa
     assert build.build(src.resolve(), ["tiny"], "library") != paths[0]                   # the source is in the key
 
 
+def test_function_compiles_the_names_declared_to_the_gpu_loader(monkeypatch):
+    """A launcher module declares its names with tinygan.kernels.cuda.declare; function() asked
+    for one of them compiles them all in one build (the loader's declared(): source -> names)."""
+    import sys
+    import types
+
+    names = ["warp_sum<double>", "warp_sum<float>", "block_sum"]
+    fake = types.ModuleType("tinygan.kernels.cuda")
+    fake.declared = lambda: {str(CUDA / "reductions.cu"): names}
+    monkeypatch.setitem(sys.modules, "tinygan.kernels.cuda", fake)
+    monkeypatch.setattr(sys.modules["tinygan.kernels"], "cuda", fake, raising=False)
+    # schedule="reverse": not the module the `reductions` fixture loaded (that one has the name too)
+    f = emulator.function(CUDA / "reductions.cu", "warp_sum<float>", schedule="reverse")
+    assert f.module.names == tuple(names)
+    assert emulator.function(CUDA / "reductions.cu", "block_sum", schedule="reverse") is f.module.get_function(
+        "block_sum")
+
+
 def test_function_is_memoized_and_resolves_kernel_file_names(reductions):
     f = emulator.function(CUDA / "indexing3d.cu", "where_am_i")
     assert emulator.function(CUDA / "indexing3d.cu", "where_am_i") is f

@@ -236,11 +236,33 @@ def function(source: str | os.PathLike, name: str, *, sanitize: str | None = Non
              schedule: str = "parallel") -> Kernel:
     """The kernel ``name`` of ``source``, callable as ``f(grid, block, args, shared_mem=0)``.
 
-    Taken from a module ``load`` has compiled with ``name`` among its names (one g++ run for
-    all the name expressions of a source), or else compiled alone."""
+    Taken from a module ``load`` has compiled with ``name`` among its names; else compiled
+    with every name expression the source's launcher module declared to the GPU loader
+    (``tinygan.kernels.cuda.declare``), in one g++ run; else compiled alone."""
     path = build.resolve_source(source)
     with _lock:
         for (p, names, s, sched), module in _modules.items():
             if p == path and s == sanitize and sched == schedule and name in names:
                 return module.get_function(name)
-    return load(path, [name], sanitize=sanitize, schedule=schedule).get_function(name)
+    declared = _declared_names(path)
+    names = declared if name in declared else (name,)
+    return load(path, names, sanitize=sanitize, schedule=schedule).get_function(name)
+
+
+def _declared_names(path: Path) -> tuple[str, ...]:
+    """The name expressions declared for the source at ``path`` through the GPU loader's
+    ``cuda.declare`` (its ``declared()``: source -> names), or () where there are none."""
+    try:
+        from .. import cuda   # noqa: PLC0415 - the GPU loader; optional for the emulator
+    except ImportError:
+        return ()
+    declared = getattr(cuda, "declared", None)
+    if not callable(declared):
+        return ()
+    for source, names in declared().items():
+        try:
+            if build.resolve_source(source) == path:
+                return tuple(names)
+        except FileNotFoundError:
+            continue
+    return ()
