@@ -72,7 +72,10 @@ Sanitizers: ``load(source, names, sanitize="thread")`` builds with ``-fsanitize=
 runs each launch in a separate process (see ``sanitizer.py`` for why); a data race within a
 block becomes a ``DataRaceError`` carrying ThreadSanitizer's report.  ``sanitize="address"``
 does the same with AddressSanitizer, each array in a heap block of exactly its size: an index
-past an array's end (a missing bounds check) becomes an ``OutOfBoundsError``.
+past an array's end (a missing bounds check) becomes an ``OutOfBoundsError``.  A sanitized
+launch copies its argument arrays into that other process, so a kernel that reaches arrays
+through addresses stored in an array (a table of pointers, as a fused optimizer step over many
+parameters does) cannot run sanitized: the addresses would be the parent's.
 
 Files: ``cuda_emulator.h`` is what a kernel sees (CUDA's keywords, indices, atomics, math);
 ``runtime.cpp`` is the execution model (threads, barriers, shuffles, schedules), compiled once
