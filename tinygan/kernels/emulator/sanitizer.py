@@ -16,14 +16,16 @@ runs the launch and writes the arrays back, and Python copies them into the call
 The sanitizer prints its report on stderr and exits with a status of its own; either turns
 into a SanitizerError (DataRaceError, OutOfBoundsError) that carries the report.
 
-Address-space randomisation is switched off for the child (``personality(ADDR_NO_RANDOMIZE)``,
-what ``setarch -R`` does): ThreadSanitizer's fixed shadow-memory layout fails ("unexpected
-memory mapping") on kernels that randomise mmap with more bits than it expects.
+Address-space randomisation is switched off for the child (``setarch <machine> -R``, where
+setarch is installed): ThreadSanitizer's fixed shadow-memory layout fails ("unexpected memory
+mapping") on Linux kernels that randomise mmap with more bits than it expects.  (setarch rather
+than a ``preexec_fn``: Python code between fork and exec may deadlock in a threaded parent.)
 """
 from __future__ import annotations
 
-import ctypes
 import os
+import platform
+import shutil
 import struct
 import subprocess
 import tempfile
@@ -38,7 +40,6 @@ OPTIONS = {   # environment variable, options (exitcode=: a report is told from 
     "address": ("ASAN_OPTIONS", "exitcode=67 detect_leaks=0"),
 }
 MARKERS = {"thread": "WARNING: ThreadSanitizer", "address": "ERROR: AddressSanitizer"}
-ADDR_NO_RANDOMIZE = 0x0040000
 
 
 class SanitizerError(RuntimeError):
@@ -60,20 +61,14 @@ class OutOfBoundsError(SanitizerError):
 ERRORS = {"thread": DataRaceError, "address": OutOfBoundsError}
 
 
-def _no_aslr() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.personality(ADDR_NO_RANDOMIZE)
-    except Exception:   # without it TSan usually still works; never fail the launch here
-        pass
-
-
 def _run(sanitize: str, cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     variable, options = OPTIONS[sanitize]
     env[variable] = f"{options} {env.get(variable, '')}".strip()
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=_no_aslr, timeout=timeout_s,
-                          check=False)
+    setarch = shutil.which("setarch")
+    if setarch:
+        cmd = [setarch, platform.machine(), "-R", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
 
 
 def signatures(sanitize: str, executable: Path) -> list[str]:
