@@ -4,7 +4,7 @@ The kernels live in tests/kernels/cuda/*.cu, in the same CUDA subset as tinygan'
 (each also compiles with NVRTC for sm_75 and sm_90; test_emulator_gpu.py runs them on a GPU
 too).  Every kernel's result is held against NumPy; the planted bugs -- a missing
 __syncthreads(), a missing bounds check, misused shuffles and barriers -- must be caught.  Each
-source is compiled once per session (and cached across sessions by the emulator).
+source is compiled once per test run (and cached across runs by the emulator).
 """
 from __future__ import annotations
 
@@ -364,7 +364,7 @@ def test_compile_error_shows_gcc_output_and_is_remembered(tmp_path):
 
 
 def test_builds_are_cached_and_concurrent_builds_do_not_clash(tmp_path, monkeypatch):
-    runtime = build.runtime("library")                 # from the session's cache: not rebuilt here
+    runtime = build.runtime("library")                 # from this test run's cache: not rebuilt here
     (tmp_path / "cache").mkdir()
     shutil.copy(runtime, tmp_path / "cache" / runtime.name)
     monkeypatch.setenv("TINYGAN_EMULATOR_CACHE", str(tmp_path / "cache"))
