@@ -9,12 +9,12 @@ that would cost on a GPU, where the very same code runs with CuPy arrays:
 - ``Tensor.item`` (and ``float``/``int``/``bool`` of a Tensor, which call it), ``Tensor.tolist``,
   ``Tensor.numpy``: each reads a value to the host, which on a GPU waits for every kernel queued.
 
-Each event is filed under the phase of the loop it happened in: ``step`` (fetching a batch, the
-Stepper's update, the EMA -- everything a training step does), ``epoch`` (the loader's uploads:
-the data set once, the order once per epoch), ``read`` (``LossBuffer.read``, the loop's read
-points), ``save`` and ``pictures`` (checkpoints and sample grids), ``setup``.  What the shim can't
-see: ``float()`` of a raw 0-d array, and a read hidden in array code (``if (x > 0).any()``) --
-tinygan's code reads values through the Tensor methods above, and the GPU tests
+Each event is filed under the phase of the loop it happened in (tests/transfer_counter.py):
+``step`` (fetching a batch, the Stepper's update, the EMA -- everything a training step does),
+``epoch`` (the loader's uploads: the data set once, the order once per epoch), ``read``
+(``LossBuffer.read``, the loop's read points), ``save`` and ``pictures``, ``setup``.  What the
+shim can't see: ``float()`` of a raw 0-d array, and a read hidden in array code (``if (x >
+0).any()``) -- tinygan's code reads values through the Tensor methods above, and the GPU tests
 (tests/train/test_device_step.py) run the same steps on a device.
 
 ``test_the_shim_sees_a_read_inside_a_step`` plants the old behaviour (the ``loss.item()`` of each
@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import pytest
 
-from tinygan import backend, checkpoint
 from tinygan.autograd import Tensor
-from tinygan.data.loader import DataLoader
-from tinygan.train import loop
 from tinygan.train.gan import GANStepper, train_gan
-from tinygan.train.loss_buffer import LossBuffer
+
+from transfer_counter import TransferCounter
 
 pytestmark = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
 
@@ -37,72 +35,6 @@ pytestmark = pytest.mark.usefixtures("mnist")      # found or fetched, never ski
 @pytest.fixture(autouse=True)
 def fast(monkeypatch):
     monkeypatch.setenv("TINYGAN_FAST", "1")
-
-
-class TransferCounter:
-    """Record ``(phase, event)`` for every would-be transfer or read while a run trains."""
-
-    def __init__(self, monkeypatch):
-        self.phase = "setup"
-        self.events = []
-        self.reads = 0              # LossBuffer.read calls that had rows to read
-        counter = self
-
-        def record(what):
-            counter.events.append((counter.phase, what))
-
-        to_device = backend.to_device
-
-        def counting_to_device(a, dev):
-            record(f"to_device({type(a).__name__} {getattr(a, 'dtype', '')}"
-                   f"{tuple(getattr(a, 'shape', ()))} -> {dev})")
-            return to_device(a, dev)
-
-        monkeypatch.setattr(backend, "to_device", counting_to_device)
-        for name in ("item", "tolist", "numpy"):
-            original = getattr(Tensor, name)
-
-            def counting(self, *args, _original=original, _name=name, **kwargs):
-                record(f"Tensor.{_name}() of shape {tuple(self.shape)}")
-                return _original(self, *args, **kwargs)
-
-            monkeypatch.setattr(Tensor, name, counting)
-
-        # The phases: a wrapped function runs in its own phase, then the previous one resumes.
-        def in_phase(owner, name, phase, after=None):
-            original = getattr(owner, name)
-
-            def wrapped(*args, **kwargs):
-                before, counter.phase = counter.phase, phase
-                try:
-                    result = original(*args, **kwargs)
-                finally:
-                    counter.phase = before if after is None else after
-                return result
-
-            monkeypatch.setattr(owner, name, wrapped)
-
-        in_phase(DataLoader, "_device_arrays", "epoch", after="step")
-        in_phase(DataLoader, "_device_order", "epoch", after="step")
-        in_phase(checkpoint, "save", "save")
-        in_phase(loop, "save_image_grid", "pictures")
-        in_phase(loop, "generate", "pictures")
-        in_phase(loop, "plot_curves", "pictures")
-        read = LossBuffer.read
-
-        def counting_read(buffer):
-            if len(buffer):
-                counter.reads += 1
-            before, counter.phase = counter.phase, "read"
-            try:
-                return read(buffer)
-            finally:
-                counter.phase = before
-
-        monkeypatch.setattr(LossBuffer, "read", counting_read)
-
-    def during(self, phase) -> list:
-        return [what for p, what in self.events if p == phase]
 
 
 def _train(tmp_path, steps=8, **kw):
