@@ -53,6 +53,20 @@ def test_read_copies_one_stack_per_array_module(monkeypatch):
     assert [r.checked for r in out] == [[(None, 0.0)], [(None, 1.0)], [(None, 2.0)]]
 
 
+def test_a_value_that_is_not_one_number_is_refused():
+    with pytest.raises(ValueError, match=r"LossBuffer.add: a logged value must be one number, got "
+                                         r"d_loss of shape \(2,\)"):
+        LossBuffer().add({"d_loss": np.zeros(2, np.float32)})
+
+
+def test_read_keeps_float64_and_integer_values_exact():
+    big = np.full((), 2.0 ** 60 + 2 ** 8, np.float64)      # not a float32
+    buf = LossBuffer()
+    buf.add({"a": big, "b": np.full((), 7, np.int64), "c": np.full((), 0.1, np.float32)})
+    # exact: float64 copied as is, small integers and float32 are exact in float64
+    assert buf.read()[0].logged == {"a": float(big), "b": 7.0, "c": float(np.float32(0.1))}
+
+
 def test_a_nan_is_read_as_nan():
     buf = LossBuffer()
     buf.add({"loss": np.full((), np.nan, np.float32)}, [(None, np.full((), np.inf, np.float32))])

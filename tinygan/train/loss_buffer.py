@@ -59,15 +59,17 @@ class LossBuffer:
 
     def add(self, logged: dict, checked=(), **where) -> None:
         """Keep one step's values: no copy, no read (a value stays a device array; a Tensor
-        is kept as its array)."""
-        self.rows.append(Row(dict(where), {k: _unwrap(v) for k, v in logged.items()},
-                             [(which, _unwrap(v)) for which, v in checked]))
+        is kept as its array).  Every value must be one number: a 0-d array (or of size 1)."""
+        logged = {k: _unwrap(v, k) for k, v in logged.items()}
+        checked = [(which, _unwrap(v, f"the {which or 'checked'} loss")) for which, v in checked]
+        self.rows.append(Row(dict(where), logged, checked))
 
     def read(self) -> list:
         """Every pending row with its values as Python floats, in step order; empties the buffer.
 
-        The arrays of each array module are stacked (as float64: exact for float32) and
-        copied to the host in one piece; a value that is already a number is taken as it is.
+        The arrays of each array module are stacked (as float64: exact for float32 and the
+        integers a step may log) and copied to the host in one piece; a value that is already a
+        number is taken as it is.
         """
         rows, self.rows = self.rows, []
         arrays, slots = {}, {}             # id -> array; id -> (module, position in its stack)
@@ -75,16 +77,19 @@ class LossBuffer:
             for value in (*row.logged.values(), *(v for _, v in row.checked)):
                 if _is_array(value) and id(value) not in arrays:
                     arrays[id(value)] = value
-        by_module = {}
+        # Grouped by array module, then by dtype: each group is one stack and one cast, and
+        # each module one copy to the host (a few launches for a whole interval's values).
+        groups = {}                        # module -> dtype -> [id]
         for key, value in arrays.items():
             xp = backend.get_array_module(value)
-            members = by_module.setdefault(xp, [])
-            slots[key] = (xp, len(members))
-            members.append(value)
+            groups.setdefault(xp, {}).setdefault(value.dtype, []).append(key)
         host = {}
-        for xp, members in by_module.items():
-            stacked = xp.stack([xp.asarray(v, dtype=xp.float64).reshape(()) for v in members])
+        for xp, by_dtype in groups.items():
+            keys = [k for members in by_dtype.values() for k in members]
+            stacked = xp.concatenate([xp.stack([arrays[k].reshape(()) for k in members]).astype(xp.float64)
+                                      for members in by_dtype.values()])
             host[xp] = np.asarray(backend.to_device(stacked, "cpu")).tolist()
+            slots.update((k, (xp, i)) for i, k in enumerate(keys))
 
         def number(value) -> float:
             if _is_array(value):
@@ -98,8 +103,12 @@ class LossBuffer:
         return rows
 
 
-def _unwrap(value):
-    return value.data if isinstance(value, Tensor) else value
+def _unwrap(value, name: str):
+    value = value.data if isinstance(value, Tensor) else value
+    if _is_array(value) and value.size != 1:
+        raise ValueError(f"LossBuffer.add: a logged value must be one number, got {name} of shape "
+                         f"{tuple(value.shape)}")
+    return value
 
 
 def _is_array(value) -> bool:
