@@ -18,6 +18,12 @@ The sanitizer runs set TINYGAN_CUDA_MEMORY_POOL=0 so that every array is its own
 allocation (inside CuPy's pool an out-of-bounds access would land in pooled memory).
 Where there is no GPU, the steps that need one are skipped, and the report says so.
 
+The GPU tests that train a family read MNIST as every test does: $TINYGAN_DATA, the cache,
+then a download -- which a lent machine cannot make.  Bring the data in the working tree
+(an untracked folder travels with it) and name it, e.g.
+``TINYGAN_DATA=gpu-data make gpu-check DIR=...`` with gpu-data/mnist/*.gz; without
+$TINYGAN_DATA the script looks in ../shared/data (as .ci/run does) and ./shared/data.
+
 DIR receives (few files: a lent machine sends back at most 8):
     report.md        what ran, how long, the outcome, and each step's key output
     results.json     the same, for programs
@@ -38,6 +44,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -146,22 +153,22 @@ def default_steps() -> list[Step]:
              timeout=40, needs_gpu=False, summarize=tail_summary),
         Step("gpu-tests", "GPU tests (pytest -m gpu)",
              pytest + ["-m", "gpu", "--durations=10", "--junitxml={dir}/gpu-tests.xml"],
-             timeout=160, summarize=pytest_summary("gpu-tests.xml")),
+             timeout=150, summarize=pytest_summary("gpu-tests.xml")),
         Step("memcheck", "compute-sanitizer memcheck over the kernel GPU tests",
              ["compute-sanitizer", "--tool", "memcheck", "--error-exitcode", "99", "--print-limit", "50"]
              + pytest + ["tests/kernels", "-m", "gpu"],
-             timeout=50, needs_program="compute-sanitizer", env=sanitizer_env, summarize=sanitizer_summary),
+             timeout=60, needs_program="compute-sanitizer", env=sanitizer_env, summarize=sanitizer_summary),
         Step("racecheck", "compute-sanitizer racecheck over the kernel GPU tests",
              ["compute-sanitizer", "--tool", "racecheck", "--error-exitcode", "99", "--print-limit", "50"]
              + pytest + ["tests/kernels", "-m", "gpu"],
-             timeout=50, needs_program="compute-sanitizer", env=sanitizer_env, summarize=sanitizer_summary),
+             timeout=60, needs_program="compute-sanitizer", env=sanitizer_env, summarize=sanitizer_summary),
         Step("kernel-bench", "Kernels against the plain CuPy they replace (benchmarks/kernels.py)",
              ["{python}", "benchmarks/kernels.py", "--json", "{dir}/kernels.json"],
              timeout=40, needs_gpu=False, summarize=table_summary),
         Step("dcgan-step", "DCGAN step against PyTorch CUDA (benchmarks/gpu_dcgan_step.py)",
              ["{python}", "benchmarks/gpu_dcgan_step.py", "--batches", "64", "256",
               "--json", "{dir}/dcgan_step.json"],
-             timeout=90, summarize=table_summary),
+             timeout=80, summarize=table_summary),
     ]
 
 
@@ -201,7 +208,7 @@ def probe() -> dict:
     return info
 
 
-def gpu_present(python: str, timeout: float = 60) -> tuple[bool, str]:
+def gpu_present(python: str, timeout: float = 30) -> tuple[bool, str]:
     """(True, GPU name) when CuPy sees a GPU in a fresh ``python``; else (False, the reason)."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from tinygan import backend\n"
             "try:\n cp = backend.cupy_module(); print('yes', cp.cuda.runtime.getDeviceProperties(0)['name'])\n"
@@ -227,15 +234,18 @@ def run_step(step: Step, out_dir: Path, python: str, timeout: float, log) -> tup
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                **step.env)
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    timed_out = False
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-        output, _ = proc.communicate()
+    # Output to a file, not a pipe: a pipe held open by a straggling grandchild would hang the read.
+    with tempfile.TemporaryFile() as sink:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+        sink.seek(0)
+        output = sink.read()
     seconds = time.perf_counter() - t
     text = output.decode(errors="replace")
     log.write(f"\n{'=' * 100}\n== {step.name}: {command}\n== {seconds:.1f} s, "
@@ -258,17 +268,20 @@ def run_step(step: Step, out_dir: Path, python: str, timeout: float, log) -> tup
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL, to the process group this script started for the step."""
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM to the process group this script started for the step, then SIGKILL to what is left."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)        # children that outlived their parent, too
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def run_check(out_dir: Path, steps: list[Step], *, budget: float = BUDGET_S, gpu: tuple[bool, str],
@@ -279,7 +292,7 @@ def run_check(out_dir: Path, steps: list[Step], *, budget: float = BUDGET_S, gpu
     started = time.perf_counter()
     header = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "host": platform.node(), "gpu": gpu[0], "gpu_detail": gpu[1], "budget_s": budget,
-              "commit": _commit()}
+              "commit": _commit(), "data": os.environ.get("TINYGAN_DATA")}
     results: list[Result] = []
     with open(out_dir / "logs.txt", "w") as log:
         for step in steps:
@@ -320,6 +333,7 @@ def write_report(out_dir: Path, header: dict, results: list[Result], steps: list
     gpu_skips = [r.name for r in results if r.status == "skipped" and r.reason == "no GPU"]
     lines = [f"# tinygan GPU check, {header['date']}", "",
              f"- host: {header['host']}; commit {header['commit']}",
+             f"- data sets: {header['data'] or 'TINYGAN_DATA unset (tests that train on MNIST need it here)'}",
              f"- GPU: {header['gpu_detail'] if header['gpu'] else 'none -- ' + header['gpu_detail']}",
              f"- {elapsed:.0f} s of the {header['budget_s']:.0f} s budget"
              + (f"; not reached yet: {', '.join(pending)}" if pending else ""), ""]
@@ -361,6 +375,11 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown step(s) {sorted(unknown)}; the steps are {[s.name for s in steps]}")
     steps = [s for s in steps if (not args.only or s.name in args.only) and s.name not in args.skip]
+    if not os.environ.get("TINYGAN_DATA"):
+        for folder in (ROOT.parent / "shared" / "data", ROOT / "shared" / "data"):
+            if folder.is_dir():
+                os.environ["TINYGAN_DATA"] = str(folder)
+                break
     gpu = (False, "--assume-no-gpu was given") if args.assume_no_gpu else gpu_present(sys.executable)
     results = run_check(Path(args.dir), steps, budget=args.budget, gpu=gpu)
     print(f"[gpu-check] report: {Path(args.dir) / 'report.md'}")
