@@ -149,7 +149,8 @@ def import_kernel_modules() -> dict[str, list[str]]:
 # ---------------------------------------------------------------------------------------
 def function(source: str, name: str) -> Callable:
     """The compiled kernel ``name`` of ``source`` for the current GPU: a ``cupy.RawKernel``,
-    called as ``f(grid, block, args, shared_mem=0)``.
+    called as ``f(grid, block, args, shared_mem=0)``.  (A launcher whose arrays may live on
+    another GPU than the current one launches under ``with x.device:``.)
 
     The first call for a source on a device compiles it with NVRTC (all its declared names at
     once) and keeps the module; later calls return the kept kernel.  A failed compile raises
