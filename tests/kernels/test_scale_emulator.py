@@ -1,7 +1,7 @@
 """scale.cu run on the CPU by the CUDA emulator (tinygan/kernels/emulator) through the same
 launcher the GPU uses, against its twin: float32 and float64, sizes that are not multiples of
 the block, a grid smaller than the array (the grid-stride loop), serial schedules, and once
-under ThreadSanitizer.
+under ThreadSanitizer and once under AddressSanitizer.
 """
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def test_a_grid_smaller_than_the_array_covers_it_by_striding(monkeypatch, schedu
     np.testing.assert_array_equal(y, 3.0 * x)            # exact: integers times 3
 
 
-def test_scale_under_thread_sanitizer():
+@pytest.mark.parametrize("sanitizer", ["thread", "address"])
+def test_scale_under_the_sanitizers(sanitizer):
+    # 300 elements: the last block's threads 44..255 must not touch memory past the arrays.
     x = np.linspace(-1, 1, 300, dtype=np.float32)
-    y = scale.launch_scale(emulated(sanitize="thread"), x, 0.5)
+    y = scale.launch_scale(emulated(sanitize=sanitizer), x, 0.5)
     np.testing.assert_array_equal(y, scale.scale_reference(x, 0.5))   # exact: halving
