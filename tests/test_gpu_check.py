@@ -110,3 +110,14 @@ def test_unknown_step_names_are_refused():
 def test_the_make_target_wants_a_dir():
     out = subprocess.run(["make", "-s", "gpu-check"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "make gpu-check DIR=" in out.stderr
+
+
+def test_a_steps_timeout_can_be_changed_and_a_bad_one_is_refused(tmp_path):
+    script = str(ROOT / "tools" / "gpu_check.py")
+    out = subprocess.run([sys.executable, script, str(tmp_path), "--assume-no-gpu", "--only", "environment",
+                          "--timeout", "environment=0.01"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "| environment | TIMED OUT |" in (tmp_path / "report.md").read_text()
+    for bad in ("nope=3", "nvrtc=x", "nvrtc=-1"):
+        out = subprocess.run([sys.executable, script, str(tmp_path), "--timeout", bad],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and "give STEP=SECONDS" in out.stderr, (bad, out.stderr)

@@ -31,7 +31,8 @@ DIR receives (few files: a lent machine sends back at most 8):
     gpu-tests.xml    JUnit XML of the GPU tests
     kernels.json, dcgan_step.json    the benchmarks' raw figures
 
-    python tools/gpu_check.py DIR [--budget 450] [--only STEP ...] [--skip STEP ...] [--assume-no-gpu]
+    python tools/gpu_check.py DIR [--budget 450] [--only STEP ...] [--skip STEP ...]
+                                  [--timeout STEP=SECONDS ...] [--assume-no-gpu]
 """
 from __future__ import annotations
 
@@ -361,6 +362,8 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=BUDGET_S, help="seconds for all the steps")
     ap.add_argument("--only", nargs="+", help="run only these steps")
     ap.add_argument("--skip", nargs="+", default=[], help="leave these steps out")
+    ap.add_argument("--timeout", nargs="+", default=[], metavar="STEP=SECONDS",
+                    help="another timeout for a step (the budget still caps the whole)")
     ap.add_argument("--assume-no-gpu", action="store_true",
                     help="treat the machine as one without a GPU (to test this script)")
     ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
@@ -374,6 +377,16 @@ def main(argv=None) -> int:
     unknown = (set(args.only or []) | set(args.skip)) - {s.name for s in steps}
     if unknown:
         ap.error(f"unknown step(s) {sorted(unknown)}; the steps are {[s.name for s in steps]}")
+    for item in args.timeout:
+        name, _, seconds = item.partition("=")
+        step = next((s for s in steps if s.name == name), None)
+        try:
+            value = float(seconds)
+        except ValueError:
+            value = 0.0
+        if step is None or not value > 0:
+            ap.error(f"--timeout {item!r}: give STEP=SECONDS with a step of {[s.name for s in steps]}")
+        step.timeout = value
     steps = [s for s in steps if (not args.only or s.name in args.only) and s.name not in args.skip]
     if not os.environ.get("TINYGAN_DATA"):
         for folder in (ROOT.parent / "shared" / "data", ROOT / "shared" / "data"):
