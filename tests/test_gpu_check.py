@@ -121,3 +121,17 @@ def test_a_steps_timeout_can_be_changed_and_a_bad_one_is_refused(tmp_path):
         out = subprocess.run([sys.executable, script, str(tmp_path), "--timeout", bad],
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 2 and "give STEP=SECONDS" in out.stderr, (bad, out.stderr)
+
+
+def test_the_gpu_probe_reads_cupys_answer(tmp_path, monkeypatch):
+    """A stub CuPy package that sees a GPU: the probe names it; without the stub, no GPU."""
+    (tmp_path / "cupy").mkdir()
+    (tmp_path / "cupy" / "__init__.py").write_text(
+        "import types\nis_available = lambda: True\n"
+        "cuda = types.SimpleNamespace(runtime=types.SimpleNamespace("
+        "getDeviceProperties=lambda i: {'name': b'Stub GPU 80GB'}), set_allocator=lambda a: None)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    assert gpu_check.gpu_present(sys.executable) == (True, "Stub GPU 80GB")
+    (tmp_path / "cupy" / "__init__.py").write_text("is_available = lambda: False\n")
+    found, why = gpu_check.gpu_present(sys.executable)
+    assert not found and "no usable GPU" in why, why

@@ -212,7 +212,8 @@ def probe() -> dict:
 def gpu_present(python: str, timeout: float = 30) -> tuple[bool, str]:
     """(True, GPU name) when CuPy sees a GPU in a fresh ``python``; else (False, the reason)."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from tinygan import backend\n"
-            "try:\n cp = backend.cupy_module(); print('yes', cp.cuda.runtime.getDeviceProperties(0)['name'])\n"
+            "try:\n cp = backend.cupy_module(); n = cp.cuda.runtime.getDeviceProperties(0)['name']\n"
+            " print('yes', n.decode() if isinstance(n, bytes) else n)\n"
             "except RuntimeError as e:\n print('no', e)")
     try:
         out = subprocess.run([python, "-c", code, str(ROOT)], capture_output=True, text=True,
