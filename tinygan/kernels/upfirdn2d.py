@@ -79,26 +79,24 @@ def _pass(x, y, g, taps: list, axis: int) -> None:
         dst += xp.multiply(src, g[t])
 
 
-def _separable(x, gx, gy, up, down, pad, out_hw):
-    """x (P, H, W) -> y (P, Ho, Wo): the taps gx along W, then gy along H."""
+def _separable(x, gx, gy, up, down, pad, y) -> None:
+    """x (P, H, W) -> y (P, Ho, Wo), zeros on entry: the taps gx along W, then gy along H."""
     xp = backend.get_array_module(x)
     (upx, upy), (downx, downy), (px0, _, py0, _) = up, down, pad
     p, h, w = x.shape
-    ho, wo = out_hw
+    ho, wo = y.shape[1:]
     mid = xp.zeros((p, h, wo), dtype=x.dtype)
     _pass(x, mid, gx, _taps(w, wo, upx, downx, px0, len(gx)), axis=2)
-    y = xp.zeros((p, ho, wo), dtype=x.dtype)
     _pass(mid, y, gy, _taps(h, ho, upy, downy, py0, len(gy)), axis=1)
-    return y
 
 
-def _full(x, g, up, down, pad, out_hw):
-    """x (P, H, W) -> y (P, Ho, Wo) with a 2-D filter g (kh, kw): a double loop of taps."""
+def _full(x, g, up, down, pad, y) -> None:
+    """x (P, H, W) -> y (P, Ho, Wo), zeros on entry, by a 2-D filter g (kh, kw): a double
+    loop of taps."""
     xp = backend.get_array_module(x)
     (upx, upy), (downx, downy), (px0, _, py0, _) = up, down, pad
     p, h, w = x.shape
-    ho, wo = out_hw
-    y = xp.zeros((p, ho, wo), dtype=x.dtype)
+    ho, wo = y.shape[1:]
     rows = _taps(h, ho, upy, downy, py0, g.shape[0])
     cols = _taps(w, wo, upx, downx, px0, g.shape[1])
     for ty, oy, ny, cy, soy, sny in rows:
@@ -106,7 +104,6 @@ def _full(x, g, up, down, pad, out_hw):
             dst = y[:, oy:oy + (cy - 1) * soy + 1:soy, ox:ox + (cx - 1) * sox + 1:sox]
             src = x[:, ny:ny + (cy - 1) * sny + 1:sny, nx:nx + (cx - 1) * snx + 1:snx]
             dst += xp.multiply(src, g[ty, tx])
-    return y
 
 
 def filter_taps(f, flip_filter: bool, gain: float, dtype):
@@ -135,27 +132,27 @@ def upfirdn2d_reference(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
     out_hw = (out_size(h, up[1], down[1], pad[2], pad[3], kh),
               out_size(w, up[0], down[0], pad[0], pad[1], kw))
     g_gain, g = filter_taps(f, flip_filter, gain, x.dtype)
-    planes = x.reshape(n * c, h, w)
-
-    def run(sl: slice):
-        if f.ndim == 1:
-            return _separable(planes[sl], g_gain, g, up, down, pad, out_hw)
-        return _full(planes[sl], g_gain, up, down, pad, out_hw)
-
     xp = backend.get_array_module(x)
-    size = planes.size + n * c * out_hw[0] * out_hw[1]
+    planes = x.reshape(n * c, h, w)
+    y = xp.empty((n * c,) + out_hw, dtype=x.dtype)
+
+    def run(sl: slice) -> None:
+        out = y[sl]
+        out.fill(0)                 # in cache when a chunk is: the taps add into it next
+        if f.ndim == 1:
+            _separable(planes[sl], g_gain, g, up, down, pad, out)
+        else:
+            _full(planes[sl], g_gain, up, down, pad, out)
+
+    size = planes.size + y.size
     if xp is not np or size < PARALLEL_MIN or n * c < 2:
-        return run(slice(0, n * c)).reshape(n, c, *out_hw)
-    # Chunks of planes sized so that one chunk's input, intermediate and output stay in
-    # cache, and at least one per thread.
-    per_plane = (h * w + h * out_hw[1] + out_hw[0] * out_hw[1]) * x.itemsize
-    chunks = max(get_num_threads(), -(-n * c * per_plane // CHUNK_BYTES))
-    y = np.empty((n * c,) + out_hw, dtype=x.dtype)
-
-    def chunk(sl: slice) -> None:
-        y[sl] = run(sl)
-
-    parallel_map(chunk, split(n * c, chunks))
+        run(slice(0, n * c))
+    else:
+        # Chunks of planes sized so that one chunk's input, intermediate and output stay
+        # in cache, and at least one per thread.
+        per_plane = (h * w + h * out_hw[1] + out_hw[0] * out_hw[1]) * x.itemsize
+        chunks = max(get_num_threads(), -(-n * c * per_plane // CHUNK_BYTES))
+        parallel_map(run, split(n * c, chunks))
     return y.reshape(n, c, *out_hw)
 
 
