@@ -37,8 +37,10 @@ from .. import backend
 from .threads import get_num_threads, parallel_map, split, PARALLEL_MIN
 
 SOURCE = "upfirdn2d.cu"
-NAMES = ("upfirdn2d_forward<float>", "upfirdn2d_forward<double>")
-BLOCK = 256                          # threads per block of the CUDA kernel
+CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+NAMES = tuple(f"upfirdn2d_forward<{c}>" for c in CTYPES.values())
+BLOCK = 256                          # threads per block of the CUDA kernel: a multiple of the warp
+MAX_BLOCKS = 4096                    # enough to fill any GPU; the grid-stride loop does the rest
 CHUNK_BYTES = 1 << 19                # a chunk of planes and its intermediate: about L2-sized
 
 
@@ -163,6 +165,9 @@ def launch_forward(get, x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
     ``get(name)`` returns the kernel callable (``cuda.function`` on a GPU, the emulator's in
     the tests); x and f belong to any array module, arguments as ``upfirdn2d_reference``.
     """
+    if x.dtype not in CTYPES:
+        raise TypeError(f"upfirdn2d kernel: x must be float32 or float64, got {x.dtype} "
+                        f"(shape {tuple(x.shape)})")
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
     if f.ndim == 1:
@@ -174,8 +179,8 @@ def launch_forward(get, x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
     x = xp.ascontiguousarray(x)
     y = xp.empty((n, c, ho, wo), dtype=x.dtype)
     total = n * c * ho * wo
-    blocks = max(1, min(-(-total // BLOCK), 65535))
-    kernel = get(f"upfirdn2d_forward<{'float' if x.dtype == np.float32 else 'double'}>")
+    blocks = max(1, min(-(-total // BLOCK), MAX_BLOCKS))
+    kernel = get(f"upfirdn2d_forward<{CTYPES[x.dtype]}>")
     i32 = np.int32
     kernel((blocks,), (BLOCK,),
            (x, g, y, np.int64(total), i32(h), i32(w), i32(ho), i32(wo), i32(up[0]), i32(up[1]),
