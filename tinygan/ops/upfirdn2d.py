@@ -1,9 +1,9 @@
 """upfirdn2d: upsample, pad, FIR filter, downsample -- StyleGAN2's resampling op, any order.
 
-Karras et al., "Analyzing and Improving the Image Quality of StyleGAN" (2020), sec. 2 and
-appendix B, resample with a low-pass FIR filter (the binomial [1, 3, 3, 1]) around every
-up- and downsampling, after Zhang, "Making Convolutional Networks Shift-Invariant Again"
-(2019).  One op does it all, with the StyleGAN2 reference code's arguments and meanings:
+StyleGAN (Karras et al., 2019) and StyleGAN2 ("Analyzing and Improving the Image Quality
+of StyleGAN", 2020) low-pass filter every up- and downsampling with a small FIR filter --
+the binomial [1, 3, 3, 1] -- after Zhang, "Making Convolutional Networks Shift-Invariant
+Again" (2019), so that resampling does not alias.  One op does it all, with the StyleGAN2 reference code's arguments and meanings:
 
     upfirdn2d(x, f, up, down, padding, flip_filter, gain)
       1. upsample: insert up - 1 zeros after each pixel (in x and y),
