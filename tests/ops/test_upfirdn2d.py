@@ -200,11 +200,8 @@ def test_setup_filter():
     np.testing.assert_allclose(long.numpy(), np.ones(8) / 8, rtol=1e-7)
     flipped = F.setup_filter(F2, normalize=False, flip_filter=True, gain=2)
     np.testing.assert_allclose(flipped.numpy(), F2[::-1, ::-1] * 2, rtol=1e-7)
-    assert F.setup_filter(None).shape == (1, 1) and F.setup_filter(3.0).numpy().tolist() == [[1.0]]
-    with pytest.raises(ValueError, match=r"setup_filter: can't normalize a filter whose taps sum to 0"):
-        F.setup_filter([1, -1])
-    with pytest.raises(ValueError, match=r"setup_filter: separable=True needs a 1-D filter"):
-        F.setup_filter(F2, separable=True)
+    assert F.setup_filter(None).shape == (1, 1)
+    assert F.setup_filter(3.0).numpy().tolist() == [[1.0]]
 
 
 @pytest.mark.parametrize("up", [1, 2, 4, (2, 1), (1, 4)], ids=str)
@@ -259,40 +256,49 @@ def test_helpers_grads(make, check_grads):
 
 
 # -- errors ------------------------------------------------------------------------------------
-def test_errors():
-    x = tinygan.randn(1, 2, 3, 3)
-    with pytest.raises(ValueError, match=r"upfirdn2d: the filter of size \(kh, kw\) = \(5, 5\) "
-                                         r"is larger than the upsampled and padded input \(3, 3\)"):
-        F.upfirdn2d(x, np.ones((5, 5)))
-    with pytest.raises(ValueError, match=r"upfirdn2d: the filter .* \(1, 2, 3, 3\)"):
-        F.upfirdn2d(x, np.ones(4), padding=(-1, 0, 0, 0))
-    with pytest.raises(ValueError, match=r"upfirdn2d: up must be positive, got 0"):
-        F.upfirdn2d(x, [1.0], up=0)
-    with pytest.raises(ValueError, match=r"upfirdn2d: down must be positive, got \(1, -2\)"):
-        F.upfirdn2d(x, [1.0], down=(1, -2))
-    with pytest.raises(TypeError, match=r"upfirdn2d: up must be an int or a pair of ints, got 1.5"):
-        F.upfirdn2d(x, [1.0], up=1.5)
-    with pytest.raises(ValueError, match=r"upfirdn2d: padding must be an int, \(x, y\) or \(x0, x1, y0, y1\)"):
-        F.upfirdn2d(x, [1.0], padding=(1, 2, 3))
-    with pytest.raises(ValueError, match=r"upfirdn2d: the filter f must be a non-empty 1-D .* shape \(1, 1, 3\)"):
-        F.upfirdn2d(x, np.ones((1, 1, 3)))
-    with pytest.raises(ValueError, match=r"upfirdn2d: the filter f must be a non-empty .* shape \(0,\)"):
-        F.upfirdn2d(x, np.ones(0))
-    with pytest.raises(ValueError, match=r"upfirdn2d: expected x of shape \(N, C, H, W\), got \(2, 3, 3\)"):
-        F.upfirdn2d(tinygan.randn(2, 3, 3), [1.0])
-    with pytest.raises(ValueError, match=r"upfirdn2d: the filter f is a constant"):
-        F.upfirdn2d(x, tinygan.ones(3, requires_grad=True))
-    with pytest.raises(TypeError, match=r"upfirdn2d: gain must be a real number"):
-        F.upfirdn2d(x, [1.0], gain="2")
-    with pytest.raises(ValueError, match=r"upsample2d: the filter of size .* larger than .* \(in upfirdn2d\)"):
-        F.upsample2d(x, np.ones((9, 9)), padding=-5)
-    with pytest.raises(ValueError, match=r"downsample2d: down must be positive"):
-        F.downsample2d(x, [1, 1], down=0)
+X = tinygan.randn(1, 2, 3, 3)
+ERRORS = [
+    (lambda: F.upfirdn2d(X, np.ones((5, 5))), ValueError,
+     r"upfirdn2d: the filter of size \(kh, kw\) = \(5, 5\) is larger than the upsampled and "
+     r"padded input \(3, 3\) \(x of shape \(1, 2, 3, 3\)"),
+    (lambda: F.upfirdn2d(X, np.ones(4), padding=(-1, 0, 0, 0)), ValueError,
+     r"upfirdn2d: the filter .* \(4, 4\) is larger .* input \(3, 2\)"),
+    (lambda: F.upfirdn2d(X, [1.0], up=0), ValueError, r"upfirdn2d: up must be positive, got 0"),
+    (lambda: F.upfirdn2d(X, [1.0], down=(1, -2)), ValueError,
+     r"upfirdn2d: down must be positive, got \(1, -2\)"),
+    (lambda: F.upfirdn2d(X, [1.0], up=1.5), TypeError,
+     r"upfirdn2d: up must be an int or a pair of ints, got 1.5"),
+    (lambda: F.upfirdn2d(X, [1.0], padding=(1, 2, 3)), ValueError,
+     r"upfirdn2d: padding must be an int, \(x, y\) or \(x0, x1, y0, y1\), got \(1, 2, 3\)"),
+    (lambda: F.upfirdn2d(X, np.ones((1, 1, 3))), ValueError,
+     r"upfirdn2d: the filter f must be a non-empty 1-D .* shape \(1, 1, 3\)"),
+    (lambda: F.upfirdn2d(X, np.ones(0)), ValueError,
+     r"upfirdn2d: the filter f must be a non-empty .* shape \(0,\)"),
+    (lambda: F.upfirdn2d(tinygan.randn(2, 3, 3), [1.0]), ValueError,
+     r"upfirdn2d: expected x of shape \(N, C, H, W\), got \(2, 3, 3\)"),
+    (lambda: F.upfirdn2d(X, tinygan.ones(3, requires_grad=True)), ValueError,
+     r"upfirdn2d: the filter f is a constant"),
+    (lambda: F.upfirdn2d(X, [1.0], gain="2"), TypeError, r"upfirdn2d: gain must be a real number"),
+    (lambda: F.upsample2d(X, np.ones((9, 9)), padding=-5), ValueError,
+     r"upsample2d: the filter of size .* larger than .* \(in upfirdn2d\)"),
+    (lambda: F.downsample2d(X, [1, 1], down=0), ValueError, r"downsample2d: down must be positive"),
+    (lambda: F.setup_filter([1, -1]), ValueError,
+     r"setup_filter: can't normalize a filter whose taps sum to 0"),
+    (lambda: F.setup_filter(F2, separable=True), ValueError,
+     r"setup_filter: separable=True needs a 1-D filter, got shape \(2, 3\)"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", ERRORS, ids=[m[:48] for _, _, m in ERRORS])
+def test_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
 
 
 # -- the twin: threads and chunks ----------------------------------------------------------
 @pytest.mark.parametrize("fname", ["binomial", "2d"])
-@pytest.mark.parametrize("case", [dict(up=2), dict(down=2, padding=1), dict(up=(4, 2), down=(1, 2), padding=(-1, 3, 2, 0))], ids=str)
+@pytest.mark.parametrize("case", [dict(up=2), dict(down=2, padding=1),
+                                  dict(up=(4, 2), down=(1, 2), padding=(-1, 3, 2, 0))], ids=str)
 def test_threaded_twin_equals_one_thread(fname, case, rng):
     """Large enough for the pool and for several chunks per thread."""
     x = rng.standard_normal((6, 37, 24, 20)).astype(np.float32)

@@ -59,7 +59,8 @@ def _taps(n: int, n_out: int, up: int, down: int, pad0: int, k: int) -> list:
     for t in range(k):
         # the first o >= 0 with o*down + t - pad0 >= 0 (an input index, not the padding before)
         o = max(0, -((t - pad0) // down))
-        for o0 in range(o, o + o_step):              # o*down + t - pad0 = 0 mod up has period o_step
+        # o*down + t - pad0 = 0 (mod up) holds for o in one residue class mod o_step, or none
+        for o0 in range(o, o + o_step):
             if (o0 * down + t - pad0) % up == 0:
                 break
         else:

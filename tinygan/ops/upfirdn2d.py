@@ -3,7 +3,8 @@
 StyleGAN (Karras et al., 2019) and StyleGAN2 ("Analyzing and Improving the Image Quality
 of StyleGAN", 2020) low-pass filter every up- and downsampling with a small FIR filter --
 the binomial [1, 3, 3, 1] -- after Zhang, "Making Convolutional Networks Shift-Invariant
-Again" (2019), so that resampling does not alias.  One op does it all, with the StyleGAN2 reference code's arguments and meanings:
+Again" (2019), so that resampling does not alias.  One op does it all, with the StyleGAN2
+reference code's arguments and meanings:
 
     upfirdn2d(x, f, up, down, padding, flip_filter, gain)
       1. upsample: insert up - 1 zeros after each pixel (in x and y),
@@ -232,7 +233,8 @@ def upsample2d(x: Tensor, f, up=2, padding=0, flip_filter: bool = False, gain: f
     kw, kh = _size_of(f)
     # The pads that centre the filter on the upsampled grid: k + u - 1 more pixels in all,
     # so that (n*u + pads - k) // 1 + 1 = n*u.
-    pad = (x0 + (kw + ux - 1) // 2, x1 + (kw - ux) // 2, y0 + (kh + uy - 1) // 2, y1 + (kh - uy) // 2)
+    pad = (x0 + (kw + ux - 1) // 2, x1 + (kw - ux) // 2,
+           y0 + (kh + uy - 1) // 2, y1 + (kh - uy) // 2)
     return _named(op, lambda: upfirdn2d(x, f, up=(ux, uy), padding=pad, flip_filter=flip_filter,
                                          gain=_gain(gain, op) * ux * uy))
 
@@ -245,7 +247,9 @@ def downsample2d(x: Tensor, f, down=2, padding=0, flip_filter: bool = False,
     dx, dy = _scaling(down, "down", op)
     x0, x1, y0, y1 = _padding(padding, op)
     kw, kh = _size_of(f)
-    pad = (x0 + (kw - dx + 1) // 2, x1 + (kw - dx) // 2, y0 + (kh - dy + 1) // 2, y1 + (kh - dy) // 2)
+    # The pads that centre the filter on the kept pixels: k - down more pixels in all.
+    pad = (x0 + (kw - dx + 1) // 2, x1 + (kw - dx) // 2,
+           y0 + (kh - dy + 1) // 2, y1 + (kh - dy) // 2)
     return _named(op, lambda: upfirdn2d(x, f, down=(dx, dy), padding=pad, flip_filter=flip_filter,
                                         gain=gain))
 
@@ -267,5 +271,6 @@ def _named(op: str, call):
     except (ValueError, TypeError) as exc:
         msg = str(exc)
         if msg.startswith("upfirdn2d:"):
-            raise type(exc)(f"{op}: " + msg[len("upfirdn2d:"):].lstrip() + " (in upfirdn2d)") from None
+            detail = msg[len("upfirdn2d:"):].lstrip()
+            raise type(exc)(f"{op}: {detail} (in upfirdn2d)") from None
         raise
