@@ -21,7 +21,7 @@ import pytest
 import tinygan
 import tinygan.nn.functional as F
 from tinygan import backend
-from tinygan.kernels import emulator
+from tinygan.kernels import cuda, emulator
 from tinygan.kernels import upfirdn2d as kernel
 
 from tolerances import assert_within, sum_tolerance
@@ -97,8 +97,15 @@ def test_kernel_under_the_sanitizers(sanitize, rng):
                       _tolerance(x, f, dtype, **geometry), f"upfirdn2d under {sanitize} {geometry}")
 
 
-def test_kernel_names_every_dtype():
-    assert set(kernel.NAMES) == {"upfirdn2d_forward<float>", "upfirdn2d_forward<double>"}
+def test_kernel_on_an_empty_batch():
+    x = np.zeros((0, 2, 5, 7), dtype=np.float32)
+    f = FILTERS["odd"].astype(np.float32)
+    got = kernel.launch_forward(_emulated, x, f, (2, 2), (1, 1), (1, 1, 1, 1))
+    assert got.shape == kernel.upfirdn2d_reference(x, f, (2, 2), (1, 1), (1, 1, 1, 1)).shape
+
+
+def test_every_kernel_is_declared_for_the_loader():
+    assert cuda.declared()[kernel.SOURCE] == ["upfirdn2d_forward<float>", "upfirdn2d_forward<double>"]
 
 
 # -- on a GPU --------------------------------------------------------------------------------

@@ -34,11 +34,13 @@ from math import gcd
 import numpy as np
 
 from .. import backend
+from . import benchmark, cuda
 from .threads import get_num_threads, parallel_map, split, PARALLEL_MIN
 
 SOURCE = "upfirdn2d.cu"
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 NAMES = tuple(f"upfirdn2d_forward<{c}>" for c in CTYPES.values())
+cuda.declare(SOURCE, list(NAMES))
 BLOCK = 256                          # threads per block of the CUDA kernel: a multiple of the warp
 MAX_BLOCKS = 4096                    # enough to fill any GPU; the grid-stride loop does the rest
 CHUNK_BYTES = 1 << 19                # a chunk of planes and its intermediate: about L2-sized
@@ -191,5 +193,28 @@ def launch_forward(get, x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
 
 def forward(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool = False,
             gain: float = 1.0):
-    """upfirdn2d of x (N, C, H, W) by f (arguments as ``upfirdn2d_reference``)."""
+    """upfirdn2d of x (N, C, H, W) by f (arguments as ``upfirdn2d_reference``): the CUDA
+    kernel on CuPy arrays of float32 or float64, the twin otherwise (and with
+    ``TINYGAN_KERNELS=0``)."""
+    if cuda.use_kernel(x, f) and x.dtype in CTYPES:
+        return launch_forward(lambda name: cuda.function(SOURCE, name), x, f, up, down, pad,
+                              flip_filter, gain)
     return upfirdn2d_reference(x, f, up, down, pad, flip_filter, gain)
+
+
+# StyleGAN2's resampling: upsample2d by 2 with the binomial [1, 3, 3, 1], separable (the twin
+# on CuPy: eight strided slice-adds, each a CuPy kernel, plus the zero fills) and 2-D (sixteen).
+def _upsample_inputs(xp, separable: bool):
+    x = xp.asarray(np.random.default_rng(0).standard_normal((64, 256, 32, 32)), dtype=xp.float32)
+    f = np.array([1.0, 3.0, 3.0, 1.0], dtype=np.float32) / 8
+    return x, xp.asarray(f if separable else np.outer(f, f))
+
+
+def _upsample(x, f):
+    return forward(x, f, (2, 2), (1, 1), (2, 1, 2, 1), False, 4.0)
+
+
+benchmark.register("upfirdn2d upsample2d x2 [1,3,3,1] separable, float32 (64, 256, 32, 32)",
+                   inputs=lambda xp: _upsample_inputs(xp, True), run=_upsample)
+benchmark.register("upfirdn2d upsample2d x2 [1,3,3,1] 2-D, float32 (64, 256, 32, 32)",
+                   inputs=lambda xp: _upsample_inputs(xp, False), run=_upsample)
