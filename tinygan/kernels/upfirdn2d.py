@@ -1,4 +1,4 @@
-"""upfirdn2d: upsample by zero insertion, pad, FIR filter, downsample -- in one pass.
+"""upfirdn2d: upsample by zero insertion, pad, FIR filter, downsample -- zeros never stored.
 
 Arrays in, arrays out; the op, its parsing and its derivative live in ``ops/upfirdn2d.py``.
 
@@ -24,8 +24,11 @@ plain twin and also fast: every element gets the same additions in the same orde
 whatever the split, and the planes (N*C of them) are split over tinygan's threads in
 chunks that stay in cache.
 
-The CUDA kernel ``upfirdn2d.cu`` instead gives each output pixel a thread that gathers
-its taps by rule (1) for both axes (a 1-D filter becomes the 2-D outer product there).
+The CUDA kernel ``upfirdn2d.cu`` does it all in one pass instead: each output pixel
+gets a thread that gathers its taps by rule (1) for both axes (a 1-D filter becomes the
+2-D outer product there); ``launch_forward`` launches it, for the GPU and for the
+emulator in the tests alike.  ``forward`` picks: the kernel on CuPy float32 and float64
+arrays, the twin otherwise (and on CuPy with ``TINYGAN_KERNELS=0``).
 """
 from __future__ import annotations
 
