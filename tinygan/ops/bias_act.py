@@ -204,14 +204,13 @@ def bias_act(x: Tensor, b: Tensor | None = None, dim: int = 1, act: str = "linea
     if act not in ACTIVATIONS:
         raise ValueError(f"bias_act: unknown act {act!r}; known: {', '.join(ACTIVATIONS)}")
     spec = ACTIVATIONS[act]
-    ndim = max(x.ndim, 1)
-    if not isinstance(dim, int) or not -ndim <= dim < ndim:
-        raise ValueError(f"bias_act: dim {dim!r} is out of range for x of shape {tuple(x.shape)}")
-    dim %= ndim
     if b is not None:
         if not isinstance(b, Tensor):
             raise TypeError(f"bias_act: b must be a Tensor or None, got {type(b).__name__}")
-        if x.ndim == 0 or b.ndim != 1 or b.shape[0] != x.shape[dim]:
+        if not isinstance(dim, int) or not -x.ndim <= dim < x.ndim:
+            raise ValueError(f"bias_act: dim {dim!r} is out of range for x of shape {tuple(x.shape)}")
+        dim %= x.ndim
+        if b.ndim != 1 or b.shape[0] != x.shape[dim]:
             raise ValueError(
                 f"bias_act: b must be 1-D with x.shape[dim] elements; got b of shape "
                 f"{tuple(b.shape)} for x of shape {tuple(x.shape)} and dim {dim}")
@@ -219,6 +218,8 @@ def bias_act(x: Tensor, b: Tensor | None = None, dim: int = 1, act: str = "linea
             raise TypeError(f"bias_act: b has dtype {b.dtype} but x has dtype {x.dtype}")
         if b.device != x.device:
             raise ValueError(f"bias_act: b is on {b.device} but x is on {x.device}")
+    else:
+        dim = 0                                   # (only the bias runs along dim)
     alpha = float(spec.def_alpha if alpha is None else alpha)
     gain = float(spec.def_gain if gain is None else gain)
     if act == "lrelu" and not alpha >= 0:
