@@ -86,7 +86,8 @@ def test_forward_matches_numpy(act, bias, dim, rng):
     x, b = inputs(rng, (3, 4, 5), dim, act, bias)
     xa, ba = x.data.copy(), None if b is None else b.data.copy()
     d = dim % 3
-    for alpha, gain, clamp in [(None, None, None), (0.3, 0.7, None), (None, 2.5, 0.9), (0.1, -1.5, 1.2)]:
+    for alpha, gain, clamp in [(None, None, None), (0.3, 0.7, None), (None, 2.5, 0.9), (0.1, -1.5, 1.2),
+                               (1.5, 0.0, None), (0.0, 1.0, 0.0)]:
         y = F.bias_act(x, b, dim=dim, act=act, alpha=alpha, gain=gain, clamp=clamp)
         a = 0.2 if alpha is None else alpha
         g = DEFAULT_GAIN[act] if gain is None else gain
