@@ -63,6 +63,26 @@ TWIN = {"forward": K.forward_reference, "grad": K.grad_reference, "grad2": K.gra
 
 
 # -----------------------------------------------------------------------------
+# the twin, piece by piece
+# -----------------------------------------------------------------------------
+@pytest.mark.parametrize("act,bias,clamp", CASES)
+def test_twin_in_pieces_is_the_twin_at_once(act, bias, clamp, monkeypatch):
+    """On the CPU the twin works through CHUNK elements at a time; pieces of 7 elements (not
+    dividing any size here, cutting across rows and bias entries) give the same numbers."""
+    rng = np.random.default_rng(4)
+    for shape, dim in LAYOUTS:
+        x = (rng.standard_normal(shape) * 2).astype(np.float32)
+        b = rng.standard_normal(shape[dim]).astype(np.float32) if bias else None
+        results = []
+        for chunk in (7, 1 << 20):
+            monkeypatch.setattr(K, "CHUNK", chunk)
+            results.append(passes(TWIN, x, b, dim, act, clamp, np.random.default_rng(5))[0])
+        for name, a, c in zip(("forward", "grad", "grad2"), *results):
+            # exact: the same operations on each element, whatever piece it falls in
+            np.testing.assert_array_equal(a, c, err_msg=f"{act} {name} {shape} dim {dim}")
+
+
+# -----------------------------------------------------------------------------
 # on a GPU
 # -----------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
