@@ -97,9 +97,8 @@ class BiasAct(Function):
         return kernels.forward(x, b, p.dim, p.act, p.alpha, p.gain, p.clamp)
 
     def backward(self, gy):
-        x, b = self.inputs[0], (self.inputs[1] if len(self.inputs) > 1 else None)
         gx = BiasActGrad(self.p, self.output.data)(gy, *self.inputs)          # Eq. 1
-        if b is None:
+        if len(self.inputs) == 1:
             return gx
         return gx, (_bias_gradient(gx, self.p) if self.needs_input_grad[1] else None)
 
