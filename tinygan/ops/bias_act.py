@@ -87,7 +87,11 @@ def _bias_gradient(gx: Tensor, p: Params) -> Tensor:
 
 
 class BiasAct(Function):
-    """y = clamp(act(x + b) * gain, -clamp, clamp).  x: any shape; b: (x.shape[dim],)."""
+    """y = clamp(act(z) * gain, -clamp, clamp) with z = x + b; x: any shape, b: (x.shape[dim],).
+
+    dy/dx = act'(z) * gain where |y| < clamp, else 0 (Eq. 1, BiasActGrad); dL/db is dL/dx
+    summed over every axis but dim.
+    """
 
     def __init__(self, p: Params):
         self.p = p
@@ -104,9 +108,12 @@ class BiasAct(Function):
 
 
 class BiasActGrad(Function):
-    """Eq. 1: gx = gy * act'(x + b) * gain, 0 where clamped.  All of x's shape but b.
+    """Eq. 1: gx = gy * act'(z) * gain, 0 where clamped (z = x + b).  All of x's shape but b.
 
-    ``y`` is the forward output (an array), read for act'(x + b) = act'(act^-1(y / gain)).
+    Derivatives of <ggx, gx>: in gy, Eq. 1 applied to ggx (BiasActGrad again); in x,
+    ggx * gy * act''(z) * gain, 0 where clamped (BiasActGradGrad); in b, that summed over
+    every axis but dim.  ``y`` is the forward output (an array), read for act'(z) where the
+    activation allows it: act'(z) is then a function of a = act(z) = y / gain.
     """
 
     def __init__(self, p: Params, y):
@@ -150,7 +157,12 @@ def _act3(p: Params, z: Tensor) -> Tensor:
 
 
 class BiasActGradGrad(Function):
-    """ggx * gy * act''(x + b) * gain, 0 where clamped: the derivative of <ggx, Eq. 1> in x."""
+    """out = ggx * gy * act''(z) * gain, 0 where clamped (z = x + b): d<ggx, Eq. 1>/dx.
+
+    Derivatives of <g, out>: in ggx, g * gy * act''(z) * gain (this Function of (g, gy)); in
+    gy, this Function of (g, ggx); in x, g * ggx * gy * act'''(z) * gain, 0 where clamped,
+    written with tinygan ops; in b, that summed over every axis but dim.
+    """
 
     def __init__(self, p: Params, y):
         self.p, self.y = p, y
