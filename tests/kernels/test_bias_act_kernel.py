@@ -1,16 +1,23 @@
 """tinygan/kernels/bias_act.cu against its NumPy twin (tinygan/kernels/bias_act.py).
 
+In the CPU emulator (the same .cu compiled with g++, tinygan.kernels.emulator): every kernel
+(forward, grad, grad2; float and double) against the twin for every activation, with and
+without bias and clamp, on sizes that are not multiples of the block, with the bias along the
+first, a middle and the last axis, through the launch functions the GPU path uses; a launch
+whose few blocks go round the grid-stride loop several times; guard elements that show
+every output written and nothing past the end; one launch of each kernel under
+ThreadSanitizer.  On the CPU: the twin piece by piece equals the twin at once.
+
 On a GPU (``@pytest.mark.gpu``, skipped without CuPy and a GPU): the CuPy path with the
 kernels on against the same path with ``TINYGAN_KERNELS=0`` (the twin's plain CuPy
-composition), for every activation, with and without bias and clamp, on sizes that are not
-multiples of the block; the op's values and first and second derivatives against the CPU;
-and gradcheck / gradgradcheck in float64 on the device.
+composition); the op's values and first and second derivatives against the CPU; and
+gradcheck / gradgradcheck in float64 on the device.
 
 Tolerances: act, act' and act'' are bounded functions (|values| <= 1 for the derivatives of
-tanh and sigmoid, <= 1.1 for swish's) computed with a few roundings each, by CUDA's and
-NumPy's own exp and tanh; each pass then multiplies by gain and the incoming gradients.  So
-two correct computations differ by at most a few ulps of the result plus a few ulps of the
-product of the factors outside the activation: ``K * eps * (|r| + |factors|)``.
+tanh and sigmoid, <= 1.1 for swish's) computed with a few roundings each, by CUDA's (or
+g++'s) and NumPy's own exp and tanh; each pass then multiplies by gain and the incoming
+gradients.  So two correct computations differ by at most a few ulps of the result plus a
+few ulps of the product of the factors outside the activation: ``K * eps * (|r| + |factors|)``.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ import pytest
 import tinygan
 import tinygan.nn.functional as F
 from tinygan import backend
-from tinygan.kernels import bias_act as K
+from tinygan.kernels import bias_act as K, emulator
 from tinygan.testing import gradcheck, gradgradcheck
 
 from tests.tolerances import assert_within, eps
@@ -62,6 +69,13 @@ def compare(got, want, scales, dtype, what):
 TWIN = {"forward": K.forward_reference, "grad": K.grad_reference, "grad2": K.grad2_reference}
 
 
+def launcher(get, **launch):
+    """The three launches with kernels from ``get`` (and a launch shape), in ``passes``' form."""
+    return {"forward": lambda *a: K.launch_forward(get, *a, **launch),
+            "grad": lambda *a: K.launch_grad(get, *a, **launch),
+            "grad2": lambda *a: K.launch_grad2(get, *a, **launch)}
+
+
 # -----------------------------------------------------------------------------
 # the twin, piece by piece
 # -----------------------------------------------------------------------------
@@ -80,6 +94,78 @@ def test_twin_in_pieces_is_the_twin_at_once(act, bias, clamp, monkeypatch):
         for name, a, c in zip(("forward", "grad", "grad2"), *results):
             # exact: the same operations on each element, whatever piece it falls in
             np.testing.assert_array_equal(a, c, err_msg=f"{act} {name} {shape} dim {dim}")
+
+
+# -----------------------------------------------------------------------------
+# in the CPU emulator (bias_act.cu compiled with g++)
+# -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def emulated():
+    """``get(name)`` for the kernels of bias_act.cu, all compiled in one g++ run."""
+    module = emulator.load(K.SOURCE, K.KERNELS)
+    return module.get_function
+
+
+# A launch of 3 blocks of 48 threads (not a multiple of 32): the grid-stride loop goes round
+# several times, and its last round covers only part of the block.
+SMALL_LAUNCH = {"block": 48, "max_grid": 3}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("act,bias,clamp", CASES)
+def test_emulated_kernels_match_the_twin(act, bias, clamp, dtype, emulated):
+    rng = np.random.default_rng(6)
+    for shape, dim in LAYOUTS:
+        x = (rng.standard_normal(shape) * 2).astype(dtype)
+        b = rng.standard_normal(shape[dim]).astype(dtype) if bias else None
+        want, scales = passes(TWIN, x, b, dim, act, clamp, np.random.default_rng(7))
+        got, _ = passes(launcher(emulated, **SMALL_LAUNCH), x, b, dim, act, clamp, np.random.default_rng(7))
+        compare(got, want, scales, dtype, f"{act} bias={bias} clamp={clamp} {shape} dim {dim}")
+
+
+@pytest.mark.parametrize("act", ["lrelu", "tanh", "swish"])
+def test_emulated_kernels_with_the_default_launch(act, emulated):
+    """The launch shape the GPU gets (BLOCK threads, as many blocks as that takes), on a size
+    of five blocks and a bit."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 70, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(70).astype(np.float32)
+    want, scales = passes(TWIN, x, b, 1, act, 0.8, np.random.default_rng(12))
+    got, _ = passes(launcher(emulated), x, b, 1, act, 0.8, np.random.default_rng(12))
+    compare(got, want, scales, np.float32, f"{act} default launch")
+
+
+def test_emulated_kernels_touch_only_their_elements(emulated):
+    """Every output element is written and none past the end: each output is the start of a
+    NaN-filled buffer, whose guard elements after the n outputs must stay NaN."""
+    rng = np.random.default_rng(8)
+    n, guard = 101, 37
+    for dtype, ctype in ((np.float32, "float"), (np.float64, "double")):
+        t = np.dtype(dtype).type
+        x, gy, ggx, y = (rng.standard_normal(n + guard).astype(dtype) for _ in range(4))
+        b = rng.standard_normal(n).astype(dtype)
+        layout = (np.int64(n), np.int64(1), np.int32(n), np.int32(K.ACTS.index("tanh")))
+        calls = {"forward": lambda out: (out, x, b, *layout, t(0.2), t(1.5), t(-1)),
+                 "grad": lambda out: (out, gy, x, b, y, *layout, t(0.2), t(1.5), t(-1)),
+                 "grad2": lambda out: (out, ggx, gy, x, b, y, *layout, t(1.5), t(-1))}
+        for kind, args in calls.items():
+            buf = np.full(n + guard, np.nan, dtype)
+            emulated(f"bias_act_{kind}<{ctype}>")((2,), (32,), args(buf[:n]))
+            assert np.isfinite(buf[:n]).all(), (kind, ctype)
+            assert np.isnan(buf[n:]).all(), (kind, ctype)
+
+
+@pytest.mark.parametrize("act", ["lrelu", "sigmoid", "swish"])
+def test_emulated_kernels_under_thread_sanitizer(act):
+    """One launch of each kernel built with -fsanitize=thread: no data race within a block."""
+    module = emulator.load(K.SOURCE, K.KERNELS, sanitize="thread")
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 5, 7)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    want, scales = passes(TWIN, x, b, 1, act, 0.8, np.random.default_rng(10))
+    got, _ = passes(launcher(module.get_function, block=64, max_grid=2), x, b, 1, act, 0.8,
+                    np.random.default_rng(10))
+    compare(got, want, scales, np.float32, f"{act} under ThreadSanitizer")
 
 
 # -----------------------------------------------------------------------------
