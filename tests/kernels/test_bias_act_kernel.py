@@ -6,7 +6,7 @@ without bias and clamp, on sizes that are not multiples of the block, with the b
 first, a middle and the last axis, through the launch functions the GPU path uses; a launch
 whose few blocks go round the grid-stride loop several times; guard elements that show
 every output written and nothing past the end; one launch of each kernel under
-ThreadSanitizer.  On the CPU: the twin piece by piece equals the twin at once.
+ThreadSanitizer and one under AddressSanitizer.  On the CPU: the twin piece by piece equals the twin at once.
 
 On a GPU (``@pytest.mark.gpu``, skipped without CuPy and a GPU): the CuPy path with the
 kernels on against the same path with ``TINYGAN_KERNELS=0`` (the twin's plain CuPy
@@ -155,17 +155,20 @@ def test_emulated_kernels_touch_only_their_elements(emulated):
             assert np.isnan(buf[n:]).all(), (kind, ctype)
 
 
+@pytest.mark.parametrize("sanitizer", ["thread", "address"])
 @pytest.mark.parametrize("act", ["lrelu", "sigmoid", "swish"])
-def test_emulated_kernels_under_thread_sanitizer(act):
-    """One launch of each kernel built with -fsanitize=thread: no data race within a block."""
-    module = emulator.load(K.SOURCE, K.KERNELS, sanitize="thread")
+def test_emulated_kernels_under_sanitizers(act, sanitizer):
+    """One launch of each kernel built with -fsanitize=thread (no data race within a block) and
+    with -fsanitize=address (each array in a heap block of its exact size: no index past an
+    end, in the outputs or in any input, the bias included)."""
+    module = emulator.load(K.SOURCE, K.KERNELS, sanitize=sanitizer)
     rng = np.random.default_rng(9)
     x = rng.standard_normal((3, 5, 7)).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
     want, scales = passes(TWIN, x, b, 1, act, 0.8, np.random.default_rng(10))
     got, _ = passes(launcher(module.get_function, block=64, max_grid=2), x, b, 1, act, 0.8,
                     np.random.default_rng(10))
-    compare(got, want, scales, np.float32, f"{act} under ThreadSanitizer")
+    compare(got, want, scales, np.float32, f"{act} under {sanitizer} sanitizer")
 
 
 # -----------------------------------------------------------------------------
@@ -183,7 +186,7 @@ def test_gpu_kernels_on_and_off(act, bias, clamp, dtype, monkeypatch):
         x = cp.asarray((rng.standard_normal(shape) * 2).astype(dtype))
         b = cp.asarray(rng.standard_normal(shape[dim]).astype(dtype)) if bias else None
         monkeypatch.delenv("TINYGAN_KERNELS", raising=False)
-        assert K.cuda is not None and K.cuda.use_kernel(x), "the kernel path is not taken"
+        assert K.cuda.use_kernel(x), "the kernel path is not taken"
         on, scales = passes(kernel_path, x, b, dim, act, clamp, np.random.default_rng(1))
         monkeypatch.setenv("TINYGAN_KERNELS", "0")
         assert not K.cuda.use_kernel(x)

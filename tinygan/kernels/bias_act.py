@@ -22,14 +22,12 @@ the forward output (a = y / gain is act(x + b)), and those of swish from z = x +
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import backend
-
-try:                       # the loader; until it exists, every array takes the twin
-    from . import cuda
-except ImportError:        # pragma: no cover
-    cuda = None
+from . import benchmark, cuda
 
 SOURCE = "bias_act.cu"
 
@@ -40,8 +38,7 @@ FROM_X = frozenset({"swish"})
 
 KERNELS = [f"bias_act_{kind}<{t}>" for kind in ("forward", "grad", "grad2")
            for t in ("float", "double")]
-if cuda is not None:
-    cuda.declare(SOURCE, KERNELS)
+cuda.declare(SOURCE, KERNELS)
 
 BLOCK = 256                # threads per block
 MAX_GRID = 4096            # blocks at most; the kernels' grid-stride loops cover the rest
@@ -295,7 +292,7 @@ def launch_grad2(get, ggx, gy, x, b, y, dim: int = 1, act: str = "linear", gain:
 # the array functions the op calls: the kernel on CuPy float arrays, else the twin
 # ----------------------------------------------------------------------------
 def _use_kernel(x) -> bool:
-    return cuda is not None and x.dtype in _CTYPES and cuda.use_kernel(x)
+    return x.dtype in _CTYPES and cuda.use_kernel(x)
 
 
 def _get(name: str):
@@ -321,3 +318,33 @@ def grad2(ggx, gy, x, b, y, dim: int = 1, act: str = "linear", gain: float = 1.0
     if _use_kernel(x):
         return launch_grad2(_get, ggx, gy, x, b, y, dim, act, gain, clamp)
     return grad2_reference(ggx, gy, x, b, y, dim, act, gain, clamp)
+
+
+# ----------------------------------------------------------------------------
+# benchmarks/kernels.py: each pass against the twin's plain CuPy composition, on StyleGAN's
+# commonest layer output (lrelu, gain sqrt(2), a bias per channel) -- tanh for the second-order
+# pass, which is zero for lrelu -- in float32, (32, 256, 32, 32)
+# ----------------------------------------------------------------------------
+_BENCH = {"forward": "lrelu", "gradient": "lrelu", "second-order pass": "tanh"}
+
+
+def _bench_inputs(xp, kind: str) -> tuple:
+    """The arguments of ``forward`` / ``grad`` / ``grad2`` for benchmark case ``kind``."""
+    act = _BENCH[kind]
+    rng = np.random.default_rng(0)
+    shape = (32, 256, 32, 32)
+    x, gy, ggx = (xp.asarray(rng.standard_normal(shape, dtype=np.float32)) for _ in range(3))
+    b = xp.asarray(rng.standard_normal(shape[1], dtype=np.float32))
+    settings = (1, act, 0.2, math.sqrt(2) if act == "lrelu" else 1.0)
+    if kind == "forward":
+        return (x, b, *settings)
+    y = forward_reference(x, b, *settings)
+    if kind == "gradient":
+        return (gy, x, b, y, *settings)
+    return (ggx, gy, x, b, y, 1, act, 1.0)
+
+
+for _kind, _run in (("forward", forward), ("gradient", grad), ("second-order pass", grad2)):
+    benchmark.register(f"bias_act {_BENCH[_kind]} float32 (32, 256, 32, 32), {_kind}: "
+                       "kernel vs plain CuPy",
+                       inputs=lambda xp, kind=_kind: _bench_inputs(xp, kind), run=_run)
