@@ -13,8 +13,9 @@
 //
 // act codes (bias_act.py's ACTS):  0 linear  1 relu  2 lrelu  3 tanh  4 sigmoid  5 swish.
 // The derivatives of linear, relu, lrelu, tanh and sigmoid are functions of the activation's
-// output a = act(z), read back from y as a = y / gain (y holds a * gain), so the backward
-// passes need not keep x + b.  swish's are not, so it reads z = x + b again.
+// output a = act(z), read back from the forward output y = a * gain, so the backward passes
+// need not keep x + b: tanh and sigmoid take a = y / gain, relu and lrelu only whether a > 0,
+// which the signs of y and gain say exactly.  swish's are not, so it reads z = x + b again.
 //
 // Clamping: where the forward pass clamped (|y| >= clamp) every derivative is zero.
 //
@@ -59,15 +60,35 @@ __device__ __forceinline__ T ba_act(int act, T z, T alpha)
     }
 }
 
-// act'(z), from a = act(z) (all but swish) or from z (swish).
+// a = act(z) as the backward passes recover it from the forward output y = a * gain.
 template <typename T>
-__device__ __forceinline__ T ba_act_d1(int act, T a, T z, T alpha)
+__device__ __forceinline__ T ba_unscale(T y, T gain)
+{
+    return gain != T(0) ? y / gain : T(0);
+}
+
+// Whether a = act(z) > 0, from the signs of y = a * gain and of gain (no division, so exact).
+template <typename T>
+__device__ __forceinline__ bool ba_positive(T y, T gain)
+{
+    return gain > T(0) ? y > T(0) : (gain < T(0) && y < T(0));
+}
+
+// act'(z), from y = act(z) * gain (all but swish) or from z (swish).
+template <typename T>
+__device__ __forceinline__ T ba_act_d1(int act, T y, T gain, T z, T alpha)
 {
     switch (act) {
-    case ACT_RELU: return a > T(0) ? T(1) : T(0);         // relu'(0) = 0, as PyTorch
-    case ACT_LRELU: return a > T(0) ? T(1) : alpha;       // alpha >= 0: a > 0 exactly where z > 0
-    case ACT_TANH: return T(1) - a * a;                   // tanh' = 1 - tanh^2
-    case ACT_SIGMOID: return a * (T(1) - a);              // s' = s (1 - s)
+    case ACT_RELU: return ba_positive(y, gain) ? T(1) : T(0);   // relu'(0) = 0, as PyTorch
+    case ACT_LRELU: return ba_positive(y, gain) ? T(1) : alpha; // alpha >= 0: a > 0 where z > 0
+    case ACT_TANH: {                                      // tanh' = 1 - tanh^2
+        T a = ba_unscale(y, gain);
+        return T(1) - a * a;
+    }
+    case ACT_SIGMOID: {                                   // s' = s (1 - s)
+        T a = ba_unscale(y, gain);
+        return a * (T(1) - a);
+    }
     case ACT_SWISH: {                                     // (z s)' = s (1 + z (1 - s))
         T s = ba_sigmoid(z);
         return s * (T(1) + z * (T(1) - s));
@@ -76,10 +97,11 @@ __device__ __forceinline__ T ba_act_d1(int act, T a, T z, T alpha)
     }
 }
 
-// act''(z), from a = act(z) or from z; zero for the piecewise-linear activations.
+// act''(z), from y = act(z) * gain or from z; zero for the piecewise-linear activations.
 template <typename T>
-__device__ __forceinline__ T ba_act_d2(int act, T a, T z)
+__device__ __forceinline__ T ba_act_d2(int act, T y, T gain, T z)
 {
+    T a = ba_unscale(y, gain);
     switch (act) {
     case ACT_TANH: return T(-2) * a * (T(1) - a * a);     // tanh'' = -2 tanh (1 - tanh^2)
     case ACT_SIGMOID: return a * (T(1) - a) * (T(1) - T(2) * a);   // s'' = s (1 - s)(1 - 2 s)
@@ -89,13 +111,6 @@ __device__ __forceinline__ T ba_act_d2(int act, T a, T z)
     }
     default: return T(0);  // linear, relu, lrelu
     }
-}
-
-// a = act(z) as the backward passes recover it from the forward output y = a * gain.
-template <typename T>
-__device__ __forceinline__ T ba_unscale(T y, T gain)
-{
-    return gain != T(0) ? y / gain : T(0);
 }
 
 // Whether the derivative passes at an element whose forward output is y: not where clamped.
@@ -131,7 +146,7 @@ __global__ void bias_act_grad(T* __restrict__ gx, const T* __restrict__ gy, cons
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         T yi = y[i];
         T z = act == ACT_SWISH ? ba_add_bias(x[i], b, i, step_b, size_b) : T(0);
-        T g = gy[i] * ba_act_d1(act, ba_unscale(yi, gain), z, alpha) * gain;
+        T g = gy[i] * ba_act_d1(act, yi, gain, z, alpha) * gain;
         gx[i] = ba_unclamped(yi, clamp) ? g : T(0);
     }
 }
@@ -148,7 +163,7 @@ __global__ void bias_act_grad2(T* __restrict__ out, const T* __restrict__ ggx, c
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         T yi = y[i];
         T z = act == ACT_SWISH ? ba_add_bias(x[i], b, i, step_b, size_b) : T(0);
-        T g = ggx[i] * gy[i] * ba_act_d2(act, ba_unscale(yi, gain), z) * gain;
+        T g = ggx[i] * gy[i] * ba_act_d2(act, yi, gain, z) * gain;
         out[i] = ba_unclamped(yi, clamp) ? g : T(0);
     }
 }

@@ -18,7 +18,8 @@ CPU; all at once on a GPU), so that it allocates one large array where the compo
 replaces (x + b, then act, then * gain) allocates three: benchmarks/bias_act.py times both.
 
 Like the kernel, the twin reads act' and act'' of linear, relu, lrelu, tanh and sigmoid from
-the forward output (a = y / gain is act(x + b)), and those of swish from z = x + b.
+the forward output y = act(x + b) * gain (tanh and sigmoid from a = y / gain, relu and lrelu
+from the signs of y and gain), and those of swish from z = x + b.
 """
 from __future__ import annotations
 
@@ -111,9 +112,21 @@ def _act_(z, act: str, alpha: float):
 
 
 def _activation_of(y, gain: float):
-    """a = act(x + b), read back from the forward output y = a * gain (as bias_act.cu does)."""
+    """a = act(x + b), read back from the forward output y = a * gain (as bias_act.cu does);
+    y itself when gain is 1 (read only)."""
     xp = backend.get_array_module(y)
+    if gain == 1.0:
+        return y
     return y / y.dtype.type(gain) if gain != 0 else xp.zeros_like(y)
+
+
+def _positive(y, gain: float):
+    """Whether a = act(x + b) > 0, from the signs of y = a * gain and of gain (exact)."""
+    if gain > 0:
+        return y > 0
+    if gain < 0:
+        return y < 0
+    return backend.get_array_module(y).zeros(y.shape, bool)
 
 
 def _unclamped(y, clamp: float):
@@ -138,75 +151,78 @@ def forward_reference(x, b=None, dim: int = 1, act: str = "linear", alpha: float
     return y
 
 
-def _d1(act: str, a, z, alpha: float):
-    """act'(z) as a fresh array, from a = act(z) or (swish) from z."""
-    xp = backend.get_array_module(a if z is None else z)
+def _d1(act: str, y, gain: float, z, alpha: float):
+    """act'(z) as a fresh array, from y = act(z) * gain or (swish) from z; None for linear (1)."""
     if act == "linear":
-        return xp.ones_like(a)
+        return None
     if act in ("relu", "lrelu"):
         # 1 where z > 0, else alpha (relu'(0) = 0, as PyTorch), written straight into a float
         # array as elementwise.slope_mask does: no where() on a boolean mask (5x slower).
-        m = (a > 0).astype(a.dtype)
+        m = _positive(y, gain).astype(y.dtype)
         if act == "lrelu" and alpha != 0.0:
             m *= 1.0 - alpha
             m += alpha
         return m
     if act == "tanh":
+        a = _activation_of(y, gain)
         return 1 - a * a
     if act == "sigmoid":
+        a = _activation_of(y, gain)
         return a * (1 - a)
     s = _sigmoid_(z.copy())                       # swish: s (1 + z (1 - s))
     return s * (1 + z * (1 - s))
 
 
-def _d2(act: str, a, z):
-    """act''(z) as a fresh array (never called for the piecewise-linear activations)."""
+def _d2(act: str, y, gain: float, z):
+    """act''(z) as a fresh array, from y = act(z) * gain or (swish) from z."""
     if act == "tanh":
+        a = _activation_of(y, gain)
         return -2 * a * (1 - a * a)
     if act == "sigmoid":
+        a = _activation_of(y, gain)
         return a * (1 - a) * (1 - 2 * a)
     if act == "swish":                            # s (1 - s)(2 + z (1 - 2 s))
         s = _sigmoid_(z.copy())
         return s * (1 - s) * (2 + z * (1 - 2 * s))
-    return backend.get_array_module(a).zeros_like(a)
-
-
-def _finish(g, y, gain: float, clamp: float):
-    """g * gain, with 0 where the forward pass clamped."""
-    xp = backend.get_array_module(g)
-    if gain != 1.0:
-        g *= g.dtype.type(gain)
-    mask = _unclamped(y, clamp)
-    return g if mask is None else xp.where(mask, g, 0).astype(g.dtype, copy=False)
+    return backend.get_array_module(y).zeros_like(y)   # linear, relu, lrelu
 
 
 def _backward_pass(derivative, incoming, x, b, y, dim: int, act: str, gain: float, clamp: float):
-    """(prod of ``incoming``) * derivative(a, z) * gain, 0 where clamped, piece by piece:
-    a = act(x + b) read from y, or (swish) z = x + b."""
+    """(product of the ``incoming`` arrays) * derivative(y, z) * gain, 0 where clamped, piece by
+    piece into a fresh array; z = x + b only for the activations that need it (swish)."""
     xp = backend.get_array_module(y)
     out = xp.empty(y.shape, y.dtype)
     flat_out, flat_y = out.reshape(-1), _flat(y)
     flat_z = _flat(_preactivation(x, b, dim)) if act in FROM_X else None
     flat_in = [_flat(g) for g in incoming]
     for sl in _pieces(flat_out.size, xp):
-        a = None if act in FROM_X else _activation_of(flat_y[sl], gain)
-        g = derivative(a, None if flat_z is None else flat_z[sl])
-        for gi in flat_in:
-            g *= gi[sl]
-        flat_out[sl] = _finish(g, flat_y[sl], gain, clamp)
+        o, yp = flat_out[sl], flat_y[sl]
+        d = derivative(yp, None if flat_z is None else flat_z[sl])
+        if d is None:                             # a derivative of 1 (linear)
+            xp.copyto(o, flat_in[0][sl])
+        else:
+            xp.multiply(d, flat_in[0][sl], out=o)
+        for g in flat_in[1:]:
+            o *= g[sl]
+        if gain != 1.0:
+            o *= o.dtype.type(gain)
+        if clamp >= 0:
+            xp.copyto(o, 0, where=~_unclamped(yp, clamp))
     return out
 
 
 def grad_reference(gy, x, b, y, dim: int = 1, act: str = "linear", alpha: float = 0.0,
                    gain: float = 1.0, clamp: float = -1.0):
     """gx = gy * act'(x + b) * gain, 0 where clamped; every array of x's shape but b."""
-    return _backward_pass(lambda a, z: _d1(act, a, z, alpha), (gy,), x, b, y, dim, act, gain, clamp)
+    return _backward_pass(lambda y, z: _d1(act, y, gain, z, alpha), (gy,), x, b, y, dim, act, gain,
+                          clamp)
 
 
 def grad2_reference(ggx, gy, x, b, y, dim: int = 1, act: str = "linear", gain: float = 1.0,
                     clamp: float = -1.0):
     """d<ggx, gx>/dx = ggx * gy * act''(x + b) * gain, 0 where clamped."""
-    return _backward_pass(lambda a, z: _d2(act, a, z), (ggx, gy), x, b, y, dim, act, gain, clamp)
+    return _backward_pass(lambda y, z: _d2(act, y, gain, z), (ggx, gy), x, b, y, dim, act, gain,
+                          clamp)
 
 
 # ----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from typing import NamedTuple
 from ..autograd import Function, Tensor
 from ..kernels import bias_act as kernels
 from .math import tanh, zero_gradient
+from .shape import sum_to
 from .activation import sigmoid
 
 
@@ -77,13 +78,16 @@ class Params(NamedTuple):
     clamp: float
 
 
-def _other_axes(ndim: int, dim: int) -> tuple:
-    return tuple(i for i in range(ndim) if i != dim)
+def _bias_shape(ndim: int, dim: int) -> tuple:
+    """The shape b broadcasts from along ``dim``: (1, C, 1, 1) for dim 1 of NCHW."""
+    return (1,) * dim + (-1,) + (1,) * (ndim - dim - 1)
 
 
 def _bias_gradient(gx: Tensor, p: Params) -> Tensor:
-    """dL/db from dL/d(x + b): the sum over every axis but dim."""
-    return gx.sum(_other_axes(gx.ndim, p.dim))
+    """dL/db from dL/d(x + b): the sum over every axis but dim (sum_to, the adjoint of
+    broadcasting b, which sums the channels of NCHW in one fast pass)."""
+    shape = tuple(gx.shape[i] if i == p.dim else 1 for i in range(gx.ndim))
+    return sum_to(gx, shape).reshape(-1)
 
 
 class BiasAct(Function):
@@ -181,7 +185,7 @@ class BiasActGradGrad(Function):
         d_gy = BiasActGradGrad(p, self.y)(g, ggx, *rest) if need[1] else None
         d_x = d_b = None
         if need[2] or (b is not None and need[3]):
-            z = x if b is None else x + b.reshape((1,) * p.dim + (-1,) + (1,) * (x.ndim - p.dim - 1))
+            z = x if b is None else x + b.reshape(_bias_shape(x.ndim, p.dim))
             d_x = g * ggx * gy * _act3(p, z) * p.gain
             if p.clamp >= 0:
                 d_x = d_x * Tensor(((self.y > -p.clamp) & (self.y < p.clamp)).astype(self.y.dtype))
