@@ -2,9 +2,11 @@
 
 Arrays in, arrays out.  On the CPU (``forward``, ``backward``) the passes are NumPy
 einsums split over threads; on a CUDA GPU they are the kernels of ``batch_norm.cu``,
-launched by ``launch_forward`` and ``launch_backward`` (see the end of this file).  Twins: ``reference.batch_norm_forward`` and
-``reference.batch_norm_backward``, the formulas of Ioffe & Szegedy (2015), Alg. 1
-and Sec. 3.  Here x (N, C, ...) is seen as (N, C, L); per-channel sums are
+launched by ``launch_forward`` and ``launch_backward`` (the end of this file).
+Twins: ``reference.batch_norm_forward`` and ``reference.batch_norm_backward``, the
+formulas of Ioffe & Szegedy (2015), Alg. 1 and Sec. 3.
+
+On the CPU, x (N, C, ...) is seen as (N, C, L); per-channel sums are
 ``einsum``s, which NumPy runs as one pass without a temporary (2-3x faster than
 ``mean`` over axes (0, 2, 3)), each pass is split by samples over the threads
 (``threads.for_rows``) with per-thread partial sums per channel added in order,
@@ -13,14 +15,17 @@ what differ from the twin, by rounding.
 
 ops/norm.py calls ``normalize_forward`` and ``normalize_backward``: each
 decides whether these kernels take the normalization and returns None when
-they don't (the op then runs its own formulas).  ``forward`` and ``backward``
-are the kernels themselves.
+they don't (the op then runs its own formulas).  A CuPy array goes to the CUDA
+kernels when ``cuda.use_kernel`` says so (``TINYGAN_KERNELS=0`` turns them off,
+and the op's formulas then run as plain CuPy operations); a NumPy array to the
+CPU kernels ``forward`` and ``backward``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import backend
+from . import benchmark, cuda
 from .elementwise import channel_sums
 from .threads import add_up, for_rows
 
@@ -33,9 +38,21 @@ def applies(x, axes: tuple) -> bool:
             and axes == (0,) + tuple(range(2, x.ndim)))
 
 
+def on_device(x, axes: tuple, *others) -> bool:
+    """Whether the CUDA kernels of batch_norm.cu take this normalization: ``cuda.use_kernel``
+    says yes for x and the ``others`` (CuPy arrays, kernels on) and ``fits_device_kernels``."""
+    return cuda.use_kernel(x, *others) and fits_device_kernels(x, axes)
+
+
+def _compiled(name: str):
+    return cuda.function(SOURCE, name)
+
+
 def normalize_forward(x, weight, bias, eps: float, axes: tuple):
     """(y, mean, var, inv_std) for ``Normalize.forward`` over ``axes``, or None when
-    ``applies`` says these kernels don't take it."""
+    neither ``on_device`` nor ``applies`` says these kernels take it."""
+    if on_device(x, axes):
+        return launch_forward(_compiled, x, weight, bias, eps)
     return forward(x, weight, bias, eps) if applies(x, axes) else None
 
 
@@ -44,12 +61,18 @@ def normalize_backward(x, gy, weight, bias, mean, inv_std, axes: tuple, needs: t
 
     ``needs``: which of the three are wanted; the others come back as None.  gweight
     and gbias come back in the shape and dtype of ``weight`` and ``bias``.  None when
-    ``applies`` says no, or gy is not of x's shape (a broadcast gradient).
+    neither ``on_device`` (with gy of x's dtype) nor ``applies`` says yes, or gy is not of
+    x's shape (a broadcast gradient).
     """
-    if not (applies(x, axes) and gy.shape == x.shape):
+    if gy.shape != x.shape:
         return None
     need_x, need_w, need_b = needs
-    gx, gw, gb = backward(x, gy, weight, mean, inv_std, need_x)
+    if gy.dtype == x.dtype and on_device(x, axes, gy):
+        gx, gw, gb = launch_backward(_compiled, x, gy, weight, mean, inv_std, need_x)
+    elif applies(x, axes):
+        gx, gw, gb = backward(x, gy, weight, mean, inv_std, need_x)
+    else:
+        return None
     return (gx if need_x else None,
             gw.astype(weight.dtype, copy=False).reshape(weight.shape) if need_w else None,
             gb.astype(bias.dtype, copy=False).reshape(bias.shape) if need_b else None)
@@ -130,6 +153,7 @@ KERNELS = ("batch_norm_stats_partial", "batch_norm_stats_merge", "batch_norm_nor
            "batch_norm_backward_partial", "batch_norm_backward_merge", "batch_norm_backward_input")
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 NAMES = [f"{k}<{t}>" for k in KERNELS for t in CTYPES.values()]     # the template instances
+cuda.declare(SOURCE, NAMES)
 
 THREADS = 256                # threads of a block: a power of two <= 256 (BN_MAX_THREADS)
 VALUES_PER_THREAD = 16       # a reduction block's slice of a channel: about this many per thread
@@ -176,6 +200,18 @@ def _reduction_threads(count: int, threads: int) -> int:
 def _slices(count: int, threads: int) -> int:
     """How many blocks share one channel's values in a reduction."""
     return max(1, min(-(-count // (threads * VALUES_PER_THREAD)), MAX_SLICES))
+
+
+def reduction_steps(count: int, threads: int = THREADS) -> int:
+    """The longest chain of roundings behind one channel's statistic or sum of ``count``
+    values: the values one thread takes in turn, the levels of its block's tree, the partials
+    one thread of the merge takes in turn and the levels of the merge's tree.  A rounding
+    error bound of the kernels is this many roundings (tests/kernels/test_batch_norm_kernel.py)."""
+    block = _reduction_threads(count, threads)
+    slices = _slices(count, block)
+    merge = _reduction_threads(slices, threads)
+    return (-(-count // (slices * block)) + block.bit_length() - 1
+            + -(-slices // merge) + merge.bit_length() - 1)
 
 
 def _blocks(total: int, threads: int) -> int:
@@ -262,3 +298,28 @@ def launch_backward(get, x, gy, weight, mean, inv_std, need_x: bool = True,
             (x, gy, mean, inv_std, weight, gweight, gbias, ty(1.0 / count), np.uint32(x.size),
              np.uint32(c), np.uint32(length), gx))
     return gx, gweight, gbias
+
+
+# -- benchmarks/kernels.py: the kernels against the plain CuPy composition they replace -----------
+def _bench_inputs(xp):
+    """The DCGAN generator's second batch norm at batch 64: x and gy (64, 64, 14, 14)
+    float32, gamma and beta (64,)."""
+    rng = np.random.default_rng(0)
+    shape = (64, 64, 14, 14)
+    return tuple(xp.asarray(a) for a in (rng.standard_normal(shape, np.float32),
+                                          rng.standard_normal(64, np.float32),
+                                          rng.standard_normal(64, np.float32),
+                                          rng.standard_normal(shape, np.float32)))
+
+
+def _bench_forward_backward(x, weight, bias, gy):
+    """F.batch_norm in training and its backward, as a training step runs them -> dx."""
+    from ..autograd import Tensor
+    from ..nn import functional as F
+    xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, weight, bias))
+    F.batch_norm(xt, None, None, wt, bt, training=True).backward(Tensor(gy))
+    return xt.grad.data
+
+
+benchmark.register("batch norm forward+backward float32 (64, 64, 14, 14): batch_norm.cu vs CuPy ops",
+                   inputs=_bench_inputs, run=_bench_forward_backward)
