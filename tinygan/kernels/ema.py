@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import cuda
+
 SOURCE = "ema.cu"
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 NAMES = [f"ema_update<{t}>" for t in CTYPES.values()]
+cuda.declare(SOURCE, NAMES)
 ROLES = ("average", "param")
 
 

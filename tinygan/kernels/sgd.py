@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import cuda
+
 SOURCE = "sgd.cu"
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 NAMES = [f"sgd_step<{t}>" for t in CTYPES.values()]
+cuda.declare(SOURCE, NAMES)
 ROLES = ("param", "grad", "momentum_buffer")
 
 
