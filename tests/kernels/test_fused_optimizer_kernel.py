@@ -61,6 +61,9 @@ def test_table_cache_rebuilds_only_what_moved():
     moved = cache.get("k", [ps, gs2])
     assert moved is not table and moved.block_tensor is table.block_tensor
     np.testing.assert_array_equal(moved.table[1], [g.ctypes.data for g in gs2])  # exact: addresses
+    for k in range(2 * cache.MAX_KEYS):                          # many keys: the cache stays bounded
+        cache.get(k, [ps, gs])
+    assert len(cache._tables) <= cache.MAX_KEYS
     with pytest.raises(ValueError, match=r"multi-tensor table: array 2 of role 1 has shape \(999,\)"):
         multi_tensor.Table([ps, gs[:2] + [gs[2][:999]] + gs[3:]])
 

@@ -98,8 +98,12 @@ def addresses(roles: Sequence[Sequence]) -> tuple:
 
 class TableCache:
     """The last table built under each key (an optimizer keeps one per parameter group and
-    dtype): ``get`` hands it back while the arrays' addresses and sizes are the same, and
-    builds a new one (keeping the block map if the sizes are unchanged) when they are not."""
+    set of parameters stepped together): ``get`` hands it back while the arrays' addresses
+    and sizes are the same, and builds a new one (keeping the block map if the sizes are
+    unchanged) when they are not.  At most ``MAX_KEYS`` keys are kept (a loop that steps a
+    different subset of parameters each time would otherwise grow it without end)."""
+
+    MAX_KEYS = 32
 
     def __init__(self, chunk: int = CHUNK):
         self.chunk = chunk
@@ -110,6 +114,8 @@ class TableCache:
         if (old is not None and old.addresses_host == addresses(roles)
                 and old.sizes_host == tuple(int(a.size) for a in roles[0])):
             return old
+        if old is None and len(self._tables) >= self.MAX_KEYS:
+            self._tables.clear()
         table = self._tables[key] = Table(roles, self.chunk, like=old)
         return table
 
