@@ -219,6 +219,8 @@ def test_bad_input_is_named():
                                    np.zeros(3, np.float32), np.ones(3, np.float32))
     with pytest.raises(ValueError, match=r"batch_norm forward: expected a float32 or float64 array .* int64"):
         batch_norm.launch_forward(emulated, np.zeros((2, 3), np.int64), np.ones(3), np.zeros(3), 1e-5)
+    with pytest.raises(ValueError, match=r"batch_norm: threads must be 32, 64, 128 or 256 .* got 96"):
+        batch_norm.launch_forward(emulated, x, np.ones(3, np.float32), np.zeros(3, np.float32), 1e-5, 96)
     with pytest.raises(ValueError, match=r"batch_norm statistics: the input of shape \(0, 3\)"):
         batch_norm.launch_statistics(emulated, np.zeros((0, 3), np.float32), 1e-5)
 

@@ -192,6 +192,9 @@ def _per_channel(a, c: int, dtype, xp, what: str, op: str):
 
 def _reduction_threads(count: int, threads: int) -> int:
     """Halve the block while half of it would still cover the channel's values (down to a warp)."""
+    if threads not in (32, 64, 128, 256):
+        raise ValueError(f"batch_norm: threads must be 32, 64, 128 or 256 (a power of two the "
+                         f"kernels' tree reductions and shared arrays take), got {threads}")
     while threads > 32 and threads // 2 >= count:
         threads //= 2
     return threads
