@@ -29,5 +29,8 @@ fast paths against, and what a reader should read first.
                     sm_90 (python -m tinygan.kernels.nvrtc)
     benchmark.py    register(): a kernel module's "kernel vs plain CuPy" case (benchmarks/kernels.py)
     scale.py, .cu   y = a * x: the smallest CUDA kernel, the worked example of the kernel contract
+    upfirdn2d.py, .cu  upsample, pad/crop, FIR filter, downsample, the zeros never stored: the
+                    twin as one strided slice-add per tap (planes split over threads), the
+                    kernel gathering each output pixel's taps in one pass
 """
 from . import host_memory, im2col, threads  # noqa: E402,F401  (tinygan.kernels.host_memory etc.)
