@@ -105,7 +105,11 @@ class BiasAct(Function):
         return kernels.forward(x, b, p.dim, p.act, p.alpha, p.gain, p.clamp)
 
     def backward(self, gy):
-        gx = BiasActGrad(self.p, self.output.data)(gy, *self.inputs)          # Eq. 1
+        p = self.p
+        if p.act == "linear" and p.gain == 1.0 and p.clamp < 0:
+            gx = gy                               # y = x + b: Eq. 1 is gy itself (as Add's)
+        else:
+            gx = BiasActGrad(p, self.output.data)(gy, *self.inputs)           # Eq. 1
         if len(self.inputs) == 1:
             return gx
         return gx, (_bias_gradient(gx, self.p) if self.needs_input_grad[1] else None)
