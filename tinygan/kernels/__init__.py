@@ -38,5 +38,8 @@ fast paths against, and what a reader should read first.
     upfirdn2d.py, .cu  upsample, pad/crop, FIR filter, downsample, the zeros never stored: the
                     twin as one strided slice-add per tap (planes split over threads), the
                     kernel gathering each output pixel's taps in one pass
+    bias_act.py, .cu  bias + activation * gain, clamped (StyleGAN2's layer output): forward,
+                    gradient and second-order pass, each one kernel (float, double) beside its
+                    NumPy twin, worked in place a cache-sized piece at a time on the CPU
 """
 from . import host_memory, im2col, threads  # noqa: E402,F401  (tinygan.kernels.host_memory etc.)
