@@ -4,6 +4,7 @@ Each op lives in the file of its concern under ``tinygan/ops``; this module only
 gathers them under PyTorch's names.
 """
 from ..ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
+from ..ops.bias_act import bias_act
 from ..ops.conv import conv2d, conv_transpose2d
 from ..ops.dropout import dropout
 from ..ops.linear import embedding, linear
@@ -18,7 +19,7 @@ from ..ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, ups
 
 __all__ = [
     # activations
-    "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "softplus", "tanh",
+    "bias_act", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "softplus", "tanh",
     # layers
     "avg_pool2d", "batch_norm", "conv2d", "conv_transpose2d", "dropout", "embedding",
     "instance_norm", "interpolate", "layer_norm", "linear", "max_pool2d", "pad",

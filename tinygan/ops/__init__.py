@@ -5,6 +5,8 @@
 ``shape``: reshape, permute, broadcast, indexing, cat/stack/split/chunk, pad.
 ``activation``: sigmoid, relu, leaky_relu, softplus, softmax, log_softmax.
 ``pair``: how the 2-D ops (conv, pool, resample) read a size or stride given as an int or (h, w).
+``upfirdn2d``: upsample, pad, FIR filter, downsample in one op (StyleGAN2's resampling).
+``bias_act``: bias + activation * gain, clamped (StyleGAN2), differentiable to any order.
 
 The ops are also Tensor's methods and operators (``x.sum(1)``, ``a @ b``), as in
 PyTorch: autograd.py lists them on the class, each a one-line call into its op here.
