@@ -4,9 +4,10 @@ Shaped like ``torch.utils.data.DataLoader``, but built for data sets that fit in
 memory (MNIST is 47 MB): a batch is gathered with one fancy-indexing operation
 on the whole arrays (``images[idx]``), never a Python loop over samples.
 
-Shuffling.  The order of epoch ``e`` is a permutation drawn from a generator
-seeded with ``(seed, e)`` and nothing else, so it doesn't depend on how many
-epochs ran before in this process.  ``state_dict()`` records the seed and the
+Shuffling.  The order of epoch ``e`` is a permutation drawn from the Philox
+stream of ``seed`` at counter ``e * 2^64`` (``tinygan.random.Generator``) and
+nothing else, so it doesn't depend on how many epochs ran before in this process,
+and it is made on the batches' device (the same order on the CPU and on a GPU).  ``state_dict()`` records the seed and the
 position (epoch, batch); a run resumed from a checkpoint with
 ``load_state_dict`` sees exactly the batches an unbroken run would have seen,
 even when the checkpoint was written in the middle of an epoch.
@@ -100,14 +101,16 @@ class DataLoader:
     def order(self, epoch: int) -> np.ndarray:
         """The sample indices of ``epoch`` in batch order: int64 (N,).
 
-        Depends only on ``(seed, epoch)``: SeedSequence mixes both into the
-        generator's state, so nearby seeds or epochs give unrelated orders.
+        Depends only on ``(seed, epoch)``: the seed is Philox's key and the epoch picks
+        a block of 2^64 counters of its own, so nearby seeds or epochs give unrelated orders.
         """
+        return self._order(epoch, "cpu")
+
+    def _order(self, epoch: int, device):
         n = self.num_samples
         if not self.shuffle:
-            return np.arange(n, dtype=np.int64)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, int(epoch)])))
-        return rng.permutation(n).astype(np.int64)
+            return backend.array_module_for(device).arange(n, dtype=np.int64)
+        return random.Generator(self.seed, offset=int(epoch) << 64, device=device).permutation(n)
 
     @property
     def epoch(self) -> int:
@@ -146,9 +149,7 @@ class DataLoader:
 
     def _batches(self, epoch: int, start: int):
         arrays = self._device_arrays()
-        order = self.order(epoch)
-        if self.device.type != "cpu":
-            order = backend.to_device(order, self.device)   # index on the GPU, no round trip
+        order = self._order(epoch, self.device)     # made where the batches are gathered
         n, b = self.num_samples, self.batch_size
         stop = len(self)
         self._active = (epoch, start)
