@@ -76,13 +76,16 @@ def split_seed(seed: int) -> tuple[int, int]:
     return seed & _MASK32, (seed >> 32) & _MASK32
 
 
-def _round_keys(key: tuple[int, int], xp) -> list:
-    """The key of each round as a (2, 1) uint32 column: (k0, k1) + r * (W0, W1) mod 2^32."""
-    k0, k1 = key
-    keys = []
-    for _ in range(ROUNDS):
-        keys.append(xp.asarray([[k0], [k1]], dtype=np.uint32))
-        k0, k1 = (k0 + W0) & _MASK32, (k1 + W1) & _MASK32
+def _round_keys(key: tuple[int, int], xp):
+    """The key of every round as uint32 (ROUNDS, 2, 1): (k0, k1) + r * (W0, W1) mod 2^32.
+
+    Made with the array module's own operations on scalars, so on a GPU nothing is
+    copied from the host (a scalar travels as a kernel argument)."""
+    r = xp.arange(ROUNDS, dtype=np.uint64)
+    keys = xp.empty((ROUNDS, 2, 1), dtype=np.uint32)
+    mask = np.uint64(_MASK32)
+    keys[:, 0, 0] = (r * np.uint64(W0) + np.uint64(key[0])) & mask
+    keys[:, 1, 0] = (r * np.uint64(W1) + np.uint64(key[1])) & mask
     return keys
 
 
@@ -100,7 +103,8 @@ def _rounds(counters, key: tuple[int, int]):
     # x = (c2, c0) are multiplied, y = (c1, c3) are xored in.
     x = counters[[2, 0]]
     y = counters[[1, 3]]
-    mult = xp.asarray([[M1], [M0]], dtype=np.uint64)
+    mult = xp.empty((2, 1), dtype=np.uint64)      # filled in place: no copy from the host
+    mult[0], mult[1] = M1, M0
     for k in _round_keys(key, xp):
         p = xp.multiply(x, mult)            # (M1*c2, M0*c0): 32 x 32 bits, exact in uint64
         halves = p.view(np.uint32).reshape(2, m, 2)     # the hi and lo words, without a copy
