@@ -225,7 +225,7 @@ def test_family_trains_on_the_gpu(name, tmp_path):
 
 
 def test_resume_on_the_gpu_is_bit_exact(tmp_path):
-    """One host generator for every device (tinygan/random.py): a GPU run resumes bit for bit."""
+    """One (seed, offset) generator for every device (tinygan/random.py): a GPU run resumes bit for bit."""
     from gan_helpers import compare_runs
     from tinygan.train.gan import train_gan
     kw = dict(batch_size=16, progress=False, ema=0.99, device="cuda", log_every=1)

@@ -28,7 +28,7 @@ for D, and ``len(loader) / n_critic`` generator steps.
   and buffers, both optimizers, the EMA, the DataLoader's position (also inside an epoch),
   tinygan's random generator, the fixed noise, the counters and the running means of the
   logged losses, so the weights and logged losses equal those of an unbroken run (on a GPU
-  too: it draws from the same host generator, see tinygan.random).
+  too: its generator's state is the same (seed, offset), see tinygan.random).
 - A NaN or inf in a loss stops the run *before* the update that would spread it, with an
   error naming the step and the loss; nothing is saved, so the last checkpoint stays good.
 - Ctrl-C: the current batch is finished, a checkpoint written, then ``KeyboardInterrupt``

@@ -12,8 +12,8 @@ the negative ELBO).  Everything else is here, once:
 - an optional EMA of the weights the pictures, ``tinygan sample`` and ``tinygan eval`` use;
 - bit-exact resume: weights and buffers, the optimizers, the EMA, the DataLoader's position
   (also inside an epoch), tinygan's random generator, the fixed noise, the counters and the
-  running means of the logged values are all in the checkpoint (a GPU draws from the same
-  host generator, tinygan.random, so this holds there too);
+  running means of the logged values are all in the checkpoint (tinygan.random's state is
+  (seed, offset) for every device, so this holds on a GPU too);
 - a NaN or inf loss stops the run *before* the update that would spread it, with an error
   naming the step and the loss; nothing is saved, so the last checkpoint stays good;
 - Ctrl-C: the batch under way is finished, a checkpoint written, then ``KeyboardInterrupt``
