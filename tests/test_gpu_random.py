@@ -9,6 +9,7 @@ import pytest
 
 import tinygan
 from tinygan import backend, random
+from tinygan.data import DataLoader
 from tinygan.kernels import philox
 
 HAS_GPU = tinygan.cuda_is_available()
@@ -103,8 +104,8 @@ def test_draws_on_the_gpu_copy_nothing_from_the_host(monkeypatch, kernels):
 
 def test_dataloader_shuffles_on_the_device_in_the_cpus_order():
     x = np.arange(100, dtype=np.float32)
-    cpu = tinygan.data.DataLoader((x,), batch_size=10, shuffle=True, seed=5, device="cpu")
-    gpu = tinygan.data.DataLoader((x,), batch_size=10, shuffle=True, seed=5, device="cuda")
+    cpu = DataLoader((x,), batch_size=10, shuffle=True, seed=5, device="cpu")
+    gpu = DataLoader((x,), batch_size=10, shuffle=True, seed=5, device="cuda")
     for (a,), (b,) in zip(cpu, gpu):
         # exact: the same permutation, pure data movement
         np.testing.assert_array_equal(host(b.data), a.numpy())
