@@ -58,6 +58,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .threads import parallel_map
+
 SOURCE = "philox.cu"
 KERNELS = ("philox_uint32", "philox_uniform<float>", "philox_uniform<double>",
            "philox_normal<float>", "philox_normal<double>", "philox_integers",
@@ -69,6 +71,7 @@ ROUNDS = 10
 _MASK32 = 0xFFFFFFFF
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 _BLOCK = 256                             # threads per block of every launch
+_CHUNK = 1 << 14                         # counters per pass of the NumPy twin (256 KiB per uint64 (2, m))
 
 
 def split_seed(seed: int) -> tuple[int, int]:
@@ -168,9 +171,23 @@ def words_per_value(kind: str, dtype=None) -> int:
 def words_reference(seed: int, offset: int, n: int, xp=np):
     """The first n stream words of a draw at ``offset``: uint32 (n,)."""
     m = counters_for(n, 1)
-    x, y = _rounds(counter_block(offset, m, xp), split_seed(seed))
+    key = split_seed(seed)
     w = xp.empty((m, 4), dtype=np.uint32)   # counter i's words are 4i .. 4i+3
-    w[:, 0], w[:, 1], w[:, 2], w[:, 3] = x[1], y[0], x[0], y[1]
+
+    def fill(a: int) -> None:
+        b = min(a + chunk, m)
+        x, y = _rounds(counter_block(offset + a, b - a, xp), key)
+        w[a:b, 0], w[a:b, 1], w[a:b, 2], w[a:b, 3] = x[1], y[0], x[0], y[1]
+
+    if xp is np:
+        # In chunks whose temporaries stay in the cache (a large draw would otherwise stream
+        # ten rounds of arrays through memory), spread over tinygan's threads: every counter
+        # is computed alone, so any thread count gives the same words.
+        chunk = _CHUNK
+        parallel_map(fill, range(0, m, chunk))
+    else:
+        chunk = max(m, 1)                   # CuPy: one pass, the fewest launches
+        fill(0)
     return w.reshape(-1)[:n]
 
 
