@@ -198,3 +198,17 @@ def test_empty_draws():
                 philox.normal_reference(1, 0, 0, np.float64), philox.integers_reference(1, 0, 0, 0, 5),
                 philox.permutation_keys_reference(1, 0, 0)):
         assert out.shape == (0,)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_chunks_and_threads_give_the_same_words(threads, monkeypatch):
+    from tinygan.kernels import threads as pool
+    monkeypatch.setattr(philox, "_CHUNK", 5)            # 37 words = 10 counters = chunks 5 + 5
+    before = pool.get_num_threads()
+    pool.set_num_threads(threads)
+    try:
+        got = philox.words_reference(2 ** 40 + 3, 2 ** 64 - 7, 37)
+    finally:
+        pool.set_num_threads(before)
+    # exact: integer arithmetic, each counter computed alone
+    assert [int(v) for v in got] == plain_words(2 ** 40 + 3, 2 ** 64 - 7, 37)
