@@ -107,3 +107,33 @@ def test_every_kernel_under_the_sanitizers(sanitize):
                                   philox.integers_reference(seed, offset, n, -3, 11))
     np.testing.assert_array_equal(philox.launch_permutation_keys(get, seed, offset, n, np),
                                   philox.permutation_keys_reference(seed, offset, n))
+
+
+def test_the_array_functions_launch_the_kernels_off_the_cpu(monkeypatch):
+    """The dispatch of ``philox.uniform`` and the others, without a GPU: an array module that is
+    not NumPy (here a stand-in whose ``empty`` is NumPy's, all a launch allocates with) takes the
+    kernel path -- through ``cuda.function``, here the emulator's build -- unless
+    ``TINYGAN_KERNELS=0``; NumPy always takes the twin."""
+    from types import SimpleNamespace
+
+    from tinygan.kernels import cuda
+    launched = []
+
+    def emulated(source, name):
+        launched.append(name)
+        return emulator.function(source, name)
+
+    monkeypatch.setattr(cuda, "function", emulated)
+    device_like = SimpleNamespace(empty=np.empty)
+    monkeypatch.delenv("TINYGAN_KERNELS", raising=False)
+    u = philox.uniform(5, 9, 100, np.float32, device_like)
+    k = philox.permutation_keys(5, 9, 100, device_like)
+    assert launched == ["philox_uniform<float>", "philox_permutation_keys"]
+    # exact: integer arithmetic
+    np.testing.assert_array_equal(u, philox.uniform_reference(5, 9, 100, np.float32))
+    np.testing.assert_array_equal(k, philox.permutation_keys_reference(5, 9, 100))
+    philox.uniform(5, 9, 100, np.float32, np)                          # NumPy: the twin
+    monkeypatch.setenv("TINYGAN_KERNELS", "0")
+    with pytest.raises(AttributeError):          # the twin runs, and needs a whole array module
+        philox.uniform(5, 9, 100, np.float32, device_like)
+    assert len(launched) == 2

@@ -58,12 +58,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import benchmark, cuda
 from .threads import parallel_map
 
 SOURCE = "philox.cu"
 KERNELS = ("philox_uint32", "philox_uniform<float>", "philox_uniform<double>",
            "philox_normal<float>", "philox_normal<double>", "philox_integers",
            "philox_permutation_keys")
+cuda.declare(SOURCE, list(KERNELS))
 
 M0, M1 = 0xD2511F53, 0xCD9E8D57          # the round multipliers (paper, table 2)
 W0, W1 = 0x9E3779B9, 0xBB67AE85          # the key bumps: golden ratio and sqrt(3) - 1, times 2^32
@@ -322,8 +324,11 @@ def launch_permutation_keys(get, seed: int, offset: int, n: int, xp):
 # -- the array functions: the kernel on a GPU, the twin elsewhere -----------------------------
 
 def _kernel_getter(xp):
-    """``get(name)`` for the compiled kernels when they run here, else None (the twin runs)."""
-    return None
+    """``get(name)`` for the compiled kernels on a GPU with the kernels on (``cuda.enabled``),
+    else None: the twin runs (NumPy on the CPU, CuPy when ``TINYGAN_KERNELS=0``)."""
+    if xp is np or not cuda.enabled():
+        return None
+    return lambda name: cuda.function(SOURCE, name)
 
 
 def words(seed: int, offset: int, n: int, xp=np):
@@ -353,3 +358,12 @@ def permutation_keys(seed: int, offset: int, n: int, xp=np):
     get = _kernel_getter(xp)
     return (permutation_keys_reference(seed, offset, n, xp) if get is None
             else launch_permutation_keys(get, seed, offset, n, xp))
+
+
+# Benchmark cases (benchmarks/kernels.py): one launch against the twin's dozens of CuPy launches.
+benchmark.register("philox normal float32 (64, 100): a DCGAN step's noise",
+                   inputs=lambda xp: (xp,), run=lambda xp: normal(0, 0, 64 * 100, np.float32, xp))
+benchmark.register("philox uniform float32 (64, 512, 32, 32)",
+                   inputs=lambda xp: (xp,), run=lambda xp: uniform(0, 0, 64 * 512 * 32 * 32, np.float32, xp))
+benchmark.register("philox permutation keys 60000: an MNIST epoch's shuffle",
+                   inputs=lambda xp: (xp,), run=lambda xp: permutation_keys(0, 0, 60_000, xp))
