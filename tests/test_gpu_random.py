@@ -40,8 +40,9 @@ def normal_tolerance(u, dtype):
     return 8 * float(np.finfo(dtype).eps) * (r + 1)
 
 
-@pytest.mark.parametrize("n", [1, 5, 255, 257, 4099])
+@pytest.mark.parametrize("n", [1, 257])
 def test_same_seed_same_numbers_on_both_devices(n, kernels):
+    """The Generator methods on both devices (the kernels themselves: tests/kernels/test_philox_gpu.py)."""
     for seed, offset in [(0, 0), (2 ** 64 - 1, 2 ** 64 - 3)]:
         cpu, gpu = random.Generator(seed, offset, "cpu"), random.Generator(seed, offset, "cuda")
         for dtype in (np.float32, np.float64):
@@ -61,18 +62,6 @@ def test_same_seed_same_numbers_on_both_devices(n, kernels):
         # exact: distinct integer keys, so any sort gives the same order
         np.testing.assert_array_equal(host(gpu.permutation(n)), cpu.permutation(n))
         assert cpu.get_state() == gpu.get_state()
-
-
-def test_the_kernel_matches_the_twin_on_the_device(monkeypatch):
-    out = {}
-    for flag in ("1", "0"):
-        monkeypatch.setenv("TINYGAN_KERNELS", flag)
-        g = random.Generator(77, 5, "cuda")
-        out[flag] = [host(g.random(1001, dtype=np.float32)), host(g.random(1001)),
-                     host(g.integers(-5, 9, size=1001)), host(g.permutation(1001))]
-    for a, b in zip(out["1"], out["0"]):
-        # exact: integer arithmetic on both paths
-        np.testing.assert_array_equal(a, b)
 
 
 def test_draws_on_the_gpu_copy_nothing_from_the_host(monkeypatch, kernels):
