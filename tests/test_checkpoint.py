@@ -37,7 +37,7 @@ def _state():
         "step": 1200,
         "epoch": np.int64(3),                 # a NumPy scalar stays one
         "lr_scale": np.float32(0.5),
-        "rng": tinygan.get_rng_state(),      # PCG64 state: 128-bit ints
+        "rng": tinygan.get_rng_state(),      # Philox state: a 64-bit seed, a counter offset
         "config": {"model": "dcgan", "dataset": "mnist", "ema": None, "fast": True,
                    "loss": float("nan"), "best": float("inf"), "tags": [], "extra": {}},
         "history": [[0, 1.5], [1, 1.25]],

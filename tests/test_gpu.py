@@ -170,9 +170,16 @@ def test_rng_state_round_trip_on_the_gpu_and_the_same_draws_as_the_cpu():
     tinygan.manual_seed(5)
     c = [tinygan.randn(7).numpy(), tinygan.rand(3, 2).numpy(), tinygan.randint(0, 9, (4,)).numpy(),
          tinygan.randperm(6).numpy()]
-    for x, y, z in zip(a, b, c):
+    for x, y in zip(a, b):
+        # exact: the same kernel on the same counters
         np.testing.assert_array_equal(x, y)
-        np.testing.assert_array_equal(x, z)     # one generator: a GPU run draws the CPU run's noise
+    # One generator: a GPU run draws the CPU run's noise.  Uniforms, integers and permutations
+    # are integer arithmetic (exact); normals go through log/cos/sin, whose last bit differs
+    # between CUDA's math library and NumPy's (float32 here: a few ulp of values below 6).
+    np.testing.assert_allclose(a[0], c[0], rtol=0, atol=2e-6)
+    for x, z in zip(a[1:], c[1:]):
+        # exact: integer arithmetic, an exact conversion and a power-of-two scaling on both devices
+        np.testing.assert_array_equal(x, z)
 
 
 def test_checkpoint_of_a_gpu_module_loads_on_the_cpu(tmp_path):
@@ -218,7 +225,7 @@ def test_family_trains_on_the_gpu(name, tmp_path):
 
 
 def test_resume_on_the_gpu_is_bit_exact(tmp_path):
-    """One host generator for every device (tinygan/random.py): a GPU run resumes bit for bit."""
+    """One (seed, offset) generator for every device (tinygan/random.py): a GPU run resumes bit for bit."""
     from gan_helpers import compare_runs
     from tinygan.train.gan import train_gan
     kw = dict(batch_size=16, progress=False, ema=0.99, device="cuda", log_every=1)
@@ -243,7 +250,8 @@ def test_vae_family_trains_and_evaluates_on_the_gpu(name, tmp_path):
 
 
 def test_iwae_bound_matches_the_cpu():
-    """iwae_bound draws its noise from the one host generator: the same numbers on both devices."""
+    """iwae_bound draws its noise from the one generator: the same numbers on both devices (float64
+    normals: to the last bit of log/cos/sin)."""
     from tinygan import losses
     rng = np.random.default_rng(0)
     x_np = (rng.random((6, 5)) < 0.5).astype(np.float64)

@@ -5,9 +5,9 @@ tests/train/test_device_step.py on a GPU).
 Counted: ``backend.to_device`` (every host<->device copy goes through it) and ``Tensor.item``
 (which ``float``/``int``/``bool`` of a Tensor call), ``Tensor.tolist``, ``Tensor.numpy``.  The
 phase is ``setup`` until the loader's first upload; ``epoch`` during the loader's uploads (the
-data set once, the order once per epoch); ``read`` in ``LossBuffer.read``; ``save`` in
-``checkpoint.save``; ``pictures`` while the loop draws its grids and curves; ``step`` otherwise
--- a batch's fetch, the Stepper's update, the EMA.
+data set once) and while it draws an epoch's order (on the device, no upload); ``read`` in
+``LossBuffer.read``; ``save`` in ``checkpoint.save``; ``pictures`` while the loop draws its grids
+and curves; ``step`` otherwise -- a batch's fetch, the Stepper's update, the EMA.
 """
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ def count_d():
 
 
 # %% Exercise 4 — a collapse detector
-def looks_collapsed(images, real, threshold=0.3):
+def looks_collapsed(images, real, threshold=0.2):
     # YOUR ANSWER
     def mean_pairwise(a):
         a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)

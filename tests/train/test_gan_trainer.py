@@ -187,6 +187,20 @@ def test_resume_refuses_changed_settings(tmp_path):
         train_gan("tiny", out=tmp_path / "r", max_steps=2, lr_g=1e-3, resume=True, progress=False)
 
 
+def test_resume_from_a_checkpoint_with_the_old_pcg64_state_is_refused(tmp_path):
+    """A checkpoint written before the Philox generator holds NumPy's PCG64 state: its stream
+    cannot be continued, so the resume stops with an error naming the file and the reason."""
+    train_gan("tiny", out=tmp_path / "r", max_steps=1, progress=False)
+    path = checkpoint.latest_checkpoint(tmp_path / "r" / "checkpoints")
+    state = checkpoint.load(path)
+    state["rng"] = {"bit_generator": "PCG64", "state": {"state": 2 ** 127 + 5, "inc": 2 ** 64 + 1},
+                    "has_uint32": 0, "uinteger": 0}
+    checkpoint.save(path, **state)
+    with pytest.raises(checkpoint.CheckpointError, match=r"can't resume.*PCG64 state") as info:
+        train_gan("tiny", out=tmp_path / "r", max_steps=2, resume=True, progress=False)
+    assert path.name in str(info.value)
+
+
 # ----------------------------------------------------------------------------
 # a NaN stops the run; Ctrl-C saves
 # ----------------------------------------------------------------------------

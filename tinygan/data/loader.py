@@ -4,12 +4,13 @@ Shaped like ``torch.utils.data.DataLoader``, but built for data sets that fit in
 memory (MNIST is 47 MB): a batch is gathered with one fancy-indexing operation
 on the whole arrays (``images[idx]``), never a Python loop over samples.
 
-Shuffling.  The order of epoch ``e`` is a permutation drawn from a generator
-seeded with ``(seed, e)`` and nothing else, so it doesn't depend on how many
-epochs ran before in this process.  ``state_dict()`` records the seed and the
-position (epoch, batch); a run resumed from a checkpoint with
-``load_state_dict`` sees exactly the batches an unbroken run would have seen,
-even when the checkpoint was written in the middle of an epoch.
+Shuffling.  The order of epoch ``e`` is a permutation drawn from the Philox
+stream of ``seed`` at counter ``e * 2^64`` (``tinygan.random.Generator``) and
+nothing else, so it doesn't depend on how many epochs ran before in this process;
+it is drawn on the batches' device, the same order on the CPU and on a GPU.
+``state_dict()`` records the seed and the position (epoch, batch); a run resumed
+from a checkpoint with ``load_state_dict`` sees exactly the batches an unbroken
+run would have seen, even when the checkpoint was written in the middle of an epoch.
 """
 from __future__ import annotations
 
@@ -57,9 +58,9 @@ class DataLoader:
         device: where the batches go ("cpu", "cuda", ...; default tinygan's default).
             On a GPU the whole arrays are copied there once, as they are stored (MNIST's
             uint8 images: 47 MB, a quarter of their float32 size; int64 labels), and every
-            batch is cut there: the epoch's order (int64 (N,)) is copied once per epoch and
-            a batch is one gather of it, so a training step copies nothing between host
-            and device.  The CPU runs the same code with NumPy (the copies are no-ops).
+            batch is cut there: the epoch's order (int64 (N,)) is drawn there once per
+            epoch and a batch is one gather of it, so a training step copies nothing
+            between host and device.  The CPU runs the same code with NumPy (the copies are no-ops).
         transform: applied to the first array of each batch (the images) after it is
             on the device, e.g. ``Compose([to_float, normalize])`` (uint8 -> float32 in
             [-1, 1], computed on the device).
@@ -105,14 +106,16 @@ class DataLoader:
     def order(self, epoch: int) -> np.ndarray:
         """The sample indices of ``epoch`` in batch order: int64 (N,).
 
-        Depends only on ``(seed, epoch)``: SeedSequence mixes both into the
-        generator's state, so nearby seeds or epochs give unrelated orders.
+        Depends only on ``(seed, epoch)``: the seed is Philox's key and the epoch picks
+        a block of 2^64 counters of its own, so nearby seeds or epochs give unrelated orders.
         """
+        return self._order(epoch, "cpu")
+
+    def _order(self, epoch: int, device):
         n = self.num_samples
         if not self.shuffle:
-            return np.arange(n, dtype=np.int64)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, int(epoch)])))
-        return rng.permutation(n).astype(np.int64)
+            return backend.array_module_for(device).arange(n, dtype=np.int64)
+        return random.Generator(self.seed, offset=int(epoch) << 64, device=device).permutation(n)
 
     @property
     def epoch(self) -> int:
@@ -143,9 +146,9 @@ class DataLoader:
         return self._on_device
 
     def _device_order(self, epoch: int):
-        """``order(epoch)`` on the device: the one host->device copy of an epoch (8 bytes a
-        sample), so that every batch is gathered there without a copy per step."""
-        return backend.to_device(self.order(epoch), self.device)
+        """``order(epoch)`` made on the device by the same generator (the same numbers), so
+        that every batch is gathered there and nothing is copied from the host."""
+        return self._order(epoch, self.device)
 
     def __iter__(self):
         # Each call to iter() is a new epoch (so a loop that stops early still moves on),

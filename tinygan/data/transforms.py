@@ -114,8 +114,9 @@ def binarize(images, generator=None):
 
     Args:
         images: float array in [0, 1], any shape, e.g. (N, 1, 28, 28).
-        generator: a ``numpy.random.Generator`` (or CuPy's, for CuPy arrays);
-            default tinygan's generator for the array's device (``manual_seed``).
+        generator: a ``tinygan.random.Generator`` or a ``numpy.random.Generator`` (or
+            CuPy's, for CuPy arrays); default tinygan's generator for the array's device
+            (``manual_seed``).
 
     Returns:
         float array of 0s and 1s, same shape and dtype.

@@ -41,5 +41,8 @@ fast paths against, and what a reader should read first.
     bias_act.py, .cu  bias + activation * gain, clamped (StyleGAN2's layer output): forward,
                     gradient and second-order pass, each one kernel (float, double) beside its
                     NumPy twin, worked in place a cache-sized piece at a time on the CPU
+    philox.py, .cu  Philox4x32-10 random numbers: the block function vectorized over counters in
+                    NumPy/CuPy and one CUDA thread per counter, the same bits on both devices;
+                    uniforms, Box-Muller normals, integers, permutation keys
 """
 from . import host_memory, im2col, threads  # noqa: E402,F401  (tinygan.kernels.host_memory etc.)

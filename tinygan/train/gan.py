@@ -28,7 +28,7 @@ for D, and ``len(loader) / n_critic`` generator steps.
   and buffers, both optimizers, the EMA, the DataLoader's position (also inside an epoch),
   tinygan's random generator, the fixed noise, the counters and the running means of the
   logged losses, so the weights and logged losses equal those of an unbroken run (on a GPU
-  too: it draws from the same host generator, see tinygan.random).
+  too: its generator's state is the same (seed, offset), see tinygan.random).
 - The losses stay on the device (0-d arrays) and are read to the host at the loop's read
   points (tinygan/train/loop.py); a NaN or inf in a loss stops the run at the read that finds
   it, with an error naming the first bad step and the loss; nothing is saved, so the last

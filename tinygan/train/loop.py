@@ -13,8 +13,8 @@ the negative ELBO).  Everything else is here, once:
 - an optional EMA of the weights the pictures, ``tinygan sample`` and ``tinygan eval`` use;
 - bit-exact resume: weights and buffers, the optimizers, the EMA, the DataLoader's position
   (also inside an epoch), tinygan's random generator, the fixed noise, the counters and the
-  running means of the logged values are all in the checkpoint (a GPU draws from the same
-  host generator, tinygan.random, so this holds there too);
+  running means of the logged values are all in the checkpoint (tinygan.random's state is
+  (seed, offset) for every device, so this holds on a GPU too);
 - the losses stay on the device: a Stepper returns them as 0-d arrays, the loop keeps them in
   a ``LossBuffer`` (tinygan/train/loss_buffer.py) and reads them to the host only at its read
   points -- every ``read_every`` batches (the progress bar's refresh: every batch on the CPU,

@@ -102,12 +102,12 @@ def mean_neg_elbo(family, x, labels, device="cpu", eps_seed: int | None = None,
     ``eps_seed``: draw the reparameterization noise from a generator of its own (leaving
     tinygan's untouched); None uses tinygan's seeded generator.
     """
-    gen = None if eps_seed is None else np.random.Generator(np.random.PCG64(eps_seed))
+    gen = None if eps_seed is None else random.Generator(eps_seed, device=device)
     total = 0.0
     with no_grad():
         for xb, lb in _batches(family, x, labels, device, batch_size):
-            eps = None if gen is None else Tensor(backend.to_device(
-                gen.standard_normal((xb.shape[0], family.latent_dim), dtype=np.float32), device))
+            eps = None if gen is None else Tensor(
+                gen.standard_normal((xb.shape[0], family.latent_dim), dtype=np.float32))
             total += float(_cpu(family.neg_elbo(xb, lb, eps)).astype(np.float64).sum())
     return total / len(x)
 
