@@ -375,3 +375,64 @@ def _gemm_layout_nchw(gy, geo: Geometry):
     """(n, O, Ho, Wo) -> (g, O/g, n*Ho*Wo), the GEMM layout of an output gradient."""
     xp = backend.get_array_module(gy)
     return xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(geo.g, geo.O // geo.g, -1)
+
+
+# -- on a GPU: one kernel each (im2col.cu) -----------------------------------------------------
+SOURCE = "im2col.cu"
+BLOCK = 256                       # threads per block
+MAX_BLOCKS = 1 << 16              # the kernels loop grid-stride past this many blocks
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+def _launch_args(geo: Geometry, n: int) -> tuple:
+    """The sizes every im2col.cu kernel takes after its two arrays, as their C types (int)."""
+    (sh, sw), (ph, pw), (dh, dw) = geo.s, geo.p, geo.d
+    return tuple(np.int32(v) for v in (n, geo.C, geo.H, geo.W, geo.kh, geo.kw, geo.Ho, geo.Wo,
+                                       sh, sw, ph, pw, dh, dw))
+
+
+def _kernel_name(op: str, dtype) -> str:
+    if np.dtype(dtype) not in _CTYPES:
+        raise TypeError(f"{op}: the CUDA kernel takes float32 or float64, got {np.dtype(dtype)}")
+    return f"{op}<{_CTYPES[np.dtype(dtype)]}>"
+
+
+def _grid(total: int) -> tuple:
+    return (max(1, min(MAX_BLOCKS, -(-total // BLOCK))),)
+
+
+def launch_im2col(get, x, geo: Geometry):
+    """x (n, C, H, W) -> cols (g, C/g * kh * kw, n * Ho * Wo), rows (c, i, j): the matrix of
+    ``_im2col_nchw``, made by ONE kernel (``im2col<T>``, a thread per entry) instead of a zeroed
+    padded copy of x and a strided copy of it.  ``get(name)`` returns the kernel callable."""
+    xp = backend.get_array_module(x)
+    name = _kernel_name("im2col", x.dtype)
+    x = xp.ascontiguousarray(x)
+    n = x.shape[0]
+    cols = xp.empty((geo.C * geo.kh * geo.kw, n * geo.Ho * geo.Wo), dtype=x.dtype)
+    if cols.size:
+        get(name)(_grid(cols.size), (BLOCK,), (x, cols, *_launch_args(geo, n), np.int64(cols.size)))
+    return cols.reshape(geo.g, -1, n * geo.Ho * geo.Wo)
+
+
+def launch_col2im(get, cols, geo: Geometry, n: int, out=None):
+    """The adjoint of ``launch_im2col``: cols (g, C/g * kh * kw, n * Ho * Wo) -> (n, C, H, W),
+    by ONE gathering kernel (``col2im<T>``, a thread per image element summing the entries that
+    land on it in a fixed order: deterministic, no atomics).  Written into ``out`` when it is
+    given and C-contiguous (the kernel writes every element), else into a new array; returned."""
+    xp = backend.get_array_module(cols)
+    name = _kernel_name("col2im", cols.dtype)
+    expected = (geo.g, geo.C // geo.g * geo.kh * geo.kw, n * geo.Ho * geo.Wo)
+    if tuple(cols.shape) != expected:
+        raise ValueError(f"col2im: cols has shape {tuple(cols.shape)}, expected {expected} for "
+                         f"an image ({n}, {geo.C}, {geo.H}, {geo.W})")
+    cols = xp.ascontiguousarray(cols)
+    shape = (n, geo.C, geo.H, geo.W)
+    target = out if (out is not None and out.flags.c_contiguous and out.dtype == cols.dtype) else \
+        xp.empty(shape, dtype=cols.dtype)
+    if target.size:
+        get(name)(_grid(target.size), (BLOCK,), (cols, target, *_launch_args(geo, n), np.int64(target.size)))
+    if out is not None and target is not out:
+        out[...] = target
+        return out
+    return target
