@@ -129,9 +129,11 @@ def _device(r):
     if isinstance(r, DeviceArray):
         return r
     if isinstance(r, np.ndarray):
-        return r.view(DeviceArray)
+        d = r.view(DeviceArray)
+        d._parent = r.base            # None for a new array, as CuPy's .base says
+        return d
     if isinstance(r, np.generic):
-        return np.asarray(r).view(DeviceArray)
+        return _device(np.asarray(r))
     if isinstance(r, tuple):
         return tuple(_device(v) for v in r)
     if isinstance(r, list):
@@ -211,6 +213,17 @@ class DeviceArray(np.ndarray):
     """A NumPy array standing in for a cupy.ndarray: every operation is tallied."""
 
     device = _DeviceInfo()
+    _parent = None
+
+    def __array_finalize__(self, obj):
+        self._parent = obj            # a view of obj (``_device`` corrects it for new arrays)
+
+    @property
+    def base(self):
+        """The array this one is a view of, None for an array that owns its memory (the
+        stand-in's arrays are all views of NumPy arrays underneath: tinygan's autograd reads
+        ``.base`` to decide whether a gradient must be copied)."""
+        return self._parent
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         kind = "gemm" if ufunc.__name__ == "matmul" else ("ufunc" if method == "__call__" else method)
