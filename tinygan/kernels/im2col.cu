@@ -37,8 +37,10 @@
 // the two agree bit for bit, on every run.  No atomics, no zero-filled padded buffer: each
 // image element is written exactly once.
 //
-// Indices into cols and x are 64-bit (a batch of cols easily passes 2^31 entries); the
-// sizes themselves are ints.  Grid-stride loops: any grid covers any size.
+// Indices into cols and x are 64-bit (a batch of cols easily passes 2^31 entries); each
+// thread splits its index with ONE 64-bit division (they are slow on a GPU) and does the
+// rest in 32 bits, which the launcher makes sure fit.  Grid-stride loops: any grid covers
+// any size.
 
 template <typename T>
 __global__ void im2col(const T* __restrict__ x, T* __restrict__ cols,
@@ -46,14 +48,18 @@ __global__ void im2col(const T* __restrict__ x, T* __restrict__ cols,
                        int sh, int sw, int ph, int pw, int dh, int dw, long long total)
 {
     const long long step = (long long)blockDim.x * gridDim.x;
+    const long long columns = (long long)N * Ho * Wo;
     for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += step) {
-        long long r = e;                          // e = ((((c kh + i) kw + j) N + n) Ho + ho) Wo + wo
-        const int wo = (int)(r % Wo); r /= Wo;
-        const int ho = (int)(r % Ho); r /= Ho;
-        const int n = (int)(r % N); r /= N;
-        const int j = (int)(r % kw); r /= kw;
-        const int i = (int)(r % kh); r /= kh;
-        const int c = (int)r;
+        // e = row * (N Ho Wo) + column: row (c, i, j), column (n, ho, wo).  One 64-bit
+        // division; the rest in 32 bits (the launcher checks that both parts fit in an int).
+        const long long row = e / columns;
+        int col = (int)(e - row * columns), rw = (int)row;
+        const int wo = col % Wo; col /= Wo;
+        const int ho = col % Ho;
+        const int n = col / Ho;
+        const int j = rw % kw; rw /= kw;
+        const int i = rw % kh;
+        const int c = rw / kh;
         const int h = ho * sh - ph + i * dh;
         const int w = wo * sw - pw + j * dw;
         T v = (T)0;
@@ -78,12 +84,13 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ x,
 {
     const long long step = (long long)blockDim.x * gridDim.x;
     const long long plane = (long long)Ho * Wo;   // one tap of one sample in cols
+    const long long image = (long long)H * W;     // one channel of one sample in x
     for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += step) {
-        long long r = e;                          // e = ((n C + c) H + h) W + w
-        const int w = (int)(r % W); r /= W;
-        const int h = (int)(r % H); r /= H;
-        const int c = (int)(r % C); r /= C;
-        const int n = (int)r;
+        // e = (n C + c) (H W) + (h W + w): one 64-bit division, the rest in 32 bits
+        const long long nc = e / image;
+        const int hw = (int)(e - nc * image), nci = (int)nc;
+        const int h = hw / W, w = hw % W;
+        const int c = nci % C, n = nci / C;
         const int hp = h + ph, wp = w + pw;       // position in the padded image
         int i0, i1, j0, j1;
         tap_range(hp, kh, sh, dh, Ho, &i0, &i1);

@@ -397,6 +397,17 @@ def _kernel_name(op: str, dtype) -> str:
     return f"{op}<{_CTYPES[np.dtype(dtype)]}>"
 
 
+def _check_int32(op: str, geo: Geometry, n: int) -> None:
+    """The kernels split an index into parts of 32 bits (see im2col.cu): each part must fit."""
+    parts = {"N*Ho*Wo": n * geo.Ho * geo.Wo, "C*kh*kw": geo.C * geo.kh * geo.kw,
+             "N*C": n * geo.C, "H*W": geo.H * geo.W}
+    big = {k: v for k, v in parts.items() if v >= 2 ** 31}
+    if big:
+        raise ValueError(f"{op}: sizes past the kernel's 32-bit index parts: {big} (image "
+                         f"({n}, {geo.C}, {geo.H}, {geo.W}), kernel ({geo.kh}, {geo.kw})); "
+                         f"split the batch")
+
+
 def _grid(total: int) -> tuple:
     return (max(1, min(MAX_BLOCKS, -(-total // BLOCK))),)
 
@@ -409,6 +420,7 @@ def launch_im2col(get, x, geo: Geometry):
     name = _kernel_name("im2col", x.dtype)
     x = xp.ascontiguousarray(x)
     n = x.shape[0]
+    _check_int32("im2col", geo, n)
     cols = xp.empty((geo.C * geo.kh * geo.kw, n * geo.Ho * geo.Wo), dtype=x.dtype)
     if cols.size:
         get(name)(_grid(cols.size), (BLOCK,), (x, cols, *_launch_args(geo, n), np.int64(cols.size)))
@@ -426,6 +438,7 @@ def launch_col2im(get, cols, geo: Geometry, n: int, out=None):
     if tuple(cols.shape) != expected:
         raise ValueError(f"col2im: cols has shape {tuple(cols.shape)}, expected {expected} for "
                          f"an image ({n}, {geo.C}, {geo.H}, {geo.W})")
+    _check_int32("col2im", geo, n)
     cols = xp.ascontiguousarray(cols)
     shape = (n, geo.C, geo.H, geo.W)
     target = out if (out is not None and out.flags.c_contiguous and out.dtype == cols.dtype) else \
