@@ -35,6 +35,19 @@ The speed is decided by memory, not arithmetic:
   On a GPU the whole batch goes at once.  With stride 1 along the height, kernel
   rows read the same image rows shifted, so only the kw taps along the width are
   copied (kh times less) and the kh kernel rows become kh GEMMs on shifted views.
+
+On a GPU (CuPy arrays) the layout is channels first, the whole batch at once, and
+the input gradient always goes through col2im.  There, each copy above is a kernel
+launch, and the launches, not the bytes, set the pace of a small network: the
+CuPy composition spends three on im2col (a zeroed padded buffer, the transposing
+copy into it, the strided copy out of it) and 2*kh*kw + 2 on col2im (a zeroed
+buffer, an add and a write-back per kernel tap, the final transposing copy) --
+34 for a 4x4 kernel.  ``im2col.cu`` does each in ONE launch, writing only its
+output: im2col with a thread per entry of cols, col2im as a gather with a thread
+per image element that adds the entries landing on it in a fixed order (the same
+numbers as the composition, bit for bit, on every run; no atomics).  The launchers
+``launch_im2col`` / ``launch_col2im`` at the end of this file are shared by the GPU
+path and the emulator tests; ``TINYGAN_KERNELS=0`` gives back the composition.
 """
 from __future__ import annotations
 
