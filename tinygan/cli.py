@@ -4,13 +4,20 @@
     tinygan train MODEL [--dataset mnist|fashion-mnist] [--epochs N] [--batch-size B]
                         [--seed S] [--device cpu|cuda] [--out runs/NAME] [--resume | --force]
                         [--ema BETA] [--max-steps N] [--quiet]
+                        and the options of the model's kind (tinygan/train/kinds.py), today
                         GANs:  [--lr-g LR] [--lr-d LR] [--n-critic N]
                         VAEs:  [--lr LR] [--latent-dim D] [--likelihood bernoulli|gaussian]
                                [--beta B] [--capacity C_MAX] [--capacity-steps N] [--gamma G]
     tinygan sample RUN --n N --out FILE.npz [--force]
-    tinygan eval RUN [--n N] [--json] [--iwae-k K]
+    tinygan eval RUN [--n N] [--json]   and the eval options of the run's kind, today
+                                        VAEs:  [--iwae-k K]
     tinygan export RUN --out FILE.npz [--float16] [--force]
     every command: [--debug]  (or TINYGAN_DEBUG=1) shows the traceback of a failure
+
+The command knows the models through two tables: the registry of families
+(tinygan/models/registry.py: name -> kind, data shape, classes, recipe) and the kinds of
+training (tinygan/train/kinds.py: kind -> trainer, its options, its evaluation).  Nothing here
+names a kind: a new family or a new kind appears in every command by its table entry.
 
 A run folder (``runs/MODEL-DATASET`` by default) holds config.json, checkpoints/,
 samples/epoch_NNN.png, samples.png, losses.png and metrics.jsonl.  ``sample`` and ``eval``
@@ -35,7 +42,6 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import math
 import os
 import sys
 import traceback
@@ -47,22 +53,66 @@ class UsageError(Exception):
     """The command line asks for something that can't be done: exit status 2, one line."""
 
 
-# Options that belong to one kind of model: (flag, argparse dest).
-GAN_FLAGS = (("--lr-g", "lr_g"), ("--lr-d", "lr_d"), ("--n-critic", "n_critic"))
-VAE_FLAGS = (("--latent-dim", "latent_dim"), ("--likelihood", "likelihood"), ("--beta", "beta"),
-             ("--capacity", "capacity"), ("--capacity-steps", "capacity_steps"), ("--gamma", "gamma"))
 CLASSIFIER = {"classifier": "a small CNN (the frozen feature network of FID and the classifier score)"}
 
 
 def _families() -> dict:
-    """Every trainable family, GANs and VAEs: name -> class (tinygan.models.registry)."""
+    """Every trainable family, of every kind: name -> class (tinygan.models.registry)."""
     from .models.registry import REGISTRY
     return {name: entry.cls for name, entry in REGISTRY.items()}
 
 
-def _is_vae(model: str) -> bool:
-    from .models.registry import REGISTRY
-    return model in REGISTRY and REGISTRY[model].kind == "vae"
+def _kinds() -> dict:
+    """The kinds of training step: name -> Kind (tinygan.train.kinds)."""
+    from .train.kinds import KINDS
+    return KINDS
+
+
+def _classifier_options() -> tuple:
+    """``tinygan train classifier``'s option of its own (the classifier is a recipe, not a kind)."""
+    from .train.options import Option, real
+    return (Option("--lr", "lr", real(0, low_included=False), "learning rate (default 2e-3)"),)
+
+
+def _option_table(evaluation: bool = False) -> dict:
+    """flag -> ``(Option, [owners])``: every kind's options (``evaluation``: its ``tinygan
+    eval`` options), and the classifier's for ``train``; a flag two owners share (a VAE's
+    and the classifier's ``--lr``) is one option."""
+    table: dict = {}
+    owners = [] if evaluation else [("classifier", _classifier_options())]
+    owners += [(kind.title + "s", kind.eval_options if evaluation else kind.options)
+               for kind in _kinds().values()]
+    for owner, options in owners:
+        for option in options:
+            if option.flag in table and table[option.flag][0].dest != option.dest:
+                raise ValueError(f"{option.flag} is declared with two meanings: "
+                                 f"{table[option.flag][0].dest!r} and {option.dest!r}")
+            table.setdefault(option.flag, (option, []))[1].append((owner, option.help))
+    return table
+
+
+def _add_options(parser, evaluation: bool = False) -> None:
+    """Add the kinds' options to ``parser``, each once, its help saying whose it is."""
+    for option, owners in _option_table(evaluation).values():
+        option.add_to(parser, help="; ".join(f"{owner}: {text}" for owner, text in owners))
+
+
+def _foreign(args, kind, evaluation: bool = False) -> list:
+    """``[(owning Kind, [flags])]``: the options given that are other kinds', not ``kind``'s."""
+    own = set(kind.flags(evaluation))
+    found: dict = {}
+    for other in _kinds().values():
+        for option in (other.eval_options if evaluation else other.options):
+            if option.flag not in own and getattr(args, option.dest, None) is not None \
+                    and not any(option.flag in flags for flags in found.values()):
+                found.setdefault(other.name, []).append(option.flag)
+    return [(_kinds()[name], flags) for name, flags in found.items()]
+
+
+def _values(args, options) -> dict:
+    """dest -> value of each of ``options``: as given on the command line, else its default
+    (left out when that is None: the callee's own default holds)."""
+    return {o.dest: o.value(args) for o in options if o.value(args) is not None}
 
 
 def _describe(cls, width: int = 96) -> str:
@@ -72,8 +122,8 @@ def _describe(cls, width: int = 96) -> str:
 
 
 def _models() -> dict:
-    """name -> one line: every GAN family of tinygan.models.FAMILIES, every VAE of
-    tinygan.models.VAE_FAMILIES, then the classifier."""
+    """name -> one line: every family of the registry (tinygan.models.registry), of every
+    kind, in registration order, then the classifier."""
     return {**{name: _describe(cls) for name, cls in _families().items()}, **CLASSIFIER}
 
 
@@ -95,42 +145,33 @@ def _train(args) -> int:
                                   progress=not args.quiet)
         print(json.dumps(result))
         return 0
-    if args.model not in _families():
+    from .models.registry import REGISTRY
+    from .train.kinds import kind_of
+    if args.model not in REGISTRY:
         raise UsageError(f"unknown model {args.model!r}; known: {', '.join(_models())}")
-    vae = _is_vae(args.model)
-    wrong = [flag for flag, dest in (GAN_FLAGS if vae else VAE_FLAGS + (("--lr", "lr"),))
-             if getattr(args, dest) is not None]
+    try:
+        kind = kind_of(REGISTRY[args.model])
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    wrong = _foreign(args, kind)
     if wrong:
-        if vae:
-            hint = f"{', '.join(wrong)} {'is a GAN option' if len(wrong) == 1 else 'are GAN options'}" \
-                   "; a VAE takes --lr"
-        else:
-            hint = f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for the VAEs (--lr " \
-                   "also for the classifier); a GAN takes --lr-g and --lr-d"
-        raise UsageError(f"{args.model} is a {'VAE' if vae else 'GAN'}: {hint}")
+        parts = [f"{', '.join(flags)} {owner.owns(len(flags))}" for owner, flags in wrong]
+        takes = ", ".join(kind.flags()) or "no options of its own"
+        raise UsageError(f"{args.model} is {kind.a()}: {'; '.join(parts)}; {kind.a()} takes {takes}")
     _writable_folder(out, "--out")
     _check_device(args.device)
     common = dict(dataset=args.dataset, out=out, epochs=args.epochs, batch_size=args.batch_size,
                   seed=args.seed if args.seed is not None else 0, device=args.device,
                   resume=args.resume, force=args.force, ema=args.ema, progress=not args.quiet,
                   max_steps=args.max_steps)
-    if vae:
-        from .train.vae import train_vae
-        result = train_vae(args.model, lr=args.lr, latent_dim=args.latent_dim,
-                           likelihood=args.likelihood, beta=args.beta, capacity=args.capacity,
-                           capacity_steps=args.capacity_steps, gamma=args.gamma, **common)
-    else:
-        from .train.gan import train_gan
-        result = train_gan(args.model, lr_g=args.lr_g, lr_d=args.lr_d, n_critic=args.n_critic,
-                           **common)
+    result = kind.train(args.model, **common, **_values(args, kind.options))
     print(json.dumps(result))
     if not args.quiet and result.get("samples"):
         run = result["run"]
         print(f"samples: {run}/samples.png (every epoch's grid: {run}/samples/)\n"
               f"losses:  {result['losses']}")
-        if vae:
-            print(f"pictures: {run}/reconstructions.png, {run}/interpolation.png "
-                  "(and latent_scatter.png for --latent-dim 2, traversals.png for beta_vae)")
+        if kind.pictures:
+            print(f"pictures: {kind.pictures.format(run=run)}")
     return 0
 
 
@@ -149,20 +190,24 @@ def _sample(args) -> int:
 
 
 def _eval(args) -> int:
+    from .models.registry import REGISTRY
+    from .train.evaluate import evaluate_run
+    from .train.kinds import kind_of
     from .train.loop import run_config
     _check_device(args.device)
-    if _is_vae(run_config(args.run).get("model")):
-        from .train.evaluate import evaluate_vae_run
-        from .train.vae import IWAE_K
-        result = evaluate_vae_run(args.run, n=args.n, seed=args.seed, device=args.device,
-                                  iwae_k=args.iwae_k if args.iwae_k is not None else IWAE_K,
-                                  reference=not args.json)
-    else:
-        if args.iwae_k is not None:
-            raise UsageError("--iwae-k is for VAE runs (a GAN has no likelihood to bound)")
-        from .train.evaluate import evaluate_run
-        result = evaluate_run(args.run, n=args.n, seed=args.seed, device=args.device,
-                              reference=not args.json)
+    model = run_config(args.run).get("model")
+    # A run of a model this tinygan doesn't know: evaluate_run's loading says so.
+    kind = kind_of(REGISTRY[model]) if model in REGISTRY else None
+    wrong = [] if kind is None else _foreign(args, kind, evaluation=True)
+    if wrong:
+        owner, flags = wrong[0]
+        raise UsageError(f"{', '.join(flags)} {'is' if len(flags) == 1 else 'are'} for "
+                         f"{owner.title} runs; {args.run} is {kind.a()} run ({model}), "
+                         f"which takes {', '.join(kind.flags(True)) or 'none of them'}")
+    evaluate = evaluate_run if kind is None else kind.evaluate
+    result = evaluate(args.run, n=args.n, seed=args.seed, device=args.device,
+                      reference=not args.json,
+                      **({} if kind is None else _values(args, kind.eval_options)))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -176,7 +221,7 @@ def _eval(args) -> int:
 
 
 def _export(args) -> int:
-    from .models.shipped import export_run
+    from .train.export import export_run
     path = _output_file(args.out, args.force)      # ends in .npz: how sample and eval know it
     result = export_run(args.run, path, float16=args.float16)
     print(f"wrote {result['path']}: {result['model']} "
@@ -261,38 +306,6 @@ def _output_file(text: str, force: bool) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------
-# argument types: out-of-range values are refused by the parser, before anything runs
-# ----------------------------------------------------------------------------
-def _whole(low: int):
-    """An argparse type: a whole number >= ``low``."""
-    def whole_number(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-    return whole_number
-
-
-def _real(low: float, high: float | None = None, low_included: bool = True):
-    """An argparse type: a finite number in [low, high) (or (low, high) without ``low_included``)."""
-    bounds = ("[" if low_included else "(") + f"{low:g}, " + ("inf)" if high is None else f"{high:g})")
-
-    def number(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not (math.isfinite(value) and (value >= low if low_included else value > low)
-                and (high is None or value < high)):
-            raise argparse.ArgumentTypeError(f"must be in {bounds}, got {text}")
-        return value
-    return number
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse with its errors in the commands' form: one line naming the command, the
     argument and what is wrong, and where to read more (argparse's own error prints the whole
@@ -311,6 +324,7 @@ def _list(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .train.options import real, whole
     p = _Parser(prog="tinygan", description="Train and sample generative models.")
     debug = dict(action="store_true", help="on a failure, show the Python traceback too "
                  "(as TINYGAN_DEBUG=1 does)")
@@ -319,9 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model and write its run folder")
     t.add_argument("model", help="one of: " + ", ".join(_models()))
     t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-    t.add_argument("--epochs", type=_whole(1))
-    t.add_argument("--batch-size", type=_whole(1))
-    t.add_argument("--seed", type=_whole(0))
+    t.add_argument("--epochs", type=whole(1))
+    t.add_argument("--batch-size", type=whole(1))
+    t.add_argument("--seed", type=whole(0))
     t.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     t.add_argument("--out", help="the run folder (default runs/MODEL-DATASET)")
     again = t.add_mutually_exclusive_group()
@@ -331,40 +345,24 @@ def build_parser() -> argparse.ArgumentParser:
                        "the pictures; nothing else)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     # Ranges of the options every model shares are the parser's to check (below, and --epochs
-    # and the like above); a VAE family checks its own options (--latent-dim, --beta, --capacity,
-    # --capacity-steps, --gamma) when it is built, before anything is written, in words of its own.
-    t.add_argument("--lr", type=_real(0, low_included=False), help="learning rate (classifier; VAEs, default 1e-3)")
-    t.add_argument("--lr-g", type=_real(0, low_included=False), help="generator learning rate (GANs; default the paper's)")
-    t.add_argument("--lr-d", type=_real(0, low_included=False), help="discriminator learning rate (GANs)")
-    t.add_argument("--n-critic", type=_whole(1), help="D steps per G step (GANs)")
-    t.add_argument("--ema", type=_real(0, 1), metavar="BETA",
+    # and the like above); the options of one kind are its own (tinygan/train/kinds.py).
+    t.add_argument("--ema", type=real(0, 1), metavar="BETA",
                    help="sample from an exponential moving average of the weights (a GAN's G, "
                    "a whole VAE), e.g. 0.999")
-    t.add_argument("--max-steps", type=_whole(1),
-                   help="stop after this many generator steps (GANs) or optimizer steps (VAEs)")
-    t.add_argument("--latent-dim", type=int,
-                   help="z's size (VAEs; default 20, cvae 10; 2 draws the latent scatter)")
-    t.add_argument("--likelihood", choices=["bernoulli", "gaussian"],
-                   help="the VAE decoder: bernoulli on dynamically binarized digits (default) or "
-                   "gaussian on grey levels in [0, 1] with a learned variance")
-    t.add_argument("--beta", type=float, help="the KL weight of the VAE objective (>= 0; default 1, "
-                   "4 for beta_vae)")
-    t.add_argument("--capacity", type=float, metavar="C_MAX",
-                   help="train on recon + gamma |KL - C| with C ramped from 0 to C_MAX nats "
-                   "(VAEs; Burgess et al. 2018)")
-    t.add_argument("--capacity-steps", type=int, help="steps of the capacity ramp (default 5000)")
-    t.add_argument("--gamma", type=float, help="the weight of |KL - C| (default 1000)")
+    t.add_argument("--max-steps", type=whole(1),
+                   help="stop after this many steps (a GAN's generator steps, a VAE's optimizer steps)")
+    _add_options(t)
     t.set_defaults(func=_train)
 
     shipped = ", ".join(_pretrained_lines())
     s = sub.add_parser("sample", help="draw samples from a trained GAN or VAE into an .npz file")
     s.add_argument("run", help=f"a run folder, a model shipped with tinygan ({shipped}) or "
                    "an .npz written by `tinygan export`")
-    s.add_argument("--n", type=_whole(1), default=64, help="how many samples")
+    s.add_argument("--n", type=whole(1), default=64, help="how many samples")
     s.add_argument("--out", required=True, help="the .npz file: images float32 (N, C, H, W) in "
                    "[-1, 1], labels int64 (N,) for conditional models")
     s.add_argument("--force", action="store_true", help="write over --out if it exists")
-    s.add_argument("--seed", type=_whole(0), default=0)
+    s.add_argument("--seed", type=whole(0), default=0)
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_sample)
 
@@ -372,11 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "for a VAE also -ELBO and the IWAE estimate in nats")
     e.add_argument("run", help=f"a run folder, a model shipped with tinygan ({shipped}) or "
                    "an .npz written by `tinygan export`")
-    e.add_argument("--n", type=_whole(1), default=10_000, help="how many samples (at least 128)")
+    e.add_argument("--n", type=whole(1), default=10_000, help="how many samples (at least 128)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--seed", type=_whole(0), default=0)
+    e.add_argument("--seed", type=whole(0), default=0)
     e.add_argument("--device", default="cpu")
-    e.add_argument("--iwae-k", type=int, help="importance samples of the IWAE bound (VAEs; default 100)")
+    _add_options(e, evaluation=True)
     e.set_defaults(func=_eval)
 
     x = sub.add_parser("export", help="write the weights a run samples with (a GAN's generator, "

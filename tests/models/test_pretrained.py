@@ -26,7 +26,8 @@ from tinygan.checkpoint import CheckpointError
 from tinygan.cli import main
 from tinygan.models import PRETRAINED, pretrained, pretrained_classifier, pretrained_names
 from tinygan.models.classifier import WEIGHTS
-from tinygan.models.shipped import export_run, load_pretrained
+from tinygan.models.shipped import load_pretrained
+from tinygan.train.export import export_run
 from tinygan.train import load_run, sample_run
 from tinygan.train.loop import build_family, class_noise, generate
 

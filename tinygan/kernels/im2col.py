@@ -115,6 +115,12 @@ class KeptCols:
     def __init__(self):
         self.cols = None          # the (batch slice, cols) pairs of conv, or None
 
+    @classmethod
+    def shared_by(cls, conv_runs: bool, weight_runs: bool) -> "KeptCols | None":
+        """The holder a ``conv`` of some x and a ``conv_weight`` of the same x share, when
+        both will run; None (nothing kept) when either will not."""
+        return cls() if conv_runs and weight_runs else None
+
     def take(self):
         """What is held (or None), leaving the holder empty."""
         cols, self.cols = self.cols, None

@@ -3,22 +3,42 @@
 The contract: registry.py
 -------------------------
 ``tinygan.models.registry.REGISTRY`` is the one table of every model tinygan trains:
-name -> ``Family(name, cls, kind, data_shape, num_classes, grid, recipe)``.  ``tinygan
-models``, ``train``, ``sample`` and ``eval`` (and tinygan/train/) read it and nothing else:
+name -> ``Family(name, cls, kind, data_shape, num_classes, grid, recipe, sampler)``.
+``tinygan models``, ``train``, ``sample`` and ``eval`` (and tinygan/train/) read it and
+nothing else:
 
-- ``kind``: ``"gan"`` (a ``GANFamily``, trained by tinygan/train/gan.py's Stepper) or
-  ``"vae"`` (a ``VAEFamily``, tinygan/train/vae.py; its ``tinygan eval`` adds the -ELBO and
-  IWAE bounds);
-- ``data_shape``: (C, H, W) of the images it draws and trains on;
+- ``kind``: the kind of training step that trains it, a key of
+  ``tinygan.train.kinds.KINDS``: ``"gan"`` (a ``GANFamily``, tinygan/train/gan.py's
+  Stepper) or ``"vae"`` (a ``VAEFamily``, tinygan/train/vae.py; its ``tinygan eval`` adds
+  the -ELBO and IWAE bounds).  The kind brings the training step, the command-line options
+  and the extra figures; the registry only names it (models do not import train/);
+- ``data_shape``: (C, H, W) of the images it draws and trains on (its class's
+  ``image_shape``); the trainers serve the data in this shape;
 - ``num_classes``: the classes of the labels its ``sample_noise`` draws (conditional models,
   InfoGAN's categorical code), 0 if none -- the sample grids give each class a row and the
   evaluations score the classes;
-- ``recipe``: its training defaults (epochs, batch size, optimizer, learning rates), the
-  class's ``defaults`` with the kind's epochs filled in where it names none;
-- ``grid``: sample grids are ``grid`` x ``grid``.
+- ``recipe``: its training defaults (batch size, optimizer, learning rates, epochs where
+  its paper names them): the class's ``defaults``;
+- ``grid``: sample grids are ``grid`` x ``grid``;
+- ``sampler``: the attribute holding the network that draws its samples (``"G"``; ``""``:
+  the whole model) -- what ``--ema`` averages and ``tinygan export`` ships.
 
-Adding a family is one model file (a ``GANFamily`` or ``VAEFamily`` subclass) and one
-``register(cls, kind, ...)`` line in registry.py.
+What a family must provide (its class): a Module with ``name``, ``image_shape``,
+``latent_dim``, ``sampler`` and ``defaults``; built as ``cls(**options)`` and, if it has
+options, ``options()`` returning them (a run's config.json keeps them, so ``sample`` and
+``eval`` rebuild the same model); ``sample_noise(n, device) -> (z, labels or None)`` and
+``generate(z, labels) -> (N, *image_shape)`` images in [-1, 1] -- what sampling, the
+pictures and the evaluations use -- and whatever its kind's Stepper calls (a GAN's
+``d_loss``, ``g_loss``, ``g_parameters``, ``d_parameters``, ``after_d_step``: base.py;
+a VAE's ``loss``, ``encode``, ``decode``...: vae.py).
+
+What a kind must provide is written in tinygan/train/kinds.py (``Kind``): its Stepper, its
+``train``, its options, its evaluation figures.
+
+Adding a family = one model file + one registry entry (``register(cls, kind, ...)`` in
+registry.py); adding a kind of training = one Stepper module + one Kind entry
+(tinygan/train/kinds.py).  tests/train/test_any_image_shape.py adds a family, and
+tests/train/test_new_kind.py a kind, as test fixtures.
 
 ``FAMILIES`` (the GANs) and ``VAE_FAMILIES`` (the VAEs) are name -> class tables of the
 families tinygan registers itself, one kind each, taken from the registry on import:

@@ -70,6 +70,7 @@ class GANFamily(nn.Module):
     # (C, H, W) its networks take and make.  Its registry entry's data_shape is this (the
     # registry reads it), so the trainer serves the data in the shape the model checks for.
     image_shape = (1, 28, 28)
+    sampler = "G"                # the network that draws samples (an --ema averages it; export ships it)
     # Training settings of the paper; the CLI may override lr_g, lr_d, batch_size.
     defaults = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1,
                     batch_size=64)

@@ -4,15 +4,21 @@ A ``Family`` entry says what the rest of tinygan needs to know about a model wit
 looking inside it:
 
 - ``cls``: the model class (a ``GANFamily`` or a ``VAEFamily``), built with ``cls(**options)``;
-- ``kind``: ``"gan"`` or ``"vae"`` -- which Stepper trains it (tinygan/train/gan.py,
-  tinygan/train/vae.py) and which extra figures ``tinygan eval`` adds;
+- ``kind``: the name of the kind of training step that trains it -- ``"gan"`` or ``"vae"``
+  today, a key of ``tinygan.train.kinds.KINDS`` (its Stepper, its command-line options, its
+  extra ``tinygan eval`` figures).  The registry does not check it against that table:
+  models do not import train/ (train builds on models); ``tinygan train`` does;
+- ``sampler``: the attribute of the model holding the network that draws its samples --
+  ``"G"`` for a GAN, ``""`` (the whole model) for a VAE: what an ``--ema`` averages and what
+  ``tinygan export`` ships; the class's ``sampler``;
 - ``data_shape``: the (C, H, W) of one image it draws and trains on: the class's
   ``image_shape`` (what its networks are built for and its ``d_loss`` checks), so the two
   can't disagree; the trainers serve the data in this shape (tinygan.data.to_shape);
 - ``num_classes``: how many classes the labels of its ``sample_noise`` take (a conditional
   model's data labels, InfoGAN's categorical code); 0 when it draws none;
-- ``recipe``: its training defaults -- epochs, batch size, optimizer, learning rates -- the
-  class's ``defaults`` (its paper's settings) with ``epochs`` filled in;
+- ``recipe``: its training defaults -- batch size, optimizer, learning rates, and epochs
+  where the paper names them -- the class's ``defaults`` (its paper's settings); what it
+  leaves out, its kind's trainer fills in (5 epochs for a GAN, 10 for a VAE);
 - ``grid``: the sample grids are ``grid`` x ``grid`` images, one row per class when it has
   classes.
 
@@ -29,10 +35,6 @@ from .infogan import InfoGAN
 from .vae import CVAE, VAE, BetaVAE, ConvVAE
 from .wgan import WGAN, WGANGP
 
-KINDS = ("gan", "vae")
-DEFAULT_EPOCHS = {"gan": 5, "vae": 10}     # when a family's defaults name no epochs
-
-
 @dataclass(frozen=True)
 class Family:
     """One trainable model: what it is and how tinygan trains, samples and evaluates it."""
@@ -44,6 +46,7 @@ class Family:
     num_classes: int = 0
     grid: int = 10
     recipe: dict = field(default_factory=dict)
+    sampler: str = ""
 
     def build(self, **options):
         """A fresh model with its constructor's ``options`` (a VAE's latent size...)."""
@@ -55,19 +58,23 @@ REGISTRY: dict = {}
 
 def make_family(cls, kind: str, data_shape=None, num_classes: int = 0, grid: int = 10,
                 name: str | None = None) -> Family:
-    """The entry of model class ``cls`` (its recipe: ``cls.defaults`` plus the kind's epochs).
+    """The entry of model class ``cls`` (its recipe: ``cls.defaults``; its sampler:
+    ``cls.sampler``, the whole model when it names none).
 
     ``data_shape`` (C, H, W) defaults to ``cls.image_shape``; one given must equal it (the
     model checks its batches against ``image_shape``, the trainer serves ``data_shape``).
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind of model {kind!r}; known: {', '.join(KINDS)}")
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise ValueError(f"{cls.__name__}: the kind of training must be a name such as 'gan' "
+                         f"or 'vae', got {kind!r}")
     own = tuple(getattr(cls, "image_shape", (1, 28, 28)))
     data_shape = own if data_shape is None else tuple(int(d) for d in data_shape)
     if data_shape != own:
         raise ValueError(f"{cls.__name__}: data_shape {data_shape} differs from its image_shape {own}")
-    recipe = {"epochs": DEFAULT_EPOCHS[kind], **dict(getattr(cls, "defaults", {}))}
-    return Family(name or cls.name, cls, kind, tuple(data_shape), int(num_classes), int(grid), recipe)
+    recipe = dict(getattr(cls, "defaults", {}))
+    sampler = str(getattr(cls, "sampler", ""))
+    return Family(name or cls.name, cls, kind, tuple(data_shape), int(num_classes), int(grid),
+                  recipe, sampler)
 
 
 def register(cls, kind: str, **entry) -> Family:
@@ -94,6 +101,13 @@ def entry_of(model) -> Family:
                    "(tinygan.models.registry.register)")
 
 
+def sampling_module(model):
+    """The module of a built model that draws its samples (its entry's ``sampler``): a GAN's
+    generator ``G``, a whole VAE."""
+    part = entry_of(model).sampler
+    return getattr(model, part) if part else model
+
+
 def classes_of(kind: str) -> dict:
     """name -> class of the registered families of ``kind``, in registration order."""
     return {name: f.cls for name, f in REGISTRY.items() if f.kind == kind}
@@ -111,4 +125,5 @@ register(ConvVAE, "vae")
 register(BetaVAE, "vae")
 register(CVAE, "vae", num_classes=CVAE.num_classes)
 
-__all__ = ["Family", "REGISTRY", "KINDS", "register", "make_family", "get", "entry_of", "classes_of"]
+__all__ = ["Family", "REGISTRY", "register", "make_family", "get", "entry_of", "sampling_module",
+           "classes_of"]

@@ -13,14 +13,14 @@ the path of a file ``tinygan export`` wrote from a run of your own)::
 ``tinygan/weights/README.md`` gives, for each file, the command that trained it, the
 command that exported it, how long that took and the quality it reaches.
 
-What a file holds (written by ``export_run``, read by ``load_pretrained``; an ordinary
+What a file holds (written by ``tinygan.train.export.export_run``, read by ``load_pretrained``; an ordinary
 tinygan checkpoint, so it is read with ``allow_pickle=False`` and checked like one):
 
-- ``model``, ``model_options``: what ``tinygan.train.loop.build_family`` needs to rebuild
+- ``model``, ``model_options``: what the registry entry's ``build`` needs to rebuild
   the family; ``config``: the run's config.json; ``source``: the checkpoint's file name,
   epoch, step, images seen and EMA beta (None when the run kept no EMA);
-- ``part``: which module the weights fill -- ``"G"`` for a GAN, ``""`` (the whole family)
-  for a VAE -- and ``weights``: that module's ``state_dict()``, the EMA's weights when the run
+- ``part``: which module the weights fill, the registry entry's ``sampler`` -- ``"G"`` for a
+  GAN, ``""`` (the whole family) for a VAE -- and ``weights``: that module's ``state_dict()``, the EMA's weights when the run
   kept one (what ``tinygan sample RUN`` would use), floating-point arrays in ``dtype``
   (float16 halves the file; they are loaded back as float32).
 
@@ -74,7 +74,7 @@ def model_file(run) -> Path | None:
     """The pretrained model file ``run`` names, or None when it names a run folder.
 
     ``"pretrained:NAME"`` is a shipped model (an unknown NAME raises); a path to an existing
-    ``.npz`` file is a file written by ``export_run`` (``tinygan export``); so is a path
+    ``.npz`` file is a file written by ``tinygan export`` (tinygan/train/export.py); so is a path
     ending in ``.npz`` that does not exist (loading it then says so).
     """
     name = pretrained_name(run)
@@ -106,7 +106,7 @@ def _refuse(path, why: str):
 
 
 def load_pretrained(path, device="cpu") -> tuple:
-    """``(family, config, info)`` from a file written by ``export_run``.
+    """``(family, config, info)`` from a file written by ``tinygan export``.
 
     ``family``: the rebuilt family on ``device``, in eval mode, its shipped part loaded
     strictly and in float32 (for a GAN, D keeps its random initialization: see the module
@@ -118,7 +118,7 @@ def load_pretrained(path, device="cpu") -> tuple:
     raises ``CheckpointError`` (a ValueError) with one line naming the file.
     """
     from .. import checkpoint, random              # noqa: PLC0415
-    from ..train.loop import build_family, ema_module   # noqa: PLC0415 - train imports models
+    from . import registry                          # noqa: PLC0415 - registry imports every model
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such pretrained model file")
@@ -136,18 +136,18 @@ def load_pretrained(path, device="cpu") -> tuple:
     # back, so that loading a model leaves the caller's random stream where it was.
     rng = random.get_rng_state()
     try:
-        family = build_family(model, **options)
+        family = registry.get(model).build(**options)
     except (KeyError, TypeError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         raise _refuse(path, f"can't build its family {model!r}: {message}") from None
     finally:
         random.set_rng_state(rng)
     part = state.get("part")
-    if part != _part_name(family):
+    if part != registry.entry_of(family).sampler:
         raise _refuse(path, f"its part {part!r} is not what a {model} ships "
-                            f"({_part_name(family)!r})")
+                            f"({registry.entry_of(family).sampler!r})")
     try:        # (load_state_dict casts float16 arrays to the float32 of the fresh family)
-        ema_module(family).load_state_dict(weights, strict=True)
+        registry.sampling_module(family).load_state_dict(weights, strict=True)
     except RuntimeError as exc:
         # load_state_dict lists every problem on its own line: one line here.
         problems = "; ".join(line.strip() for line in str(exc).splitlines()[1:])
@@ -170,53 +170,5 @@ def pretrained(name: str, device="cpu"):
     return load_pretrained(pretrained_path(name), device)[0]
 
 
-# ----------------------------------------------------------------------------
-# writing
-# ----------------------------------------------------------------------------
-def _part_name(family) -> str:
-    """The module a file ships, as its name in the family: ``"G"`` (a GAN), ``""`` (a VAE)."""
-    from ..train.loop import is_vae   # noqa: PLC0415
-    return "" if is_vae(family) else "G"
-
-
-def export_run(run, out, float16: bool = False) -> dict:
-    """Write the weights a run samples with to ``out``: a pretrained model file.
-
-    ``run``: a run folder; its latest checkpoint is read by ``tinygan.train.loop.load_run``
-    (which puts the EMA's weights in place when the run kept an EMA).  A GAN's generator is
-    written (weights and BatchNorm buffers), a VAE's whole model.  ``float16`` stores the
-    floating-point arrays in half precision (a finite float32 weight beyond float16's range
-    is refused rather than written as inf).  The file is written atomically.
-
-    Returns ``{"path", "model", "part", "dtype", "bytes", "parameters", "epoch", "step"}``.
-    """
-    from .. import checkpoint                 # noqa: PLC0415
-    from ..train.loop import ema_module, load_run   # noqa: PLC0415
-    family, cfg, state = load_run(run)
-    part = _part_name(family)
-    dtype = np.float16 if float16 else np.float32
-    weights, count = {}, 0
-    for key, t in ema_module(family).state_dict().items():
-        arr = np.asarray(t.data)
-        if arr.dtype.kind == "f":
-            small = arr.astype(dtype)
-            if not np.isfinite(small).all() and np.isfinite(arr).all():
-                raise ValueError(f"export: {key} has values beyond {np.dtype(dtype).name}'s range "
-                                 f"(largest {np.abs(arr).max():g}); export without float16")
-            arr = small
-        weights[key] = arr
-        count += arr.size
-    # A run's checkpoint holds its EMA's state; a re-exported shipped model only the beta.
-    beta = state["ema"]["beta"] if state.get("ema") is not None else state.get("ema_beta")
-    source = {"epoch": state.get("epoch"), "step": state.get("step"), "images": state.get("images"),
-              "ema_beta": None if beta is None else float(beta), "checkpoint": Path(state["path"]).name}
-    path = checkpoint.save(out, format=FORMAT, version=VERSION, model=cfg["model"],
-                           model_options=dict(cfg.get("model_options") or {}), part=part,
-                           dtype=np.dtype(dtype).name, weights=weights, config=cfg, source=source)
-    return {"path": str(path), "model": cfg["model"], "part": part, "dtype": np.dtype(dtype).name,
-            "bytes": path.stat().st_size, "parameters": int(count), "epoch": source["epoch"],
-            "step": source["step"]}
-
-
 __all__ = ["PRETRAINED", "PREFIX", "pretrained", "pretrained_names", "pretrained_name",
-           "pretrained_path", "model_file", "load_pretrained", "export_run"]
+           "pretrained_path", "model_file", "load_pretrained", "FORMAT", "VERSION"]

@@ -95,6 +95,7 @@ class VAEFamily(nn.Module):
     """
 
     kind = "vae"                 # what the trainer dispatches on (GANFamily has no kind: "gan")
+    sampler = ""                 # the whole model draws samples (an --ema averages it; export ships it)
     name = "vae"
     conditional = False          # True: encoder and decoder see the class labels (cvae)
     num_classes = 10

@@ -7,8 +7,6 @@ that the second derivative also flows through y.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend
 from ..kernels import elementwise
 from ..autograd import Function, Tensor, is_grad_enabled
@@ -17,6 +15,8 @@ from .reduce import _axes
 
 
 class Sigmoid(Function):
+    """y = sigmoid(x) = 1 / (1 + e^-x); dy/dx = y (1 - y), written with the output y."""
+
     def forward(self, x):
         xp = backend.get_array_module(x)
         # 1 / (1 + e^-x) overflows for very negative x; this form never does.
@@ -81,7 +81,10 @@ class LeakyReLU(Function):
 
 
 class Softplus(Function):
-    """log(1 + e^(beta x)) / beta; linear above ``threshold`` (as PyTorch), stable everywhere."""
+    """y = log(1 + e^(beta x)) / beta; dy/dx = sigmoid(beta x).
+
+    Above ``threshold`` (beta x > threshold) y = x and dy/dx = 1, as PyTorch's softplus.
+    """
 
     def __init__(self, beta: float, threshold: float):
         self.beta, self.threshold = beta, threshold
@@ -89,18 +92,13 @@ class Softplus(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         bx = x * self.beta if self.beta != 1.0 else x
-        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z.  One temporary,
-        # updated in place: softplus runs on every logit of a Bernoulli decoder each step.
-        t = xp.abs(bx, out=xp.empty_like(bx))      # (out=: stays an array for 0-d inputs)
-        xp.negative(t, out=t)
-        xp.exp(t, out=t)
-        xp.log1p(t, out=t)
-        xp.add(t, xp.maximum(bx, 0), out=t)
+        # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): e^-|z| <= 1, so no overflow for large z.
+        y = xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))
         if self.beta != 1.0:
-            xp.divide(t, self.beta, out=t)
+            y = y / self.beta
         if self.threshold != float("inf"):       # PyTorch's linear shortcut above the threshold
-            t = xp.where(bx > self.threshold, x, t)
-        return t.astype(x.dtype, copy=False)
+            y = xp.where(bx > self.threshold, x, y)
+        return xp.asarray(y, dtype=x.dtype)      # (an array, also for a 0-d x)
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -111,6 +109,11 @@ class Softplus(Function):
 
 
 class Softmax(Function):
+    """y = e^x / sum e^x along ``axis`` (shape kept; x - max x first, so no overflow).
+
+    Its Jacobian-vector product: dL/dx = y * (gy - sum(gy * y)) along the axis.
+    """
+
     def __init__(self, axis: int):
         self.axis = axis
 
@@ -125,6 +128,11 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    """y = x - log sum e^x along ``axis`` (computed as z - log sum e^z with z = x - max x).
+
+    dL/dx = gy - softmax(x) * sum(gy) along the axis, with softmax(x) = e^y.
+    """
+
     def __init__(self, axis: int):
         self.axis = axis
 

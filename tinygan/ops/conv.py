@@ -1,7 +1,7 @@
 """2-D convolution and transposed convolution, differentiable to any order.
 
-The arithmetic -- im2col + one GEMM per chunk of the batch -- lives in
-``im2col.py``.  This file is about derivatives.
+The arithmetic -- im2col + GEMM -- lives in kernels/im2col.py (beside its plain
+twin in kernels/reference.py).  This file is about derivatives.
 
 The three linear maps of a convolution are three Functions, and each one's
 backward is made of the other two, which is what makes every derivative
@@ -17,11 +17,10 @@ weight read as (C_in, C_out/g, kh, kw), exactly as in PyTorch.  col2im, the
 adjoint of im2col, adds the kh*kw strided slices back; it never uses np.add.at.
 
 Saving work, not exactness: y = conv(x, w) and gw = conv_weight(x, gy) both
-multiply by the patch matrix of x.  When the weight gradient will be wanted,
-Conv2d gives its forward an ``im2col.KeptCols`` holder, and hands it to the
-Conv2dWeight it creates in backward; whether anything is kept, and how it is
-used once and dropped, is the kernels' business (``im2col.conv_keeping``,
-``im2col.conv_weight_kept``).  Conv2dWeight is still an ordinary Function of
+multiply by the patch matrix of x.  When both will run, the two Functions are
+given one ``im2col.KeptCols`` holder (``KeptCols.shared_by``; None otherwise):
+whether anything is kept in it, and how it is used once and dropped, is the
+kernels' business (``im2col.conv_keeping``, ``im2col.conv_weight_kept``).  Conv2dWeight is still an ordinary Function of
 (x, gy) with its own backward, so every derivative is unchanged.
 """
 from __future__ import annotations
@@ -43,12 +42,11 @@ class Conv2d(Function):
     forward: im2col + GEMM.  backward: gx = the transposed convolution of gy,
     gw = the weight gradient, each itself a Function (so derivatives of any order).
 
-    ``keep``: the weight gradient will be wanted, so the forward's patch matrix
-    may be kept for it (``self.kept``, an ``im2col.KeptCols``).
+    ``kept``: the ``im2col.KeptCols`` this x's weight gradient will read, or None.
     """
 
-    def __init__(self, geo: Geometry, keep: bool = False):
-        self.geo, self.kept = geo, (KeptCols() if keep else None)
+    def __init__(self, geo: Geometry, kept: KeptCols | None = None):
+        self.geo, self.kept = geo, kept
 
     @property
     def saved(self):
@@ -62,7 +60,6 @@ class Conv2d(Function):
         x, w = self.inputs
         gx = Conv2dInput(self.geo)(gy, w) if self.needs_input_grad[0] else None
         gw = Conv2dWeight(self.geo, w.shape, self.kept)(x, gy) if self.needs_input_grad[1] else None
-        self.kept = None
         return gx, gw
 
     def _release(self) -> None:
@@ -85,13 +82,9 @@ class Conv2dInput(Function):
 
     def backward(self, g):
         gy, w = self.inputs
-        if not self.needs_input_grad[0]:
-            return None, Conv2dWeight(self.geo, w.shape)(g, gy)
-        # d/dgy = conv(g, w) and d/dw = conv_weight(g, gy) both multiply by the cols of g
-        conv_g = Conv2d(self.geo, keep=self.needs_input_grad[1])
-        ggy = conv_g(g, w)
-        gw = Conv2dWeight(self.geo, w.shape, conv_g.kept)(g, gy) if self.needs_input_grad[1] else None
-        conv_g.kept = None
+        kept = KeptCols.shared_by(*self.needs_input_grad)      # both read the cols of g
+        ggy = Conv2d(self.geo, kept)(g, w) if self.needs_input_grad[0] else None
+        gw = Conv2dWeight(self.geo, w.shape, kept)(g, gy) if self.needs_input_grad[1] else None
         return ggy, gw
 
 
@@ -134,6 +127,8 @@ def _check(op: str, x: Tensor, w: Tensor, in_ch: int, groups: int):
 
 class AddBias(Function):
     """y + bias[c] on every channel c (axis 1) of a convolution's output, written into y.
+
+    d/dy = 1 (the gradient passes through); dL/dbias[c] = sum of gy over all but axis 1.
 
     y is the array the convolution has just made: nothing else holds it, and neither
     backward reads it (the convolution's needs x and w, this one nothing), so adding in
@@ -194,8 +189,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         raise ValueError(f"conv2d: the kernel ({kh}, {kw}) with dilation {d} is larger than the "
                          f"padded input ({H + 2 * p[0]}, {W + 2 * p[1]})")
     geo = Geometry(x.shape, w.shape, s, p, d, groups, (Ho, Wo))
-    keep = is_grad_enabled() and w.requires_grad      # the weight gradient will want x's cols
-    return _add_bias(Conv2d(geo, keep)(x, w), bias, "conv2d")
+    kept = KeptCols.shared_by(True, is_grad_enabled() and w.requires_grad)   # w's gradient reads x's cols
+    return _add_bias(Conv2d(geo, kept)(x, w), bias, "conv2d")
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,

@@ -13,6 +13,8 @@ from ..autograd import Function, Tensor
 
 
 class Cast(Function):
+    """y = x in another dtype; the gradient is cast back to x's dtype (dy/dx = 1)."""
+
     def __init__(self, dtype):
         self.dtype = dtype
 
@@ -24,6 +26,8 @@ class Cast(Function):
 
 
 class ToDevice(Function):
+    """y = x on another device; the gradient is moved back to x's device (dy/dx = 1)."""
+
     def __init__(self, device):
         self.device = device
 
@@ -36,6 +40,8 @@ class ToDevice(Function):
 
 
 class Clone(Function):
+    """y = a copy of x; dy/dx = 1."""
+
     def forward(self, x):
         return x.copy()
 

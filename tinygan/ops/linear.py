@@ -18,6 +18,8 @@ from .shape import transpose
 class Linear(Function):
     """y = x @ w^T: x (*, in), w (out, in) -> y (*, out), without a transposed copy of w.
 
+    dL/dx = gy @ w and dL/dw = gy^T x (summed over the leading dims).
+
     One Function rather than ``matmul(x, transpose(w))`` for the weight gradient's sake:
     through the transpose, d/dw arrives as the transpose *view* of x^T gy, which the
     leaf must copy; here it is gy^T x, computed straight into w's (out, in) layout.
@@ -64,7 +66,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 class Embedding(Function):
-    """y[...] = weight[index[...]]: index (*) int, weight (num_embeddings, dim) -> y (*, dim)."""
+    """y[...] = weight[index[...]]: index (*) int, weight (num_embeddings, dim) -> y (*, dim).
+
+    A gather of rows; dL/dweight scatters gy back to the rows read (``EmbeddingBackward``).
+    """
 
     def __init__(self, index, padding_idx):
         self.index, self.padding_idx = index, padding_idx

@@ -108,6 +108,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """y = a / b; dy/da = 1 / b, dy/db = -a / b^2, summed back over broadcast axes."""
+
     def forward(self, a, b):
         return a / b
 
@@ -119,6 +121,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    """y = -x; dy/dx = -1."""
+
     def forward(self, x):
         return -x
 
@@ -258,6 +262,8 @@ def rpow(x: Tensor, base) -> Tensor:
 
 # -- unary math --------------------------------------------------------------------
 class Exp(Function):
+    """y = e^x; dy/dx = e^x = y (the output is reused)."""
+
     def forward(self, x):
         return backend.get_array_module(x).exp(x)
 
@@ -266,6 +272,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """y = log x (natural); dy/dx = 1 / x."""
+
     def forward(self, x):
         return backend.get_array_module(x).log(x)
 
@@ -274,6 +282,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """y = sqrt(x); dy/dx = 1 / (2 sqrt(x)) = 1 / (2 y)."""
+
     def forward(self, x):
         return backend.get_array_module(x).sqrt(x)
 
@@ -282,6 +292,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    """y = |x|; dy/dx = sign(x), 0 at 0 (as PyTorch)."""
+
     def forward(self, x):
         return backend.get_array_module(x).abs(x)
 
@@ -290,6 +302,8 @@ class Abs(Function):
 
 
 class Sin(Function):
+    """y = sin x; dy/dx = cos x."""
+
     def forward(self, x):
         return backend.get_array_module(x).sin(x)
 
@@ -298,6 +312,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    """y = cos x; dy/dx = -sin x."""
+
     def forward(self, x):
         return backend.get_array_module(x).cos(x)
 
@@ -306,6 +322,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    """y = tanh x; dy/dx = 1 - tanh^2 x = 1 - y^2."""
+
     def forward(self, x):
         return backend.get_array_module(x).tanh(x)
 
@@ -349,6 +367,9 @@ def tanh(x: Tensor) -> Tensor:
 
 # -- piecewise: clamp, maximum, minimum, where --------------------------------------------
 class Clamp(Function):
+    """y = min(max(x, lo), hi) (either bound may be None); dy/dx = 1 where lo <= x <= hi,
+    else 0 -- a constant mask, as PyTorch's (module docstring)."""
+
     def __init__(self, lo, hi):
         self.lo, self.hi = lo, hi
 
@@ -371,7 +392,8 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - the PyTorch 
 
 
 class Maximum(Function):
-    """Elementwise max; at ties each input gets half the gradient (as PyTorch).
+    """y = max(a, b) elementwise; dy/da = 1 where a > b, dy/db = 1 where b > a, and at ties
+    each input gets half the gradient (as PyTorch).
 
     The weights are constant masks, as PyTorch's (see the module docstring).
     """
@@ -387,6 +409,9 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    """y = min(a, b) elementwise; dy/da = 1 where a < b, dy/db = 1 where b < a, and half
+    each at ties (as PyTorch); constant masks, as for ``Maximum``."""
+
     def forward(self, a, b):
         return backend.get_array_module(a).minimum(a, b)
 
@@ -406,7 +431,8 @@ def minimum(a, b) -> Tensor:
 
 
 class Where(Function):
-    """The gradient goes to ``a`` where the condition holds, else to ``b``: a constant mask.
+    """y = a where the condition holds, else b; dy/da = the condition (a constant 0/1 mask),
+    dy/db = 1 - the condition: the gradient goes to ``a`` where it holds, else to ``b``.
 
     The condition is given, not computed from a or b here, so nothing of the inputs is in
     the gradient's graph -- as in PyTorch, whose second ``grad`` of it raises.

@@ -131,7 +131,10 @@ def _avg_divisor(g: _Geometry, count_include_pad: bool, divisor_override, xp, dt
 
 
 class AvgPool2d(Function):
-    """y = S(x) / D: window sums divided by the per-window divisor D (H_out, W_out)."""
+    """y = S(x) / D: window sums divided by the per-window divisor D (H_out, W_out).
+
+    Linear in x, so dL/dx is the adjoint S^T(gy / D) (``AvgPool2dBackward``).
+    """
 
     def __init__(self, geometry: _Geometry, divisor):
         self.g, self.divisor = geometry, divisor
@@ -232,7 +235,11 @@ def _window_max(x, g: _Geometry):
 
 
 class MaxPool2d(Function):
-    """y = the maximum of each window; ``self.index`` remembers where each one came from."""
+    """y = the maximum of each window; ``self.index`` remembers where each one came from.
+
+    dy/dx = 1 at each window's maximum, 0 elsewhere: the backward scatters gy to the
+    positions in ``index`` (``_PlaneScatter``), adding up where windows overlap.
+    """
 
     def __init__(self, geometry: _Geometry):
         self.g = geometry
@@ -302,9 +309,9 @@ class MaxPoolBlocks(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         cells = _block_cells(x, self.kernel)
-        y = cells[0].copy()
+        y = cells[0].copy()                   # a fresh array, even for 1 x 1 blocks
         for c in cells[1:]:
-            xp.maximum(y, c, out=y)
+            y = xp.maximum(y, c)              # the running maximum over the block's cells
         taken = xp.zeros(y.shape, dtype=bool)
         self.masks = []
         for c in cells:                       # row-major order: the first maximum wins
@@ -337,7 +344,7 @@ class _BlockSpread(Function):
         (kh, kw), (n, c, ho, wo) = self.kernel, gy.shape
         gx = xp.empty((n, c, ho * kh, wo * kw), dtype=gy.dtype)
         for cell, mask in zip(_block_cells(gx, self.kernel), self.masks):
-            xp.multiply(gy, mask, out=cell)
+            cell[...] = gy * mask             # every cell of gx is written: the blocks tile it
         return gx
 
     def backward(self, ggx):

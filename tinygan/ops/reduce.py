@@ -43,6 +43,8 @@ def _spread(gy: Tensor, shape: tuple, axes: tuple) -> Tensor:
 
 
 class Sum(Function):
+    """y = sum of x over ``axes``; dy/dx = 1: the gradient is gy broadcast back over them."""
+
     def __init__(self, axes: tuple, keepdim: bool):
         self.axes, self.keepdim = axes, keepdim
 
@@ -54,6 +56,9 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """y = sum of x over ``axes`` / n (n: the number of elements summed); dy/dx = 1 / n,
+    so the gradient is gy / n broadcast back over them."""
+
     def __init__(self, axes: tuple, keepdim: bool):
         self.axes, self.keepdim = axes, keepdim
 
@@ -69,7 +74,8 @@ class Mean(Function):
 
 
 class _Extreme(Function):
-    """max / min over axes.  The gradient goes to the extreme element(s).
+    """y = max (or min) of x over axes; dy/dx = 1 at the extreme element, 0 elsewhere: the
+    gradient goes to the extreme element(s).
 
     Ties share it equally (``amax``, full ``max()``), unless ``index`` is given: the arg-max
     along the one reduced axis (keepdim shape), which alone gets the gradient -- as PyTorch's
@@ -99,15 +105,20 @@ class _Extreme(Function):
 
 
 class Max(_Extreme):
+    """y = max of x over axes (see ``_Extreme`` for the gradient)."""
+
     fn = "max"
 
 
 class Min(_Extreme):
+    """y = min of x over axes (see ``_Extreme`` for the gradient)."""
+
     fn = "min"
 
 
 class LogSumExp(Function):
-    """log sum exp x, computed as m + log sum exp(x - m) with m = max x, so it never overflows."""
+    """y = log sum exp x over axes, computed as m + log sum exp(x - m) with m = max x, so it
+    never overflows; dy/dx = softmax(x) = exp(x - y)."""
 
     def __init__(self, axes: tuple, keepdim: bool):
         self.axes, self.keepdim = axes, keepdim

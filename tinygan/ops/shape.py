@@ -26,6 +26,8 @@ def _normalize_dim(dim: int, ndim: int, op: str) -> int:
 
 # -- reshape ------------------------------------------------------------------
 class Reshape(Function):
+    """y = x's elements in C order in a new shape; the gradient is gy reshaped back."""
+
     def __init__(self, shape: tuple):
         self.shape = shape
 
@@ -109,6 +111,9 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 # -- permute ------------------------------------------------------------------
 class Permute(Function):
+    """y = x with its axes reordered (y's axis i is x's axis ``axes[i]``); the gradient is gy
+    permuted by the inverse permutation."""
+
     def __init__(self, axes: tuple):
         self.axes = axes
 
@@ -147,6 +152,9 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 
 # -- broadcasting -----------------------------------------------------------------
 class BroadcastTo(Function):
+    """y = x repeated along the axes broadcast to ``shape``; its adjoint sums the gradient back
+    (``SumTo``)."""
+
     def __init__(self, shape: tuple):
         self.shape = shape
 
@@ -160,7 +168,8 @@ class BroadcastTo(Function):
 
 
 class SumTo(Function):
-    """Sum a broadcast result back to ``shape``: the adjoint of broadcasting."""
+    """y = x summed over the axes broadcasting added or stretched, down to ``shape``: the
+    adjoint of broadcasting, so its gradient is gy broadcast back (``BroadcastTo``)."""
 
     def __init__(self, shape: tuple):
         self.shape = shape
@@ -247,7 +256,10 @@ def _convert_index(index, xp):
 
 
 class Index(Function):
-    """``x[index]`` for any NumPy index: ints, slices, integer arrays, boolean masks."""
+    """y = ``x[index]`` for any NumPy index: ints, slices, integer arrays, boolean masks.
+
+    A gather; its adjoint scatters gy back to the positions read (``IndexBackward``).
+    """
 
     def __init__(self, index):
         self.index = index
@@ -264,7 +276,8 @@ class Index(Function):
 
 
 class IndexBackward(Function):
-    """Scatter ``gy`` into zeros of the input's shape; repeated indices add up."""
+    """gx = ``gy`` scattered into zeros of the input's shape, repeated indices adding up: the
+    adjoint of ``Index``, whose own adjoint is the gather ``ggx[index]``."""
 
     def __init__(self, index, shape: tuple):
         self.index, self.shape = index, shape
@@ -289,6 +302,8 @@ def getitem(x: Tensor, index) -> Tensor:
 
 # -- joining and splitting -------------------------------------------------------------
 class Cat(Function):
+    """y = the inputs joined along ``dim``; each input's gradient is its slice of gy."""
+
     def __init__(self, dim: int):
         self.dim = dim
 
@@ -369,6 +384,8 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 # -- padding ------------------------------------------------------------------------
 class ConstantPad(Function):
+    """y = x with ``widths`` of ``value`` around it; the gradient is gy's slice where x lies."""
+
     def __init__(self, widths: tuple, value: float):
         self.widths, self.value = widths, value
 

@@ -5,8 +5,8 @@ if it kept one): the FID against the real test images and the classifier score
 (tinygan.metrics), and, for a family whose registry entry has classes, how often the frozen
 classifier sees the class the samples were drawn for (``label_accuracy``: a conditional
 model's labels) or the best one-to-one match of codes to classes (``code_accuracy``:
-InfoGAN's categorical code).  A kind adds its own figures through ``KIND_FIGURES`` (a VAE:
-its -ELBO and IWAE bounds, tinygan/train/vae.py).
+InfoGAN's categorical code).  A kind adds its own figures through its ``figures`` in
+tinygan/train/kinds.py (a VAE: its -ELBO and IWAE bounds, tinygan/train/vae.py).
 """
 from __future__ import annotations
 
@@ -17,10 +17,6 @@ from .loop import (EVAL_BYTES_PER_SAMPLE, check_sample_memory, class_noise, fami
                    is_pretrained, load_run, num_classes)
 from .run import Run
 from .settings import FAST_EVAL_IMAGES, fast_mode
-
-# kind -> its own figures: ``figures(family, cfg, device, **options) -> dict`` (none for a GAN)
-KIND_FIGURES = {"vae": vae.evaluation_figures}
-
 
 def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifier=None,
                  log: bool = True, reference: bool = False, **options) -> dict:
@@ -36,11 +32,13 @@ def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifie
     ``n`` training images against the test set, classifier score of the test images).
     """
     from .. import metrics
+    from .kinds import KINDS        # (kinds.py imports this module: the table is read on use)
     if n < metrics.FEATURE_DIM:
         metrics._check_enough(n, metrics.FEATURE_DIM)        # the error names both numbers
     family, cfg, state = load_run(folder, device)
     check_sample_memory(family, n, extra_per_sample=EVAL_BYTES_PER_SAMPLE)
-    figures = KIND_FIGURES.get(family_entry(family).kind)
+    kind = KINDS.get(family_entry(family).kind)
+    figures = None if kind is None else kind.figures
     dataset = cfg["dataset"]
     clf = classifier if classifier is not None else metrics.load_classifier(dataset)
     test = metrics.real_images(dataset, train=False, n=FAST_EVAL_IMAGES if fast_mode() else None)
@@ -82,4 +80,4 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = vae.IWAE_K, seed: in
                         reference=reference, iwae_k=iwae_k)
 
 
-__all__ = ["evaluate_run", "evaluate_vae_run", "KIND_FIGURES"]
+__all__ = ["evaluate_run", "evaluate_vae_run"]

@@ -46,6 +46,9 @@ from .run import Run
 from .settings import FAST_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
 
 
+EPOCHS = 5          # when the family's recipe names none
+
+
 class GANStepper(Stepper):
     """A D (critic) step on every real batch; a G step after every ``n_critic``-th D step."""
 
@@ -130,14 +133,15 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     """
     entry = registry.REGISTRY.get(model_name)
     if entry is not None and entry.kind != "gan":
-        raise ValueError(f"train_gan: {model_name!r} is a VAE; train it with "
-                         "tinygan.train.vae.train_vae (or the command tinygan train)")
+        raise ValueError(f"train_gan: {model_name!r} is a {entry.kind.upper()}; train it with "
+                         f"tinygan.train.kinds.KINDS[{entry.kind!r}].train (or the command "
+                         "tinygan train)")
     random.manual_seed(seed)
     dev = str(backend.device(device or "cpu"))
     family = build_family(model_name).to(dev)
     d = dict(family_entry(family).recipe)
     fast = fast_mode()
-    counts = dict(epochs=epochs if epochs is not None else d["epochs"],
+    counts = dict(epochs=epochs if epochs is not None else d.get("epochs", EPOCHS),
                   batch_size=batch_size if batch_size is not None else d.get("batch_size", 64),
                   n_critic=n_critic if n_critic is not None else d.get("n_critic", 1))
     check_settings(**counts, max_steps=max_steps, ema=ema)

@@ -1,4 +1,5 @@
-"""The training loop every family shares: GANs (train/gan.py) and VAEs (train/vae.py).
+"""The training loop every family shares, of every kind (tinygan/train/kinds.py: GANs in
+train/gan.py, VAEs in train/vae.py).
 
 What differs between kinds of model is a ``Stepper`` -- its optimizers and what one
 update does (a GAN: a D step, and every ``n_critic``-th time a G step; a VAE: one step on
@@ -72,8 +73,10 @@ def is_vae(family_or_class) -> bool:
 
 
 def ema_module(family):
-    """The part of a family an EMA averages: a GAN's generator ``G``, a whole VAE."""
-    return family if is_vae(family) else family.G
+    """The part of a family an EMA averages, the one that draws its samples (its registry
+    entry's ``sampler``): a GAN's generator ``G``, a whole VAE."""
+    from ..models import registry
+    return registry.sampling_module(family)
 
 
 def check_settings(ema: float | None = None, **counts) -> None:

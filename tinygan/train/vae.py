@@ -52,6 +52,7 @@ from .loop import Stepper, build_family, check_settings, family_entry, fit, fixe
 from .run import Run
 from .settings import FAST_EVAL_IMAGES, FAST_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
 
+EPOCHS = 10                   # when the family's recipe names none
 FAST_TEST_IMAGES = 500        # TINYGAN_FAST=1: draw pictures / the per-epoch test -ELBO from this many
 TEST_BINARIZATION_SEED = 0    # the fixed binarization of the test set (numpy PCG64 seed)
 EPS_SEED = 1                  # the noise of the per-epoch test -ELBO
@@ -311,7 +312,7 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     family = build_family(model_name, **options).to(dev)
     d = dict(entry.recipe)
     fast = fast_mode()
-    counts = dict(epochs=epochs if epochs is not None else d["epochs"],
+    counts = dict(epochs=epochs if epochs is not None else d.get("epochs", EPOCHS),
                   batch_size=batch_size if batch_size is not None else d.get("batch_size", 128))
     check_settings(**counts, max_steps=max_steps, ema=ema)
     cfg = dict(model=model_name, dataset=dataset, seed=int(seed), device=dev, fast=fast,

@@ -1,0 +1,126 @@
+"""The kinds of training step, in one table: ``KINDS``, name -> ``Kind``.
+
+A model family's registry entry (tinygan/models/registry.py) names its kind; the kind says how
+such a family is trained and scored.  ``tinygan train`` / ``tinygan eval`` (tinygan/cli.py)
+read this table and nothing kind-specific: the options they accept are the union of the
+kinds' ``options`` (and ``eval_options``), an option of another kind is refused with the kind
+it belongs to named, and a run is trained with ``KINDS[entry.kind].train(...)`` and evaluated
+with ``KINDS[entry.kind].evaluate(...)``.
+
+A ``Kind`` provides:
+
+- ``name``: the key the registry entries use (``"gan"``); ``title``: how messages name one
+  (``"GAN"``: "tiny is a GAN: ...");
+- ``stepper``: its ``tinygan.train.loop.Stepper`` subclass -- its optimizers and what one
+  update does on a real batch (the loop around it is shared: run folder, logs, checkpoints,
+  bit-exact resume, the NaN stop, Ctrl-C, the EMA);
+- ``train``: ``train(model_name, *, dataset, out, epochs, batch_size, seed, device, resume,
+  force, ema, progress, max_steps, **options) -> dict`` -- builds the family, its data, its
+  Stepper and the Run, and calls ``tinygan.train.loop.fit``; ``options``: the command-line
+  ``Option`` rows of its own, passed to ``train`` by their ``dest`` (None: not given);
+- ``evaluate``: ``evaluate(run, n, seed, device, reference, **eval_options) -> dict``
+  (default ``tinygan.train.evaluate.evaluate_run``) and ``eval_options``: ``tinygan eval``'s
+  options of its own; ``figures``: ``figures(family, cfg, device, **eval_options) -> dict``,
+  the values ``evaluate_run`` adds to FID and the classifier score for this kind (None: none);
+- ``pictures``: the pictures its runs add to the run folder, for the line ``tinygan train``
+  prints at the end (``{run}`` is the run folder; "" if none);
+- ``belongs``: how a message says that options are this kind's -- ``(one, several)``, e.g.
+  ``("is a GAN option", "are GAN options")`` -- default "is/are for the GANs".
+
+Adding a kind of training is one Stepper module (its Stepper and its ``train``) and one
+``KINDS`` entry (``register``); tests/train/test_new_kind.py adds one as a fixture.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import gan, vae
+from .evaluate import evaluate_run, evaluate_vae_run
+from .options import Option, real, whole
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of training step: its Stepper, its trainer, its options and figures."""
+
+    name: str
+    title: str
+    stepper: type
+    train: Callable
+    options: tuple = ()
+    evaluate: Callable = evaluate_run
+    eval_options: tuple = ()
+    figures: Callable | None = None
+    pictures: str = ""
+    belongs: tuple = ()
+
+    def a(self) -> str:
+        """``"a GAN"``, ``"an autoencoder"``: one of this kind, in a sentence."""
+        return ("an " if self.title[:1].lower() in "aeiou" else "a ") + self.title
+
+    def owns(self, count: int) -> str:
+        """``"is for the GANs"`` (count 1) or ``"are for the GANs"``: these options are ours."""
+        one, several = self.belongs or (f"is for the {self.title}s", f"are for the {self.title}s")
+        return one if count == 1 else several
+
+    def flags(self, evaluation: bool = False) -> list:
+        """The flags of its training options (``evaluation``: of its ``tinygan eval`` options)."""
+        return [o.flag for o in (self.eval_options if evaluation else self.options)]
+
+
+KINDS: dict = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Add ``kind`` to ``KINDS`` under its name."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def kind_of(entry) -> Kind:
+    """The Kind of a registry entry; KeyError naming the entry and the known kinds if none."""
+    if entry.kind not in KINDS:
+        raise KeyError(f"the model {entry.name!r} is of kind {entry.kind!r}, which tinygan can't "
+                       f"train; known kinds: {', '.join(KINDS)} (tinygan.train.kinds.register)")
+    return KINDS[entry.kind]
+
+
+positive = real(0, low_included=False)
+
+register(Kind(
+    name="gan", title="GAN", stepper=gan.GANStepper, train=gan.train_gan,
+    options=(
+        Option("--lr-g", "lr_g", positive, "generator learning rate (default the paper's)"),
+        Option("--lr-d", "lr_d", positive, "discriminator learning rate"),
+        Option("--n-critic", "n_critic", whole(1), "D steps per G step"),
+    ),
+    belongs=("is a GAN option", "are GAN options")))
+
+# The VAE checks the ranges of its own model options (--latent-dim, --beta, --capacity,
+# --capacity-steps, --gamma) when it is built, before anything is written, in words of its own.
+register(Kind(
+    name="vae", title="VAE", stepper=vae.VAEStepper, train=vae.train_vae,
+    options=(
+        Option("--lr", "lr", positive, "learning rate (default 1e-3)"),
+        Option("--latent-dim", "latent_dim", int,
+               "z's size (default 20, cvae 10; 2 draws the latent scatter)"),
+        Option("--likelihood", "likelihood", str,
+               "the decoder: bernoulli on dynamically binarized digits (default) or gaussian on "
+               "grey levels in [0, 1] with a learned variance", choices=("bernoulli", "gaussian")),
+        Option("--beta", "beta", float, "the KL weight of the objective (>= 0; default 1, 4 for "
+               "beta_vae)"),
+        Option("--capacity", "capacity", float, "train on recon + gamma |KL - C| with C ramped "
+               "from 0 to C_MAX nats (Burgess et al. 2018)", metavar="C_MAX"),
+        Option("--capacity-steps", "capacity_steps", int, "steps of the capacity ramp (default 5000)"),
+        Option("--gamma", "gamma", float, "the weight of |KL - C| (default 1000)"),
+    ),
+    evaluate=evaluate_vae_run,
+    eval_options=(Option("--iwae-k", "iwae_k", int,
+                         f"importance samples of the IWAE bound (default {vae.IWAE_K})"),),
+    figures=vae.evaluation_figures,
+    pictures="{run}/reconstructions.png, {run}/interpolation.png (and latent_scatter.png for "
+             "--latent-dim 2, traversals.png for beta_vae)"))
+
+
+__all__ = ["Kind", "KINDS", "register", "kind_of"]
