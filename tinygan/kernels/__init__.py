@@ -19,5 +19,8 @@ fast paths against, and what a reader should read first.
     batch_norm.py   batch norm's statistics, affine map and closed-form backward
     adam.py         Adam's update of one parameter, in place
     reference.py    the plain twins of all of the above
+    emulator/       the CUDA-on-CPU emulator: each .cu compiled with g++ against a header that
+                    emulates CUDA's execution model, launched like cupy.RawKernel on NumPy
+                    arrays; the kernel tests run every .cu through it (and under ThreadSanitizer)
 """
 from . import host_memory, im2col, threads  # noqa: E402,F401  (tinygan.kernels.host_memory etc.)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+from .. import backend
 from ..autograd import Tensor
 from ..creation import randn_like
 from ..ops.math import abs as _abs, exp
@@ -209,7 +210,7 @@ def elbo(x: Tensor, decoder_out: Tensor, mu: Tensor, logvar: Tensor, likelihood:
 def vae_loss(x: Tensor, decoder_out: Tensor, mu: Tensor, logvar: Tensor, likelihood: str = "bernoulli",
              decoder_logvar: Tensor | float = 0.0, beta: float = 1.0, capacity: float | None = None,
              gamma: float = 1000.0) -> tuple[Tensor, dict]:
-    """The loss a VAE minimizes, as a batch mean, and its parts as floats for logging.
+    """The loss a VAE minimizes, as a batch mean, and its parts for logging.
 
     capacity None: the negative (beta-)ELBO, ``mean(-log p(x|z) + beta * KL)``
     (Kingma & Welling 2014, eq. 3; Higgins et al. 2017, eq. 4).
@@ -223,8 +224,8 @@ def vae_loss(x: Tensor, decoder_out: Tensor, mu: Tensor, logvar: Tensor, likelih
     there: beta is checked but not used.
 
     Args: as ``elbo``; capacity >= 0 or None; gamma >= 0.
-    Returns: (loss, stats): loss a 0-d tensor; stats plain floats
-        ``{"loss", "neg_elbo" (the beta = 1 -ELBO, nats, batch mean), "recon"
+    Returns: (loss, stats): loss a 0-d tensor; stats 0-d arrays on x's device (``float(v)``
+        reads one) ``{"loss", "neg_elbo" (the beta = 1 -ELBO, nats, batch mean), "recon"
         (mean -log p(x|z)), "kl" (mean KL)}``.
     """
     op = "vae_loss"
@@ -238,8 +239,13 @@ def vae_loss(x: Tensor, decoder_out: Tensor, mu: Tensor, logvar: Tensor, likelih
         loss = (recon + kl if beta == 1.0 else recon + beta * kl).mean()
     else:
         loss = recon.mean() + gamma * _abs(kl.mean() - capacity)
-    r, k = recon.detach().mean().item(), kl.detach().mean().item()
-    stats = {"loss": loss.item(), "neg_elbo": r + k, "recon": r, "kl": k}
+    # The logged values stay on the device (0-d arrays; on a GPU a read here would wait for
+    # it): the training loop reads them in bulk (tinygan/train/loss_buffer.py).  neg_elbo is
+    # summed in float64, the sum of the two parts read as Python floats.
+    r, k = recon.detach().mean().data, kl.detach().mean().data
+    xp = backend.get_array_module(r)
+    stats = {"loss": loss.data, "neg_elbo": xp.asarray(r, dtype=xp.float64) + xp.asarray(k, dtype=xp.float64),
+             "recon": r, "kl": k}
     return loss, stats
 
 

@@ -9,7 +9,10 @@ built from ``defaults``, and draws samples with ``sample_noise`` + ``generate``.
 Shapes: images are (N, *image_shape) float32 in [-1, 1] -- (N, 1, 28, 28) unless a family
 says otherwise; labels (N,) int64.
 
-The dicts that ``d_loss`` and ``g_loss`` return hold plain floats for logging:
+The dicts that ``d_loss`` and ``g_loss`` return hold the values to log as 0-d arrays on
+the model's device, never read to the host there (on a GPU a read waits for the device;
+the training loop reads them in bulk, tinygan/train/loss_buffer.py; ``float(v)`` gives
+the number):
 ``d_loss`` / ``g_loss`` (the value of the returned loss) and, where they apply,
 ``d_real`` / ``d_fake`` (the mean of D's sigmoid on the real and fake batch; for a
 critic, its mean raw output), ``wasserstein`` (the critic's estimate of
@@ -87,14 +90,14 @@ class GANFamily(nn.Module):
         raise NotImplementedError
 
     def d_loss(self, real: Tensor, labels: Tensor | None) -> tuple:
-        """The discriminator's loss on a real batch and fresh fakes: ``(loss, {name: float})``.
+        """The discriminator's loss on a real batch and fresh fakes: ``(loss, {name: 0-d array})``.
 
         Fakes are made under ``no_grad`` (or detached): this step must not reach G's weights.
         """
         raise NotImplementedError
 
     def g_loss(self, n: int, labels: Tensor | None) -> tuple:
-        """The generator's loss on n fresh fakes: ``(loss, {name: float})``."""
+        """The generator's loss on n fresh fakes: ``(loss, {name: 0-d array})``."""
         raise NotImplementedError
 
     def d_parameters(self) -> list:

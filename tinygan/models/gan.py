@@ -61,10 +61,11 @@ def mlp_discriminator() -> nn.Sequential:
     )
 
 
-def _mean_prob(logits: Tensor) -> float:
-    """E sigmoid(logit): D's mean belief that the batch is real (for the progress bar)."""
+def _mean_prob(logits: Tensor):
+    """E sigmoid(logit): D's mean belief that the batch is real (for the progress bar), a 0-d
+    array on the logits' device (not read here: see tinygan/models/base.py)."""
     with no_grad():
-        return float(sigmoid(logits.detach()).mean().item())
+        return sigmoid(logits.detach()).mean().data
 
 
 class GAN(GANFamily):
@@ -113,7 +114,7 @@ class GAN(GANFamily):
         real_logits = self.discriminate(real, labels)
         fake_logits = self.discriminate(fake, fake_labels)
         loss = losses.nonsaturating_d_loss(real_logits, fake_logits)
-        return loss, {"d_loss": float(loss.item()), "d_real": _mean_prob(real_logits),
+        return loss, {"d_loss": loss.data, "d_real": _mean_prob(real_logits),
                       "d_fake": _mean_prob(fake_logits)}
 
     def g_loss(self, n: int, labels: Tensor | None = None) -> tuple:
@@ -126,4 +127,4 @@ class GAN(GANFamily):
             fake, fake_labels = self._fakes(n, labels, None)
             fake_logits = self.discriminate(fake, fake_labels)
             loss = losses.nonsaturating_g_loss(fake_logits)
-        return loss, {"g_loss": float(loss.item())}
+        return loss, {"g_loss": loss.data}

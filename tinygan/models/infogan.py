@@ -192,9 +192,9 @@ class InfoGAN(DCGAN):
         adv = losses.nonsaturating_d_loss(real_logits, fake_logits)
         info, ce, nll_cont = self.info_loss(h, z, code)
         loss = adv + info
-        return loss, {"d_loss": float(loss.item()), "d_real": _mean_prob(real_logits),
-                      "d_fake": _mean_prob(fake_logits), "info_cat": float(ce.item()),
-                      "info_cont": float(nll_cont.item())}
+        return loss, {"d_loss": loss.data, "d_real": _mean_prob(real_logits),
+                      "d_fake": _mean_prob(fake_logits), "info_cat": ce.data,
+                      "info_cont": nll_cont.data}
 
     def g_loss(self, n: int, labels: Tensor | None = None) -> tuple:
         """L_G = -E log D(G(z, c)) (Sec. 3 of Goodfellow et al.) + info (eq. 6).
@@ -214,8 +214,7 @@ class InfoGAN(DCGAN):
             adv = losses.nonsaturating_g_loss(self.D.head(h))
             info, ce, nll_cont = self.info_loss(h, z, code)
             loss = adv + info
-        return loss, {"g_loss": float(loss.item()), "info_cat": float(ce.item()),
-                      "info_cont": float(nll_cont.item())}
+        return loss, {"g_loss": loss.data, "info_cat": ce.data, "info_cont": nll_cont.data}
 
     def d_parameters(self) -> list:
         """D's body and head, and the Q head: the D/Q optimizer trains all of them."""

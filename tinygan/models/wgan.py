@@ -34,7 +34,7 @@ most WGAN weights inside [-0.01, 0.01] already.
 """
 from __future__ import annotations
 
-from .. import losses, nn
+from .. import backend, losses, nn
 from ..autograd import Tensor, no_grad
 from .base import frozen
 from .dcgan import DCGAN, discriminator
@@ -43,6 +43,14 @@ from .dcgan import DCGAN, discriminator
 def critic() -> nn.Sequential:
     """images (N, 1, 28, 28) -> scores (N, 1): DCGAN's D without BatchNorm, no sigmoid."""
     return discriminator(batchnorm=False)
+
+
+def _difference(r, f):
+    """``r - f`` of two 0-d float32 arrays, in float64 on their device: the number the log
+    has always shown (the difference of the two values read as Python floats), without
+    reading them to the host here."""
+    xp = backend.get_array_module(r)
+    return xp.asarray(r, dtype=xp.float64) - xp.asarray(f, dtype=xp.float64)
 
 
 class WGAN(DCGAN):
@@ -72,15 +80,15 @@ class WGAN(DCGAN):
         """L_D = E f(G(z)) - E f(x)  (Alg. 1 line 5, as a loss to minimize)."""
         _, real_out, fake_out = self._critic_terms(real, labels)
         loss = losses.wasserstein_d_loss(real_out, fake_out)
-        r, f = float(real_out.mean().item()), float(fake_out.mean().item())
-        return loss, {"d_loss": float(loss.item()), "d_real": r, "d_fake": f, "wasserstein": r - f}
+        r, f = real_out.mean().data, fake_out.mean().data
+        return loss, {"d_loss": loss.data, "d_real": r, "d_fake": f, "wasserstein": _difference(r, f)}
 
     def g_loss(self, n: int, labels: Tensor | None = None) -> tuple:
         """L_G = -E f(G(z))  (Alg. 1 line 10); the critic's weights are constants here."""
         with frozen(self.D):
             fake, _ = self._fakes(n, None, None)
             loss = losses.wasserstein_g_loss(self.D(fake))
-        return loss, {"g_loss": float(loss.item())}
+        return loss, {"g_loss": loss.data}
 
     def after_d_step(self) -> None:
         """w <- clip(w, -c, c) for every critic parameter, biases included (Alg. 1 line 7)."""
@@ -116,9 +124,9 @@ class WGANGP(WGAN):
         w_loss = losses.wasserstein_d_loss(real_out, fake_out)
         gp = losses.gradient_penalty(self.D, real, fake, self.lambda_gp)
         loss = w_loss + gp
-        r, f = float(real_out.mean().item()), float(fake_out.mean().item())
-        return loss, {"d_loss": float(loss.item()), "d_real": r, "d_fake": f, "wasserstein": r - f,
-                      "gp": float(gp.item())}
+        r, f = real_out.mean().data, fake_out.mean().data
+        return loss, {"d_loss": loss.data, "d_real": r, "d_fake": f, "wasserstein": _difference(r, f),
+                      "gp": gp.data}
 
     def after_d_step(self) -> None:
         """No clipping: the penalty does the Lipschitz constraint's work."""

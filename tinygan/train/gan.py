@@ -29,8 +29,10 @@ for D, and ``len(loader) / n_critic`` generator steps.
   tinygan's random generator, the fixed noise, the counters and the running means of the
   logged losses, so the weights and logged losses equal those of an unbroken run (on a GPU
   too: it draws from the same host generator, see tinygan.random).
-- A NaN or inf in a loss stops the run *before* the update that would spread it, with an
-  error naming the step and the loss; nothing is saved, so the last checkpoint stays good.
+- The losses stay on the device (0-d arrays) and are read to the host at the loop's read
+  points (tinygan/train/loop.py); a NaN or inf in a loss stops the run at the read that finds
+  it, with an error naming the first bad step and the loss; nothing is saved, so the last
+  checkpoint stays good.
 - Ctrl-C: the current batch is finished, a checkpoint written, then ``KeyboardInterrupt``
   raised (the CLI exits with 130).  A second Ctrl-C stops at once without saving.
 """
@@ -67,7 +69,7 @@ class GANStepper(Stepper):
         lab = y if getattr(family, "conditional", False) else None
         # D (critic) step on this real batch.
         loss_d, stats_d = family.d_loss(x, lab)
-        value = loss_d.item()
+        value = loss_d.data                  # a 0-d array on the device: read by the loop, later
         check(value, "d")
         self.opt_d.zero_grad()
         loss_d.backward()
@@ -79,7 +81,7 @@ class GANStepper(Stepper):
             return logged, False
         # G step after every n_critic-th D step.
         loss_g, stats_g = family.g_loss(x.shape[0], lab)
-        value = loss_g.item()
+        value = loss_g.data
         check(value, "g")
         self.opt_g.zero_grad()
         loss_g.backward()
@@ -104,7 +106,8 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
               batch_size: int | None = None, seed: int = 0, device="cpu", resume: bool = False,
               ema: float | None = None, lr_g: float | None = None, lr_d: float | None = None,
               n_critic: int | None = None, progress: bool = True, max_steps: int | None = None,
-              log_every: int | None = None, force: bool = False) -> dict:
+              log_every: int | None = None, force: bool = False,
+              read_every: int | None = None) -> dict:
     """Train the GAN family ``model_name`` and write its run folder (see the module docstring).
 
     Args:
@@ -123,6 +126,8 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
             TINYGAN_FAST=1).
         force: start afresh in ``out`` even if it holds a run's files (they are removed);
             without it such a folder is refused (FileExistsError).
+        read_every: read the losses to the host every this many batches (``fit``; default
+            every batch on the CPU, ``DEVICE_READ_EVERY`` on a GPU); it changes no number.
 
     Every setting is checked, and the data set read, before the run folder is written: a run
     that can't start leaves nothing behind.
@@ -144,7 +149,7 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     counts = dict(epochs=epochs if epochs is not None else d.get("epochs", EPOCHS),
                   batch_size=batch_size if batch_size is not None else d.get("batch_size", 64),
                   n_critic=n_critic if n_critic is not None else d.get("n_critic", 1))
-    check_settings(**counts, max_steps=max_steps, ema=ema)
+    check_settings(**counts, max_steps=max_steps, read_every=read_every, ema=ema)
     cfg = dict(model=model_name, dataset=dataset, seed=int(seed), device=dev, fast=fast,
                epochs=int(counts["epochs"]), batch_size=int(counts["batch_size"]),
                optimizer=d.get("optimizer", "adam"),
@@ -175,7 +180,7 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     run = Run(out, cfg, resume=resume, force=force)     # only now: nothing is left of a failed start
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,
                epochs=cfg["epochs"], ema=cfg["ema"], resume=resume, progress=progress,
-               max_steps=max_steps, log_every=log_every)
+               max_steps=max_steps, log_every=log_every, read_every=read_every)
 
 
 __all__ = ["train_gan", "GANStepper"]

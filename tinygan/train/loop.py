@@ -15,8 +15,16 @@ the negative ELBO).  Everything else is here, once:
   (also inside an epoch), tinygan's random generator, the fixed noise, the counters and the
   running means of the logged values are all in the checkpoint (a GPU draws from the same
   host generator, tinygan.random, so this holds there too);
-- a NaN or inf loss stops the run *before* the update that would spread it, with an error
-  naming the step and the loss; nothing is saved, so the last checkpoint stays good;
+- the losses stay on the device: a Stepper returns them as 0-d arrays, the loop keeps them in
+  a ``LossBuffer`` (tinygan/train/loss_buffer.py) and reads them to the host only at its read
+  points -- every ``read_every`` batches (the progress bar's refresh: every batch on the CPU,
+  where a read is free, every ``DEVICE_READ_EVERY`` on a GPU, where it waits for the device),
+  when a metrics.jsonl line is written, at an epoch's end and before every checkpoint;
+- a NaN or inf loss stops the run at the read that finds it, with an error naming the first
+  step whose loss was not finite and the loss; nothing is saved, and a checkpoint is written
+  only after every earlier step's losses were read and found finite, so the last checkpoint
+  stays good.  The price on a GPU: the NaN is found up to one read interval late, and the
+  weights updated after it are thrown away with the run;
 - Ctrl-C: the batch under way is finished, a checkpoint written, then ``KeyboardInterrupt``
   raised (the CLI exits with 130).  A second Ctrl-C stops at once without saving.
 
@@ -40,8 +48,10 @@ from ..autograd import Tensor, no_grad
 from ..kernels import threads
 from ..kernels.host_memory import keep_freed_memory
 from ..viz import plot_curves, save_image_grid
+from .loss_buffer import LossBuffer
 from .progress import progress_bar
 from .run import warn_if_threads_differ
+from .settings import DEVICE_READ_EVERY
 
 TIMING_KEYS = ("seconds", "images_per_s")    # the only logged values that differ between runs
 
@@ -437,9 +447,12 @@ class Stepper:
     def step(self, x: Tensor, y: Tensor, check) -> tuple:
         """One update on the real batch ``(x, y)``: ``(logged, stepped)``.
 
-        ``logged``: plain floats for metrics.jsonl; ``stepped``: whether ``step`` advanced
-        (the loop then updates the EMA and may log).  ``check(value, which)`` must see every
-        loss before its ``backward``: it raises NonFiniteLossError for a NaN or inf.
+        ``logged``: the values for metrics.jsonl, ``{name: 0-d array}`` on the model's device
+        (plain numbers are accepted too) -- never read to the host here: the loop reads them
+        at its read points (see the module docstring); ``stepped``: whether ``step`` advanced
+        (the loop then updates the EMA and may log).  ``check(value, which)`` must be given
+        every loss (a 0-d array or Tensor) the step trains on: the loop checks it for NaN or
+        inf at its next read, and raises NonFiniteLossError naming this step.
         """
         raise NotImplementedError
 
@@ -467,11 +480,17 @@ class Stepper:
 # ----------------------------------------------------------------------------
 def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset: str,
         epochs: int, ema: float | None = None, resume: bool = False, progress: bool = True,
-        max_steps: int | None = None, log_every: int = 50) -> dict:
+        max_steps: int | None = None, log_every: int = 50, read_every: int | None = None) -> dict:
     """Run ``stepper``'s updates over ``loader`` for ``epochs`` and keep the run folder.
 
     ``fixed`` is the fixed noise of the sample grids (``fixed_inputs``); ``run`` the Run.  On
     ``resume`` every piece of state is read back from the run's latest checkpoint.
+
+    ``read_every``: read the pending losses to the host (and refresh the progress bar, and
+    check them for NaN) every this many batches at least; default 1 on the CPU, where a
+    read costs nothing, and ``DEVICE_READ_EVERY`` on a GPU, where each read waits for the
+    device.  It changes no number: the logs, checkpoints and a resume are the same for any
+    value (the losses are also read at every log line, epoch end and checkpoint).
 
     Returns ``{"run", "epochs", "step", "images", "seconds", <summary_keys>, "samples",
     "losses", "checkpoint"}`` (the logged values: means over the last epoch, or the last window).
@@ -481,6 +500,9 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
     cfg = stepper.cfg
     out = Path(run.folder)
     dev = cfg["device"]
+    if read_every is None:
+        read_every = 1 if backend.device(dev).type == "cpu" else DEVICE_READ_EVERY
+    check_settings(read_every=read_every)
     averaged = ema_module(family)
     g_ema = optim.EMA(averaged, beta=ema) if ema is not None else None
 
@@ -544,17 +566,29 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                     title=f"{model_name} on {dataset}")
         return path
 
-    position = {"epoch": 0, "batch": 0}
+    pending = LossBuffer()
+    checked = []               # the losses the step under way gave ``check``
 
-    def check(value: float, which: str | None = None) -> None:
-        if not math.isfinite(value):
-            kept = f"the last good checkpoint, {last_ckpt}, is kept (--resume continues from it)" \
-                if last_ckpt is not None else "no checkpoint had been written yet"
-            loss = f"the {which} loss" if which else "the loss"
-            raise NonFiniteLossError(
-                f"{model_name}: {loss} is {value} at step {step + 1} "
-                f"(epoch {position['epoch']}, batch {position['batch'] + 1}); stopped without "
-                f"saving this state; {kept}")
+    def check(value, which: str | None = None) -> None:
+        """Keep a loss for the NaN check of the next read (no read here)."""
+        checked.append((which, value))
+
+    def read() -> None:
+        """Read every pending step's values: the NaN check in step order, then the means and
+        the progress bar's last values.  A checkpoint is written only after this."""
+        for row in pending.read():
+            for which, value in row.checked:
+                if not math.isfinite(value):
+                    kept = f"the last good checkpoint, {last_ckpt}, is kept (--resume continues " \
+                        "from it)" if last_ckpt is not None else "no checkpoint had been written yet"
+                    loss = f"the {which} loss" if which else "the loss"
+                    w = row.where
+                    raise NonFiniteLossError(
+                        f"{model_name}: {loss} is {value} at step {w['step']} (epoch {w['epoch']}, "
+                        f"batch {w['batch']}); stopped without saving this state; {kept}")
+            window.add(row.logged)
+            epoch_means.add(row.logged)
+            last.update(row.logged)
 
     last = {}
     samples_path = None
@@ -568,26 +602,32 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                                enabled=progress, total=len(loader), initial=start)
             t0, seen0, finished = time.perf_counter(), images_seen, True
             for b, (x, y) in enumerate(bar, start):
-                position["epoch"], position["batch"] = epoch, b
+                checked.clear()
+                where = {"step": step + 1, "epoch": epoch, "batch": b + 1}   # for a NaN's message
                 logged, stepped = stepper.step(x, y, check)
+                pending.add(logged, checked, **where)
                 images_seen += x.shape[0]
                 if stepped:
                     if g_ema is not None:
                         g_ema.update()
                     step += 1
-                window.add(logged)
-                epoch_means.add(logged)
-                last.update(logged)
-                bar.set_postfix(refresh=False, **stepper.postfix(last),
-                                img_s=f"{(images_seen - seen0) / max(time.perf_counter() - t0, 1e-9):.0f}")
-                if stepped and step % log_every == 0:
+                log_now = stepped and step % log_every == 0
+                stop = max_steps is not None and step >= max_steps
+                # The read points: the bar's refresh, a log line, and what comes before a
+                # checkpoint (the epoch's last batch, a stop, Ctrl-C).
+                if len(pending) >= read_every or log_now or stop or interrupt.requested \
+                        or b + 1 == len(loader):
+                    read()
+                    bar.set_postfix(refresh=False, **stepper.postfix(last),
+                                    img_s=f"{(images_seen - seen0) / max(time.perf_counter() - t0, 1e-9):.0f}")
+                if log_now:
                     run.log({"type": "train", "epoch": epoch, "step": step, "images": images_seen,
                              **window.means()})
                     window.reset()
-                stop = max_steps is not None and step >= max_steps
                 if (interrupt.requested or stop) and b + 1 < len(loader):
                     # Stop in the middle of the epoch: the loader's position is read while the
                     # iteration is still under way (it forgets it once the loop is left).
+                    read()      # (a Ctrl-C that came after this batch's read point)
                     seconds += time.perf_counter() - t0
                     last_ckpt = save(epoch - 1, loader.state_dict(), mid_epoch=True)
                     if interrupt.requested:
@@ -603,6 +643,7 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
             bar.close()
             if not finished:
                 break
+            read()              # (nothing is pending: the last batch was a read point)
             # End of the epoch: log, checkpoint, pictures.
             dt = time.perf_counter() - t0
             seconds += dt

@@ -152,7 +152,7 @@ class VAEStepper(Stepper):
     def step(self, x, y, check) -> tuple:
         lab = y if self.family.conditional else None
         loss, stats = self.family.loss(x, lab, step=self.steps)
-        check(stats["loss"])
+        check(loss.data)                     # a 0-d array on the device: read by the loop, later
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
@@ -272,7 +272,8 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
               likelihood: str | None = None, beta: float | None = None,
               capacity: float | None = None, capacity_steps: int | None = None,
               gamma: float | None = None, progress: bool = True, max_steps: int | None = None,
-              log_every: int | None = None, force: bool = False) -> dict:
+              log_every: int | None = None, force: bool = False,
+              read_every: int | None = None) -> dict:
     """Train the VAE family ``model_name`` and write its run folder (see the module docstring).
 
     Args:
@@ -292,6 +293,8 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
         log_every: a metrics.jsonl line every this many steps (default 50; 2 with TINYGAN_FAST=1).
         force: start afresh in ``out`` even if it holds a run's files (they are removed);
             without it such a folder is refused (FileExistsError).
+        read_every: read the losses to the host every this many batches (``fit``; default
+            every batch on the CPU, ``DEVICE_READ_EVERY`` on a GPU); it changes no number.
 
     Every setting is checked, and the data set read, before the run folder is written: a run
     that can't start leaves nothing behind.
@@ -314,7 +317,7 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     fast = fast_mode()
     counts = dict(epochs=epochs if epochs is not None else d.get("epochs", EPOCHS),
                   batch_size=batch_size if batch_size is not None else d.get("batch_size", 128))
-    check_settings(**counts, max_steps=max_steps, ema=ema)
+    check_settings(**counts, max_steps=max_steps, read_every=read_every, ema=ema)
     cfg = dict(model=model_name, dataset=dataset, seed=int(seed), device=dev, fast=fast,
                epochs=int(counts["epochs"]), batch_size=int(counts["batch_size"]),
                optimizer=d.get("optimizer", "adam"),
@@ -347,7 +350,7 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     run = Run(out, cfg, resume=resume, force=force)     # only now: nothing is left of a failed start
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,
                epochs=cfg["epochs"], ema=cfg["ema"], resume=resume, progress=progress,
-               max_steps=max_steps, log_every=log_every)
+               max_steps=max_steps, log_every=log_every, read_every=read_every)
 
 
 # ----------------------------------------------------------------------------
