@@ -485,7 +485,8 @@ def profile(batch: int = 64) -> dict:
                 "copies_and_syncs": {f"{c}:{n}": v for (c, n), v in sorted(tally.events.items())
                                      if c in ("h2d", "d2h", "sync", "foreign")},
                 "syncs_by_site": _by(tally.sites, "sync"),
-                "h2d_by_site": _by(tally.sites, "h2d")}
+                "h2d_by_site": _by(tally.sites, "h2d"),
+                "h2d_by_op": _by(tally.ops, "h2d")}
 
 
 def _by(counter: Counter, category: str) -> dict:
@@ -537,6 +538,8 @@ def main() -> None:
     print(_table("synchronisations by site", result["syncs_by_site"]))
     print()
     print(_table("host->device copies by site", result["h2d_by_site"]))
+    print()
+    print(_table("host->device copies by op", result["h2d_by_op"]))
     print()
     print(json.dumps(result))
     if args.json:
