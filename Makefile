@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.lessons-installed
 
-.PHONY: demo test lessons test-gpu bench clean
+.PHONY: demo test lessons test-gpu gpu-check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ lessons: $(LAB_STAMP)
 # On a machine with an NVIDIA GPU and CuPy installed (pip install -e '.[cuda13]').
 test-gpu: $(STAMP)
 	$(PY) -m pytest -q -m gpu
+
+# The one prepared script a lent GPU runs (tools/gpu_check.py): the GPU tests, compute-sanitizer's
+# memcheck and racecheck over the kernel tests, the kernel benchmarks and the DCGAN step against
+# PyTorch, within 8 minutes, into DIR/report.md.  It uses the machine's own Python (CuPy, PyTorch and
+# pytest installed there; nothing is downloaded):  make gpu-check DIR=gpu-report
+GPU_PYTHON ?= python3
+gpu-check:
+	@test -n "$(DIR)" || { echo "usage: make gpu-check DIR=folder-for-the-report" >&2; exit 2; }
+	$(GPU_PYTHON) tools/gpu_check.py $(DIR)
 
 bench: $(STAMP)
 	$(PY) benchmarks/autograd_overhead.py

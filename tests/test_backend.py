@@ -479,3 +479,35 @@ def test_gpu_op_and_backward_match_the_cpu():
 
     for g_cpu, g_gpu in zip(run("cpu"), run("cuda")):
         np.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------
+# what the kernel loader asks of the backend (a stub CuPy: no GPU needed)
+# ----------------------------------------------------------------------------
+def cupy_with_raw_module(monkeypatch):
+    """A stub CuPy with a GPU: RawModule records its arguments, set_allocator its argument."""
+    fake_cupy(monkeypatch, lambda: True)
+    stub = sys.modules["cupy"]
+    stub.made, stub.allocators = [], []
+    stub.RawModule = lambda **kw: stub.made.append(kw) or "module"
+    stub.cuda = types.SimpleNamespace(set_allocator=stub.allocators.append,
+                                      Device=lambda: types.SimpleNamespace(id=3))
+    return stub
+
+
+def test_raw_module_hands_code_options_and_name_expressions_to_cupy(monkeypatch):
+    stub = cupy_with_raw_module(monkeypatch)
+    assert backend.raw_module("code", ["--std=c++17"], ("k<float>",)) == "module"
+    assert stub.made == [{"code": "code", "options": ("--std=c++17",), "name_expressions": ["k<float>"]}]
+    assert backend.current_device_id() == 3
+
+
+@pytest.mark.parametrize("value, pool_off", [(None, False), ("1", False), ("0", True)])
+def test_the_memory_pool_is_switched_off_on_request(monkeypatch, value, pool_off):
+    if value is None:
+        monkeypatch.delenv("TINYGAN_CUDA_MEMORY_POOL", raising=False)
+    else:
+        monkeypatch.setenv("TINYGAN_CUDA_MEMORY_POOL", value)
+    stub = cupy_with_raw_module(monkeypatch)
+    backend.cupy_module()
+    assert stub.allocators == ([None] if pool_off else [])

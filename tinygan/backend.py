@@ -9,6 +9,10 @@ asking for CUDA is an error, and the error says which piece is missing.
 
 Devices are named as in PyTorch: ``"cpu"``, ``"cuda"`` (the current GPU) and
 ``"cuda:N"``.  ``TINYGAN_DEVICE`` sets the default device for new tensors.
+
+``raw_module`` hands CUDA source to CuPy's NVRTC for the kernel loader
+(tinygan/kernels/cuda.py).  ``TINYGAN_CUDA_MEMORY_POOL=0`` turns CuPy's memory pool
+off, so that compute-sanitizer sees every array's true bounds.
 """
 from __future__ import annotations
 
@@ -94,6 +98,11 @@ def cupy_module():
             "CUDA device requested but no usable GPU was found: CuPy is installed, "
             "but cupy.is_available() is False" + (f" ({_cupy_error})" if _cupy_error else "")
         )
+    if os.environ.get("TINYGAN_CUDA_MEMORY_POOL", "1").strip() == "0":
+        # Every array its own cudaMalloc: compute-sanitizer's memcheck then sees the true
+        # bounds of each array (inside CuPy's pool, a stray access lands in pooled memory
+        # and goes unnoticed).  Slow; for the sanitizer runs of `make gpu-check`.
+        cupy.cuda.set_allocator(None)
     _cupy = cupy
     return cupy
 
@@ -160,3 +169,19 @@ def scatter_add(target, index, values) -> None:
         cupyx.scatter_add(target, index, values)
     else:
         np.add.at(target, index, values)
+
+
+def current_device_id() -> int:
+    """The index of the current CUDA device (CuPy's ``cupy.cuda.Device()``)."""
+    return cupy_module().cuda.Device().id
+
+
+def raw_module(code: str, options: "tuple[str, ...]", name_expressions: "list[str]"):
+    """A ``cupy.RawModule`` of CUDA source ``code``, compiled with NVRTC on first use.
+
+    ``name_expressions`` are the kernels asked for by name (``"scale<float>"``): NVRTC
+    instantiates each template and reports its mangled name, so ``get_function`` finds it
+    by the name written in the source.  tinygan/kernels/cuda.py is the loader built on this.
+    """
+    cp = cupy_module()
+    return cp.RawModule(code=code, options=tuple(options), name_expressions=list(name_expressions))

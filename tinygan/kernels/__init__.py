@@ -22,5 +22,12 @@ fast paths against, and what a reader should read first.
     emulator/       the CUDA-on-CPU emulator: each .cu compiled with g++ against a header that
                     emulates CUDA's execution model, launched like cupy.RawKernel on NumPy
                     arrays; the kernel tests run every .cu through it (and under ThreadSanitizer)
+    cuda.py         the CUDA kernel loader: declare() at import, function() compiles a .cu with
+                    NVRTC at first use, once per GPU (a failed compile is remembered, with NVRTC's
+                    log); use_kernel(), and TINYGAN_KERNELS=0 for the plain twins
+    nvrtc.py        the compile check without a GPU: every .cu, every declared name, sm_75 and
+                    sm_90 (python -m tinygan.kernels.nvrtc)
+    benchmark.py    register(): a kernel module's "kernel vs plain CuPy" case (benchmarks/kernels.py)
+    scale.py, .cu   y = a * x: the smallest CUDA kernel, the worked example of the kernel contract
 """
 from . import host_memory, im2col, threads  # noqa: E402,F401  (tinygan.kernels.host_memory etc.)
