@@ -54,6 +54,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from . import benchmark, cuda
 from .threads import add_up, get_num_threads, parallel_map, split
 
 CHUNK = 1 << 19          # floats of cols per chunk (2 MB): stays in this machine's L2 + L3 share
@@ -365,6 +366,8 @@ def _gemm_nhwc(blocks: list, wk, n: int):
 # -- channels first: for few channels and for groups ---------------------------------------
 def _im2col_nchw(x, geo: Geometry):
     """x (n, C, H, W) -> cols (g, C/g * kh * kw, n * Ho * Wo), rows ordered (c, i, j)."""
+    if _kernel(x):
+        return launch_im2col(_compiled, x, geo)
     xp = backend.get_array_module(x)
     n = x.shape[0]
     ph, pw = geo.p
@@ -381,6 +384,9 @@ def _im2col_nchw(x, geo: Geometry):
 
 def _col2im_nchw(cols, geo: Geometry, n: int, out) -> None:
     """The adjoint of _im2col_nchw: cols (g, C/g * kh * kw, n * Ho * Wo) -> out (n, C, H, W)."""
+    if _kernel(cols):
+        launch_col2im(_compiled, cols, geo, n, out)
+        return
     xp = backend.get_array_module(cols)
     ph, pw = geo.p
     cols = cols.reshape(geo.C, geo.kh, geo.kw, n, geo.Ho, geo.Wo)
@@ -401,6 +407,16 @@ SOURCE = "im2col.cu"
 BLOCK = 256                       # threads per block
 MAX_BLOCKS = 1 << 16              # the kernels loop grid-stride past this many blocks
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+cuda.declare(SOURCE, [f"{op}<{c}>" for op in ("im2col", "col2im") for c in _CTYPES.values()])
+
+
+def _kernel(a) -> bool:
+    """The CUDA kernels take a's im2col / col2im: a CuPy array of float32 or float64, kernels on."""
+    return cuda.use_kernel(a) and a.dtype in _CTYPES
+
+
+def _compiled(name):
+    return cuda.function(SOURCE, name)
 
 
 def _launch_args(geo: Geometry, n: int) -> tuple:
@@ -468,3 +484,33 @@ def launch_col2im(get, cols, geo: Geometry, n: int, out=None):
         out[...] = target
         return out
     return target
+
+
+# -- benchmarks/kernels.py: the kernels against the CuPy composition, on DCGAN's convolutions --
+def _register_dcgan_cases() -> None:
+    """DCGAN's four convolutions (models/dcgan.py), each seen as the convolution whose im2col or
+    col2im it runs: D's two forward convolutions run im2col, G's two transposed convolutions
+    (and D's input gradients) run col2im.  ``TINYGAN_KERNELS=0`` makes the same call run the
+    CuPy composition it replaces."""
+    layers = [  # name, batch, x (N, C, H, W) of the convolution, its weight's (O, kh, kw), output size
+        ("D.conv1", 64, (1, 28, 28), 64, 14), ("D.conv2", 64, (64, 14, 14), 128, 7),
+        ("G.convT1", 64, (64, 14, 14), 128, 7), ("G.convT2", 64, (1, 28, 28), 64, 14),
+        ("D.conv2", 256, (64, 14, 14), 128, 7), ("G.convT1", 256, (64, 14, 14), 128, 7),
+    ]
+    for layer, n, (C, H, W), O, out in layers:
+        geo = Geometry((n, C, H, W), (O, C, 4, 4), (2, 2), (1, 1), (1, 1), 1, (out, out))
+        if layer.startswith("D"):
+            benchmark.register(
+                f"im2col f32 DCGAN {layer} x ({n}, {C}, {H}, {W}) k4 s2 p1",
+                inputs=lambda xp, shape=(n, C, H, W): (xp.ones(shape, dtype=xp.float32),),
+                run=lambda x, geo=geo: _im2col_nchw(x, geo))
+        else:
+            benchmark.register(
+                f"col2im f32 DCGAN {layer} -> ({n}, {C}, {H}, {W}) k4 s2 p1",
+                inputs=lambda xp, n=n, geo=geo: (
+                    xp.ones((1, geo.C * 16, n * geo.Ho * geo.Wo), dtype=xp.float32),
+                    xp.empty((n, geo.C, geo.H, geo.W), dtype=xp.float32)),
+                run=lambda cols, out, n=n, geo=geo: (_col2im_nchw(cols, geo, n, out), out)[1])
+
+
+_register_dcgan_cases()
