@@ -172,6 +172,14 @@ def test_launchers_refuse_bad_input():
         im2col.launch_im2col(never, np.zeros((2, 3, 6, 6), np.int32), geo)
     with pytest.raises(ValueError, match=r"col2im: cols has shape \(1, 27, 50\), expected \(1, 27, 72\)"):
         im2col.launch_col2im(never, np.zeros((1, 27, 50)), geo, 2)
+    with pytest.raises(ValueError, match=r"im2col: x has shape \(2, 3, 6, 7\), expected \(n, 3, 6, 6\)"):
+        im2col.launch_im2col(never, np.zeros((2, 3, 6, 7)), geo)
+    # past the 32-bit parts of the kernels' index arithmetic (views of one number: nothing allocated)
+    big = geometry((1, 1, 50000, 50000), 1, 1, 1, 0, 1)
+    with pytest.raises(ValueError, match=r"im2col: sizes past the kernel's 32-bit index parts: .*'H\*W': 2500000000"):
+        im2col.launch_im2col(never, np.broadcast_to(np.float32(0), (1, 1, 50000, 50000)), big)
+    with pytest.raises(ValueError, match=r"col2im: sizes past .*'N\*Ho\*Wo': 2500000000"):
+        im2col.launch_col2im(never, np.broadcast_to(np.float32(0), (1, 1, 2500000000)), big, 1)
 
 
 def test_declared_names():

@@ -453,9 +453,11 @@ def launch_im2col(get, x, geo: Geometry):
     padded copy of x and a strided copy of it.  ``get(name)`` returns the kernel callable."""
     xp = backend.get_array_module(x)
     name = _kernel_name("im2col", x.dtype)
-    x = xp.ascontiguousarray(x)
+    if x.ndim != 4 or tuple(x.shape[1:]) != (geo.C, geo.H, geo.W):
+        raise ValueError(f"im2col: x has shape {tuple(x.shape)}, expected (n, {geo.C}, {geo.H}, {geo.W})")
     n = x.shape[0]
     _check_int32("im2col", geo, n)
+    x = xp.ascontiguousarray(x)
     cols = xp.empty((geo.C * geo.kh * geo.kw, n * geo.Ho * geo.Wo), dtype=x.dtype)
     if cols.size:
         get(name)(_grid(cols.size), (BLOCK,), (x, cols, *_launch_args(geo, n), np.int64(cols.size)))
