@@ -8,9 +8,10 @@ float64.  im2col only copies, and the col2im gather adds the same numbers in the
 order as ``reference.col2im`` (tap (i, j) ascending, from 0), so both are compared for
 exact equality.
 
-On a GPU (``@pytest.mark.gpu``): the kernels against the twins there; conv2d and
-conv_transpose2d forward and both gradients with the kernels on and off, each against
-the float64 CPU result; float64 gradchecks of first and second order on the device.
+On a GPU (``@pytest.mark.gpu``): the kernels against the twins there -- few launches, so
+that ``make gpu-check`` runs them under compute-sanitizer's memcheck and racecheck in its
+budget.  The convolutions through the kernels on a GPU (kernels on and off, gradchecks) are
+tested in tests/ops/test_conv_kernels_gpu.py.
 """
 from __future__ import annotations
 
@@ -22,15 +23,12 @@ import numpy as np
 import pytest
 
 import tinygan
-import tinygan.nn.functional as F
 from tinygan import backend
 from tinygan.kernels import cuda, emulator, im2col, reference
-from tinygan.testing import gradcheck, gradgradcheck
 
 from tolerances import assert_within, sum_tolerance
 
 HAS_GPU = tinygan.cuda_is_available()
-needs_gpu = [pytest.mark.gpu, pytest.mark.skipif(not HAS_GPU, reason="needs CuPy and a CUDA GPU")]
 
 
 def out_size(n, k, s, p, d):
@@ -240,71 +238,3 @@ def test_device_kernels_match_the_twins(case, dtype, launched):
     np.testing.assert_array_equal(host(gx), twin_col2im(gcols, geo, shape[0]))   # exact: same order
     ctype = "float" if dtype == np.float32 else "double"
     assert launched == [f"im2col<{ctype}>", f"col2im<{ctype}>"]
-
-
-CONV_CASES = [  # (x shape, O, k, stride, padding, dilation, groups)
-    ((3, 5, 9, 11), 4, 3, 1, 1, 1, 1), ((2, 6, 14, 14), 4, 4, 2, 1, 1, 2),
-    ((3, 1, 28, 28), 8, 4, 2, 1, 1, 1), ((1, 5, 12, 9), 3, (5, 3), (2, 1), (2, 0), (1, 2), 1),
-]
-
-
-def _conv_and_grads(op, x, w, gy, kwargs, dev):
-    """op(x, w) and the gradients of <op(x, w), gy> in x and w, computed on dev."""
-    xt = tinygan.tensor(x, device=dev, requires_grad=True)
-    wt = tinygan.tensor(w, device=dev, requires_grad=True)
-    y = op(xt, wt, **kwargs)
-    gx, gw = tinygan.grad((y * tinygan.tensor(gy, device=dev)).sum(), (xt, wt))
-    return host(y), host(gx), host(gw)
-
-
-@pytest.mark.parametrize("transposed", [False, True], ids=["conv2d", "conv_transpose2d"])
-@pytest.mark.parametrize("case", CONV_CASES)
-@pytest.mark.gpu
-@pytest.mark.skipif(not HAS_GPU, reason="needs CuPy and a CUDA GPU")
-def test_device_convolutions_with_kernels_on_and_off(case, transposed, launched):
-    shape, O, k, s, p, d, g = case
-    kh, kw = k if isinstance(k, tuple) else (k, k)
-    C = shape[1]
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal(shape).astype(np.float32)
-    if transposed:     # weight (C_in, C_out/g, kh, kw): x is the transposed conv's input
-        op, w = F.conv_transpose2d, rng.standard_normal((C, O // g, kh, kw)).astype(np.float32)
-        kwargs = dict(stride=s, padding=p, dilation=d, groups=g)
-    else:
-        op, w = F.conv2d, rng.standard_normal((O, C // g, kh, kw)).astype(np.float32)
-        kwargs = dict(stride=s, padding=p, dilation=d, groups=g)
-    y64 = op(tinygan.tensor(x.astype(np.float64)), tinygan.tensor(w.astype(np.float64)), **kwargs)
-    gy = rng.standard_normal(y64.shape).astype(np.float32)
-    exact = _conv_and_grads(op, x.astype(np.float64), w.astype(np.float64), gy.astype(np.float64), kwargs, "cpu")
-    # the rounding bound: the same sums over |x|, |w|, |gy|, and the longest of them
-    size = _conv_and_grads(op, np.abs(x).astype(np.float64), np.abs(w).astype(np.float64),
-                           np.abs(gy).astype(np.float64), kwargs, "cpu")
-    n = max(C * kh * kw, O * kh * kw, int(np.prod(gy.shape)))
-    for on in (True, False):
-        launched.clear()
-        with kernels(on):
-            got = _conv_and_grads(op, x, w, gy, kwargs, "cuda")
-        for what, a, e, m in zip(("y", "gx", "gw"), got, exact, size):
-            assert_within(a, e, sum_tolerance(m, n, np.float32), f"{op.__name__} {what}, kernels {on}")
-        assert bool(launched) == on and all(nm.endswith("<float>") for nm in launched)
-        if on:
-            assert {"im2col<float>", "col2im<float>"} <= set(launched)
-
-
-@pytest.mark.parametrize("case", CONV_CASES[:2] + CONV_CASES[3:])
-@pytest.mark.gpu
-@pytest.mark.skipif(not HAS_GPU, reason="needs CuPy and a CUDA GPU")
-def test_device_gradchecks_float64(case, launched):
-    shape, O, k, s, p, d, g = case
-    kh, kw = k if isinstance(k, tuple) else (k, k)
-    rng = np.random.default_rng(6)
-    small = (shape[0], shape[1], min(shape[2], 7), min(shape[3], 7))
-    x = tinygan.tensor(rng.standard_normal(small), device="cuda", requires_grad=True)
-    w = tinygan.tensor(rng.standard_normal((O, shape[1] // g, kh, kw)), device="cuda", requires_grad=True)
-    wt = tinygan.tensor(rng.standard_normal((shape[1], O // g, kh, kw)), device="cuda", requires_grad=True)
-    conv = lambda x, w: F.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g)            # noqa: E731
-    convt = lambda x, w: F.conv_transpose2d(x, w, stride=s, padding=p, dilation=d, groups=g)  # noqa: E731
-    with kernels(True):
-        assert gradcheck(conv, [x, w]) and gradgradcheck(conv, [x, w])
-        assert gradcheck(convt, [x, wt]) and gradgradcheck(convt, [x, wt])
-    assert {"im2col<double>", "col2im<double>"} <= set(launched)
