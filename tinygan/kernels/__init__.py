@@ -16,8 +16,14 @@ fast paths against, and what a reader should read first.
     im2col.py       convolution as im2col + GEMM: chunked, channels-last, sub-pixel
     elementwise.py  binary ufuncs, relu / leaky_relu and their masks, bias add,
                     per-channel sums, a large matrix product split over threads
-    batch_norm.py   batch norm's statistics, affine map and closed-form backward
-    adam.py         Adam's update of one parameter, in place
+    batch_norm.py   batch norm's statistics, affine map and closed-form backward; on a GPU
+                    batch_norm.cu: Welford + Chan et al.'s merge per block, the blocks merged in
+                    a fixed order (no atomics), normalize + affine, the backward's two sums, dx
+    adam.py         Adam's update of one parameter, in place; adam.cu: every parameter of a
+                    group in one launch
+    sgd.py, ema.py  sgd.cu, ema.cu: SGD's (momentum, Nesterov) and the EMA's update of every
+                    parameter in one launch
+    multi_tensor.py the table of pointers and block-to-tensor map the one-launch kernels take
     reference.py    the plain twins of all of the above
     emulator/       the CUDA-on-CPU emulator: each .cu compiled with g++ against a header that
                     emulates CUDA's execution model, launched like cupy.RawKernel on NumPy
@@ -29,5 +35,8 @@ fast paths against, and what a reader should read first.
                     sm_90 (python -m tinygan.kernels.nvrtc)
     benchmark.py    register(): a kernel module's "kernel vs plain CuPy" case (benchmarks/kernels.py)
     scale.py, .cu   y = a * x: the smallest CUDA kernel, the worked example of the kernel contract
+    upfirdn2d.py, .cu  upsample, pad/crop, FIR filter, downsample, the zeros never stored: the
+                    twin as one strided slice-add per tap (planes split over threads), the
+                    kernel gathering each output pixel's taps in one pass
 """
 from . import host_memory, im2col, threads  # noqa: E402,F401  (tinygan.kernels.host_memory etc.)

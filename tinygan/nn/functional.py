@@ -14,6 +14,7 @@ from ..ops.norm import batch_norm, instance_norm, layer_norm
 from ..ops.pool import avg_pool2d, max_pool2d
 from ..ops.resample import interpolate
 from ..ops.shape import pad
+from ..ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 __all__ = [
     # activations
@@ -24,4 +25,6 @@ __all__ = [
     # losses
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "l1_loss",
     "mse_loss", "nll_loss",
+    # resampling with a FIR filter (StyleGAN2)
+    "downsample2d", "filter2d", "setup_filter", "upfirdn2d", "upsample2d",
 ]

@@ -54,9 +54,11 @@ class Normalize(Function):
     pass ``self.mean`` and ``self.var`` hold the batch statistics (keepdim
     shape, biased variance) for the caller's running averages.
 
-    Batch norm on NumPy float arrays runs the same formulas through
-    ``kernels.batch_norm`` (threaded, in place), which returns None for
-    everything else.
+    Batch norm on float arrays runs the same formulas through
+    ``kernels.batch_norm`` -- threaded NumPy passes on the CPU, the CUDA kernels of
+    batch_norm.cu on CuPy arrays -- which returns None for everything else.  The
+    kernels serve the forward pass and the backward pass when it is not recorded;
+    a recorded backward (``create_graph=True``) is always the Tensor formulas below.
     """
 
     def __init__(self, axes: tuple, eps: float):
@@ -98,7 +100,8 @@ class Normalize(Function):
         x, weight, bias = self.inputs
         axes, (need_x, need_w, need_b) = self.axes, self.needs_input_grad
         if not is_grad_enabled():
-            # Nothing is recorded: batch norm's arrays may take the kernel (same formulas).
+            # Nothing is recorded: batch norm's arrays may take the kernels (same formulas;
+            # on a GPU, batch_norm.cu's two reductions in one pass, then dx in one pass).
             fast = batch_norm_kernel.normalize_backward(x.data, gy.data, weight.data, bias.data,
                                                         self.mean, self.inv_std, axes,
                                                         self.needs_input_grad)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..backend import get_array_module
-from ..kernels import adam as adam_kernel
+from ..kernels import adam as adam_kernel, cuda
 from .optimizer import Optimizer
 
 
@@ -79,6 +79,42 @@ class Adam(Optimizer):
         vmax = state.get("max_exp_avg_sq") if group["amsgrad"] else None
         # m_t, v_t, (amsgrad's max), bias correction and the step, in place (kernels/adam.py)
         adam_kernel.update_(p, g, m, v, vmax, lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=t)
+
+    def _fused_step(self, items: list, group: dict) -> bool:
+        """On a GPU: the whole group in one launch of kernels/adam.cu per (dtype, step number)
+        -- usually one -- with the arithmetic of ``_update``.  False (``_update`` per parameter)
+        unless ``cuda.use_kernel`` says yes for every array and all are contiguous float32 or
+        float64."""
+        if not cuda.use_kernel(*(a for _, p, g in items for a in (p, g))):
+            return False
+        if not all(p.dtype in adam_kernel.CTYPES and p.flags.c_contiguous and g.flags.c_contiguous
+                   for _, p, g in items):
+            return False
+        xp = get_array_module(items[0][1])
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        buckets: dict = {}
+        for param, p, g in items:
+            state = self.state[param]
+            if not state:                                  # as _update starts a parameter
+                state["step"] = 0
+                state["exp_avg"] = xp.zeros_like(p)
+                state["exp_avg_sq"] = xp.zeros_like(p)
+                if group["amsgrad"]:
+                    state["max_exp_avg_sq"] = xp.zeros_like(p)
+            state["step"] += 1
+            vmax = state.get("max_exp_avg_sq") if group["amsgrad"] else None
+            key = (p.dtype, state["step"], vmax is not None)
+            buckets.setdefault(key, []).append((param, p, g, state["exp_avg"], state["exp_avg_sq"], vmax))
+        group_index = next(i for i, gr in enumerate(self.param_groups) if gr is group)
+        for (dtype, t, amsgrad), members in buckets.items():
+            roles = [list(column) for column in zip(*members)][1:]     # p, g, m, v, vmax
+            table = self._table((group_index, tuple(id(m[0]) for m in members)), roles)
+            adam_kernel.launch_step(lambda name: cuda.function(adam_kernel.SOURCE, name), table,
+                                    dtype, lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=t,
+                                    weight_decay=group["weight_decay"],
+                                    decoupled=self._decoupled_weight_decay, amsgrad=amsgrad,
+                                    maximize=group["maximize"])
+        return True
 
 
 class AdamW(Adam):

@@ -4,7 +4,8 @@ A GAN generator's weights keep moving as the two players chase each other; the a
 its recent weights makes visibly better samples than the latest ones (Karras et al.,
 "Progressive Growing of GANs", ICLR 2018, sec. 5; Yazici et al., "The Unusual Effectiveness
 of Averaging in GAN Training", ICLR 2019).  StyleGAN2 and BigGAN sample only from the
-averaged generator, ``G_ema``.
+averaged generator, ``G_ema``.  On a GPU the update of every floating-point parameter is
+one launch of kernels/ema.cu.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import backend
+from ..kernels import cuda, ema as ema_kernel, multi_tensor
 
 
 def _named_buffers(module) -> list:
@@ -64,6 +66,7 @@ class EMA:
         self.num_updates = 0
         self.shadow_params: dict[str, Any] = {n: p.data.copy() for n, p in module.named_parameters()}
         self.shadow_buffers: dict[str, Any] = {n: b.data.copy() for n, b in _named_buffers(module)}
+        self._tables = multi_tensor.TableCache()     # kernels/ema.cu's tables, on a GPU
 
     # ------------------------------------------------------------------------
     def _pairs(self, module, which: str) -> list:
@@ -92,13 +95,21 @@ class EMA:
         """
         module = self.module if module is None else module
         beta = self.beta if beta is None else beta
+        fused: dict = {}                             # dtype -> [(ema, p)]: one launch each, on a GPU
         for name, p in self._pairs(module, "parameters"):
             ema = self.shadow_params[name] = _on_device_of(self.shadow_params[name], p.data)
-            if ema.dtype.kind == "f":
+            if (ema.dtype in ema_kernel.CTYPES and ema.dtype == p.dtype and ema.flags.c_contiguous
+                    and p.data.flags.c_contiguous and cuda.use_kernel(ema, p.data)):
+                fused.setdefault(ema.dtype, []).append((ema, p.data))
+            elif ema.dtype.kind == "f":
                 ema *= beta                          # ema = beta * ema + (1 - beta) * p,
                 ema += (1 - beta) * p.data           # in place (exact at beta = 0 and 1)
             else:
                 ema[...] = p.data
+        for dtype, pairs in fused.items():           # the same update in kernels/ema.cu
+            table = self._tables.get(dtype, [list(column) for column in zip(*pairs)])
+            ema_kernel.launch_update(lambda name: cuda.function(ema_kernel.SOURCE, name), table,
+                                     dtype, beta=beta)
         for name, b in self._pairs(module, "buffers"):
             self.shadow_buffers[name] = b.data.copy()
         self.num_updates += 1

@@ -13,6 +13,9 @@ The loop over parameters is written once, here, in ``step``: it skips parameters
 without a gradient and hands each other one to the subclass's ``_update``, which
 changes the parameter's array in place (``p -= lr * g``).  So every optimizer file
 holds only its update rule, and the rule works on NumPy and CuPy arrays alike.
+On a GPU, SGD and Adam first offer a group's parameters to ``_fused_step``, which
+updates them all in one kernel launch over a table of pointers (kernels/adam.cu,
+kernels/sgd.cu) instead of a few launches per parameter.
 
 ``state_dict()`` refers to parameters by their position (0, 1, 2, ... across the
 groups, as PyTorch does) and holds only arrays and Python numbers, so it can go
@@ -29,6 +32,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, enable_grad, no_grad
+from ..kernels import multi_tensor
 from ..nn.parameter import clear_grads
 
 
@@ -79,6 +83,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
+        self._tables = multi_tensor.TableCache()     # the fused steps' tables, on a GPU
         if isinstance(params, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: params should be an iterable of Tensors or dicts, but got "
@@ -151,6 +156,7 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
+                items = []
                 for param in group["params"]:
                     if param.grad is None:
                         continue
@@ -162,11 +168,26 @@ class Optimizer:
                         )
                     if g.dtype != p.dtype:
                         g = g.astype(p.dtype)     # the update keeps the parameter's dtype
+                    items.append((param, p, g))
+                if items and self._fused_step(items, group):
+                    continue
+                for param, p, g in items:
                     self._update(p, g, self.state[param], group)
         return loss
 
     def _update(self, p, g, state: dict, group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _update")
+
+    def _fused_step(self, items: list, group: dict) -> bool:
+        """Update every ``(param, p, g)`` of ``items`` (one group's parameters with a gradient)
+        at once and return True -- a subclass with a multi-tensor kernel does so in one launch
+        on a GPU -- or return False to have ``_update`` called for each.  Default: False."""
+        return False
+
+    def _table(self, key, roles: list):
+        """The multi-tensor table over ``roles`` (kernels/multi_tensor.py), kept per ``key``
+        while its arrays stay where they are."""
+        return self._tables.get(key, roles)
 
     # ------------------------------------------------------------------------
     # saving and loading

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..backend import get_array_module
+from ..kernels import cuda, sgd as sgd_kernel
 from .optimizer import Optimizer
 
 
@@ -62,3 +64,35 @@ class SGD(Optimizer):
                 buf += (1 - group["dampening"]) * g
             g = g + momentum * buf if group["nesterov"] else buf
         p -= lr * g
+
+    def _fused_step(self, items: list, group: dict) -> bool:
+        """On a GPU: the whole group in one launch of kernels/sgd.cu (two on the step where
+        some momentum buffers are new and others not) with the arithmetic of ``_update``.
+        False (``_update`` per parameter) unless ``cuda.use_kernel`` says yes for every array
+        and all are contiguous float32 or float64."""
+        if not cuda.use_kernel(*(a for _, p, g in items for a in (p, g))):
+            return False
+        if not all(p.dtype in sgd_kernel.CTYPES and p.flags.c_contiguous and g.flags.c_contiguous
+                   for _, p, g in items):
+            return False
+        xp = get_array_module(items[0][1])
+        momentum = group["momentum"]
+        buckets: dict = {}
+        for param, p, g in items:
+            state, buf, first = self.state[param], None, False
+            if momentum != 0:
+                buf = state.get("momentum_buffer")
+                if buf is None:                      # the kernel starts it at the gradient
+                    buf = state["momentum_buffer"] = xp.empty_like(p)
+                    first = True
+            buckets.setdefault((p.dtype, first), []).append((param, p, g, buf))
+        group_index = next(i for i, gr in enumerate(self.param_groups) if gr is group)
+        for (dtype, first), members in buckets.items():
+            roles = [list(column) for column in zip(*members)][1:]     # p, g, buf
+            table = self._table((group_index, tuple(id(m[0]) for m in members)), roles)
+            sgd_kernel.launch_step(lambda name: cuda.function(sgd_kernel.SOURCE, name), table,
+                                   dtype, lr=group["lr"], momentum=momentum,
+                                   dampening=group["dampening"], weight_decay=group["weight_decay"],
+                                   nesterov=group["nesterov"], maximize=group["maximize"],
+                                   first_step=first)
+        return True
