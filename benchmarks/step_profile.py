@@ -209,6 +209,15 @@ class _DeviceInfo:
     id = 0
 
 
+class _MemoryPointer:
+    """What ``cupy.ndarray.data`` is: ``.ptr``, the address (here the host's) of the first byte."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr: int):
+        self.ptr = ptr
+
+
 class DeviceArray(np.ndarray):
     """A NumPy array standing in for a cupy.ndarray: every operation is tallied."""
 
@@ -217,6 +226,11 @@ class DeviceArray(np.ndarray):
 
     def __array_finalize__(self, obj):
         self._parent = obj            # a view of obj (``_device`` corrects it for new arrays)
+
+    @property
+    def data(self):
+        """A memory pointer, as CuPy's (the kernels' pointer tables read ``.data.ptr``)."""
+        return _MemoryPointer(self.ctypes.data)
 
     @property
     def base(self):
