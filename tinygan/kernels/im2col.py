@@ -35,12 +35,26 @@ The speed is decided by memory, not arithmetic:
   On a GPU the whole batch goes at once.  With stride 1 along the height, kernel
   rows read the same image rows shifted, so only the kw taps along the width are
   copied (kh times less) and the kh kernel rows become kh GEMMs on shifted views.
+
+On a GPU (CuPy arrays) the layout is channels first, the whole batch at once, and
+the input gradient always goes through col2im.  There, each copy above is a kernel
+launch, and the launches, not the bytes, set the pace of a small network: the
+CuPy composition spends three on im2col (a zeroed padded buffer, the transposing
+copy into it, the strided copy out of it) and 2*kh*kw + 2 on col2im (a zeroed
+buffer, an add and a write-back per kernel tap, the final transposing copy) --
+34 for a 4x4 kernel.  ``im2col.cu`` does each in ONE launch, writing only its
+output: im2col with a thread per entry of cols, col2im as a gather with a thread
+per image element that adds the entries landing on it in a fixed order (the same
+numbers as the composition, bit for bit, on every run; no atomics).  The launchers
+``launch_im2col`` / ``launch_col2im`` at the end of this file are shared by the GPU
+path and the emulator tests; ``TINYGAN_KERNELS=0`` gives back the composition.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import backend
+from . import benchmark, cuda
 from .threads import add_up, get_num_threads, parallel_map, split
 
 CHUNK = 1 << 19          # floats of cols per chunk (2 MB): stays in this machine's L2 + L3 share
@@ -352,6 +366,8 @@ def _gemm_nhwc(blocks: list, wk, n: int):
 # -- channels first: for few channels and for groups ---------------------------------------
 def _im2col_nchw(x, geo: Geometry):
     """x (n, C, H, W) -> cols (g, C/g * kh * kw, n * Ho * Wo), rows ordered (c, i, j)."""
+    if _kernel(x):
+        return launch_im2col(_compiled, x, geo)
     xp = backend.get_array_module(x)
     n = x.shape[0]
     ph, pw = geo.p
@@ -368,6 +384,9 @@ def _im2col_nchw(x, geo: Geometry):
 
 def _col2im_nchw(cols, geo: Geometry, n: int, out) -> None:
     """The adjoint of _im2col_nchw: cols (g, C/g * kh * kw, n * Ho * Wo) -> out (n, C, H, W)."""
+    if _kernel(cols):
+        launch_col2im(_compiled, cols, geo, n, out)
+        return
     xp = backend.get_array_module(cols)
     ph, pw = geo.p
     cols = cols.reshape(geo.C, geo.kh, geo.kw, n, geo.Ho, geo.Wo)
@@ -381,3 +400,119 @@ def _gemm_layout_nchw(gy, geo: Geometry):
     """(n, O, Ho, Wo) -> (g, O/g, n*Ho*Wo), the GEMM layout of an output gradient."""
     xp = backend.get_array_module(gy)
     return xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(geo.g, geo.O // geo.g, -1)
+
+
+# -- on a GPU: one kernel each (im2col.cu) -----------------------------------------------------
+SOURCE = "im2col.cu"
+BLOCK = 256                       # threads per block
+MAX_BLOCKS = 1 << 16              # the kernels loop grid-stride past this many blocks
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+cuda.declare(SOURCE, [f"{op}<{c}>" for op in ("im2col", "col2im") for c in _CTYPES.values()])
+
+
+def _kernel(a) -> bool:
+    """The CUDA kernels take a's im2col / col2im: a CuPy array of float32 or float64, kernels on."""
+    return cuda.use_kernel(a) and a.dtype in _CTYPES
+
+
+def _compiled(name):
+    return cuda.function(SOURCE, name)
+
+
+def _launch_args(geo: Geometry, n: int) -> tuple:
+    """The sizes every im2col.cu kernel takes after its two arrays, as their C types (int)."""
+    (sh, sw), (ph, pw), (dh, dw) = geo.s, geo.p, geo.d
+    return tuple(np.int32(v) for v in (n, geo.C, geo.H, geo.W, geo.kh, geo.kw, geo.Ho, geo.Wo,
+                                       sh, sw, ph, pw, dh, dw))
+
+
+def _kernel_name(op: str, dtype) -> str:
+    if np.dtype(dtype) not in _CTYPES:
+        raise TypeError(f"{op}: the CUDA kernel takes float32 or float64, got {np.dtype(dtype)}")
+    return f"{op}<{_CTYPES[np.dtype(dtype)]}>"
+
+
+def _check_int32(op: str, geo: Geometry, n: int) -> None:
+    """The kernels split an index into parts of 32 bits (see im2col.cu): each part must fit."""
+    parts = {"N*Ho*Wo": n * geo.Ho * geo.Wo, "C*kh*kw": geo.C * geo.kh * geo.kw,
+             "N*C": n * geo.C, "H*W": geo.H * geo.W}
+    big = {k: v for k, v in parts.items() if v >= 2 ** 31}
+    if big:
+        raise ValueError(f"{op}: sizes past the kernel's 32-bit index parts: {big} (image "
+                         f"({n}, {geo.C}, {geo.H}, {geo.W}), kernel ({geo.kh}, {geo.kw})); "
+                         f"split the batch")
+
+
+def _grid(total: int) -> tuple:
+    return (max(1, min(MAX_BLOCKS, -(-total // BLOCK))),)
+
+
+def launch_im2col(get, x, geo: Geometry):
+    """x (n, C, H, W) -> cols (g, C/g * kh * kw, n * Ho * Wo), rows (c, i, j): the matrix of
+    ``_im2col_nchw``, made by ONE kernel (``im2col<T>``, a thread per entry) instead of a zeroed
+    padded copy of x and a strided copy of it.  ``get(name)`` returns the kernel callable."""
+    xp = backend.get_array_module(x)
+    name = _kernel_name("im2col", x.dtype)
+    if x.ndim != 4 or tuple(x.shape[1:]) != (geo.C, geo.H, geo.W):
+        raise ValueError(f"im2col: x has shape {tuple(x.shape)}, expected (n, {geo.C}, {geo.H}, {geo.W})")
+    n = x.shape[0]
+    _check_int32("im2col", geo, n)
+    x = xp.ascontiguousarray(x)
+    cols = xp.empty((geo.C * geo.kh * geo.kw, n * geo.Ho * geo.Wo), dtype=x.dtype)
+    if cols.size:
+        get(name)(_grid(cols.size), (BLOCK,), (x, cols, *_launch_args(geo, n), np.int64(cols.size)))
+    return cols.reshape(geo.g, -1, n * geo.Ho * geo.Wo)
+
+
+def launch_col2im(get, cols, geo: Geometry, n: int, out=None):
+    """The adjoint of ``launch_im2col``: cols (g, C/g * kh * kw, n * Ho * Wo) -> (n, C, H, W),
+    by ONE gathering kernel (``col2im<T>``, a thread per image element summing the entries that
+    land on it in a fixed order: deterministic, no atomics).  Written into ``out`` when it is
+    given and C-contiguous (the kernel writes every element), else into a new array; returned."""
+    xp = backend.get_array_module(cols)
+    name = _kernel_name("col2im", cols.dtype)
+    expected = (geo.g, geo.C // geo.g * geo.kh * geo.kw, n * geo.Ho * geo.Wo)
+    if tuple(cols.shape) != expected:
+        raise ValueError(f"col2im: cols has shape {tuple(cols.shape)}, expected {expected} for "
+                         f"an image ({n}, {geo.C}, {geo.H}, {geo.W})")
+    _check_int32("col2im", geo, n)
+    cols = xp.ascontiguousarray(cols)
+    shape = (n, geo.C, geo.H, geo.W)
+    target = out if (out is not None and out.flags.c_contiguous and out.dtype == cols.dtype) else \
+        xp.empty(shape, dtype=cols.dtype)
+    if target.size:
+        get(name)(_grid(target.size), (BLOCK,), (cols, target, *_launch_args(geo, n), np.int64(target.size)))
+    if out is not None and target is not out:
+        out[...] = target
+        return out
+    return target
+
+
+# -- benchmarks/kernels.py: the kernels against the CuPy composition, on DCGAN's convolutions --
+def _register_dcgan_cases() -> None:
+    """DCGAN's four convolutions (models/dcgan.py), each seen as the convolution whose im2col or
+    col2im it runs: D's two forward convolutions run im2col, G's two transposed convolutions
+    (and D's input gradients) run col2im.  ``TINYGAN_KERNELS=0`` makes the same call run the
+    CuPy composition it replaces."""
+    layers = [  # name, batch, x (N, C, H, W) of the convolution, its weight's (O, kh, kw), output size
+        ("D.conv1", 64, (1, 28, 28), 64, 14), ("D.conv2", 64, (64, 14, 14), 128, 7),
+        ("G.convT1", 64, (64, 14, 14), 128, 7), ("G.convT2", 64, (1, 28, 28), 64, 14),
+        ("D.conv2", 256, (64, 14, 14), 128, 7), ("G.convT1", 256, (64, 14, 14), 128, 7),
+    ]
+    for layer, n, (C, H, W), O, out in layers:
+        geo = Geometry((n, C, H, W), (O, C, 4, 4), (2, 2), (1, 1), (1, 1), 1, (out, out))
+        if layer.startswith("D"):
+            benchmark.register(
+                f"im2col f32 DCGAN {layer} x ({n}, {C}, {H}, {W}) k4 s2 p1",
+                inputs=lambda xp, shape=(n, C, H, W): (xp.ones(shape, dtype=xp.float32),),
+                run=lambda x, geo=geo: _im2col_nchw(x, geo))
+        else:
+            benchmark.register(
+                f"col2im f32 DCGAN {layer} -> ({n}, {C}, {H}, {W}) k4 s2 p1",
+                inputs=lambda xp, n=n, geo=geo: (
+                    xp.ones((1, geo.C * 16, n * geo.Ho * geo.Wo), dtype=xp.float32),
+                    xp.empty((n, geo.C, geo.H, geo.W), dtype=xp.float32)),
+                run=lambda cols, out, n=n, geo=geo: (_col2im_nchw(cols, geo, n, out), out)[1])
+
+
+_register_dcgan_cases()

@@ -13,6 +13,7 @@ how they compute the same thing faster.
     elementwise.channel_sums                 channel_sums
     matmul.product                           product
     im2col.conv / conv_weight / conv_input   conv2d / conv2d_weight / conv2d_input (via im2col, col2im)
+    im2col.cu (launch_im2col, launch_col2im) im2col / col2im, with cols moved to (C, kh, kw, N, Ho, Wo)
     batch_norm.forward / backward            batch_norm_forward / batch_norm_backward
     adam.update_                             adam_update
 """
