@@ -180,6 +180,8 @@ def _operands(a, b) -> tuple:
     and an integer tensor meeting a float becomes the default float dtype
     (``int_tensor * 0.5`` is float32, where NumPy would say float64).
     """
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype:
+        return a, b                     # the common case: nothing to convert or promote
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
     ka, kb = a.dtype.kind, b.dtype.kind
@@ -328,8 +330,23 @@ class Tanh(Function):
         return backend.get_array_module(x).tanh(x)
 
     def backward(self, gy):
-        y = self.output
+        return TanhBackward()(gy, self.output)
+
+
+class TanhBackward(Function):
+    """gx = gy * (1 - y^2): tanh's backward as one op of (gy, y), y = tanh(x).
+
+    Its own derivatives (for a gradient of a gradient): linear in gy, so d/dgy is the
+    same product with ggx; and d/dy (1 - y^2) = -2y.
+    """
+
+    def forward(self, gy, y):
         return gy * (1.0 - y * y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        return (TanhBackward()(ggx, y) if self.needs_input_grad[0] else None,
+                ggx * gy * (-2.0 * y) if self.needs_input_grad[1] else None)
 
 
 def exp(x: Tensor) -> Tensor:
