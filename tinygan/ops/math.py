@@ -27,7 +27,7 @@ from .. import backend
 from ..autograd import Function, Tensor, as_tensor, get_default_dtype
 from ..kernels import elementwise
 from ..kernels.matmul import product
-from .shape import sum_to, transpose, reshape, unsqueeze
+from .shape import sum_to, swap_last_dims, reshape, unsqueeze
 
 
 def _mask(condition, like: Tensor) -> Tensor:
@@ -493,12 +493,12 @@ class MatMul(Function):
         return product(a, b)
 
     def backward(self, gy):
-        a, b = self.inputs
+        a, b = self.inputs     # both have >= 2 dims here (matmul() made them so)
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = sum_to(matmul(gy, transpose(b, -1, -2)), a.shape)
+            ga = sum_to(MatMul()(gy, swap_last_dims(b)), a.shape)
         if self.needs_input_grad[1]:
-            gb = sum_to(matmul(transpose(a, -1, -2), gy), b.shape)
+            gb = sum_to(MatMul()(swap_last_dims(a), gy), b.shape)
         return ga, gb
 
 
@@ -518,6 +518,8 @@ def _check_matmul_shapes(sa: tuple, sb: tuple) -> None:
             f"(its last dim), the second {k_b} rows"
             + (" (its only dim)" if len(sb) == 1 else " (its second-to-last dim)")
         )
+    if len(sa) <= 2 and len(sb) <= 2:
+        return                      # no batch dims
     try:
         np.broadcast_shapes(sa[:-2], sb[:-2])
     except ValueError:
