@@ -26,8 +26,9 @@ def binary(ufunc, a, b):
     Large float outputs are split by rows: each thread computes its rows of the output,
     reading the rows of a and b they come from (all of an operand broadcast along axis 0).
     """
-    if (type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype
-            or a.dtype.kind != "f" or max(a.size, b.size) < threads.PARALLEL_MIN):
+    if (type(a) is not np.ndarray or type(b) is not np.ndarray
+            or (a.size < threads.PARALLEL_MIN and b.size < threads.PARALLEL_MIN)
+            or a.dtype != b.dtype or a.dtype.kind != "f"):
         return ufunc(a, b)
     shape = np.broadcast_shapes(a.shape, b.shape)
     if not shape:

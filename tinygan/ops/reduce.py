@@ -64,8 +64,7 @@ class Sum(Function):
 
 class SumBackward(Function):
     """gx = scale * gy broadcast back over ``axes`` to ``shape``: the backward of a sum
-    (scale 1) or a mean (scale 1/n) as one op (a reshape to the keepdim shape, then a
-    broadcast, and no copy).
+    (scale 1) or a mean (scale 1/n) as one op.
 
     It is linear in gy and its adjoint is the sum over the same axes: its own gradient
     is scale * (ggx summed over ``axes``), in gy's shape.
@@ -79,7 +78,12 @@ class SumBackward(Function):
         g = gy.reshape(_keepdim_shape(self.shape, self.axes))
         if self.scale != 1.0:
             g = g * self.scale
-        return xp.broadcast_to(g, self.shape)
+        # A fresh array filled with g, not a broadcast view: on small arrays NumPy fills one
+        # in a quarter of the time np.broadcast_to takes, and a leaf can keep it as its
+        # .grad as it is (a view would be copied there).
+        gx = xp.empty(self.shape, g.dtype)
+        gx[...] = g
+        return gx
 
     def backward(self, ggx):
         # gy had the keepdim shape (keepdim=True, or nothing reduced) or the reduced one.
