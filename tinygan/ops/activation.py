@@ -3,9 +3,14 @@
 Each backward reuses what the forward computed where the derivative is a
 function of the output (sigmoid' = y(1 - y), softmax's Jacobian-vector product
 y * (gy - sum(gy * y))), and uses the *output Tensor* for it, not its array, so
-that the second derivative also flows through y.
+that the second derivative also flows through y.  Those backwards are one op of
+(gy, y) each (``SigmoidBackward``, ``SoftmaxBackward``, ``LogSoftmaxBackward``),
+with their own derivatives written out, rather than three or four recorded ops:
+on small tensors an op's bookkeeping costs more than its arithmetic.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .. import backend
 from ..kernels import elementwise
@@ -128,6 +133,18 @@ class Softplus(Function):
         return where(x.data * self.beta > self.threshold, gy, g)
 
 
+def _max_along(x, axis: int):
+    """The max of array ``x`` along ``axis``, keepdims (what softmax subtracts first).
+
+    On NumPy floats it is asked for with ``initial=-inf``: the same values (NaN still wins),
+    but NumPy then runs its faster reduction loop -- 1.4 us against 2.3 us over the rows of
+    a (16, 16) array.  (CuPy's max takes no ``initial``.)
+    """
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        return x.max(axis=axis, keepdims=True, initial=-np.inf)
+    return x.max(axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     """y = e^x / sum e^x along ``axis`` (shape kept; x - max x first, so no overflow).
 
@@ -140,7 +157,7 @@ class Softmax(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        e = xp.exp(x - _max_along(x, self.axis))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
 
@@ -187,7 +204,7 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        z = x - x.max(axis=self.axis, keepdims=True)
+        z = x - _max_along(x, self.axis)
         return z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
 
     def backward(self, gy):
