@@ -134,11 +134,13 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad: bool = False):
-        if isinstance(data, Tensor):
-            data = data.data
-        elif not isinstance(data, _ARRAY_TYPES) and not backend.is_cupy_array(data):
-            data = _to_array(data, None)
-        self.data = _as_array(data)
+        if type(data) is not np.ndarray:        # (an ndarray, the common case, is kept as it is)
+            if isinstance(data, Tensor):
+                data = data.data
+            elif not isinstance(data, _ARRAY_TYPES) and not backend.is_cupy_array(data):
+                data = _to_array(data, None)
+            data = _as_array(data)
+        self.data = data
         self.grad: Tensor | None = None
         self.grad_fn: Function | None = None
         self._retains_grad = False

@@ -39,7 +39,7 @@ def _axes(dim, ndim: int, op: str):
 
 
 def _keepdim_shape(shape: tuple, axes: tuple) -> tuple:
-    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+    return tuple([1 if i in axes else s for i, s in enumerate(shape)])
 
 
 def _spread(gy: Tensor, shape: tuple, axes: tuple, scale: float = 1.0) -> Tensor:
@@ -75,7 +75,9 @@ class SumBackward(Function):
 
     def forward(self, gy):
         xp = backend.get_array_module(gy)
-        g = gy.reshape(_keepdim_shape(self.shape, self.axes))
+        g = gy
+        if 0 < g.ndim < len(self.shape):     # the reduced dims were dropped: put back 1s
+            g = g.reshape(_keepdim_shape(self.shape, self.axes))
         if self.scale != 1.0:
             g = g * self.scale
         # A fresh array filled with g, not a broadcast view: on small arrays NumPy fills one

@@ -40,7 +40,7 @@ class Reshape(Function):
             raise
 
     def backward(self, gy):
-        return reshape(gy, self.in_shape)
+        return Reshape(self.in_shape)(gy)
 
 
 def _shape_args(shape) -> tuple:
