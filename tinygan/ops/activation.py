@@ -26,10 +26,10 @@ class Sigmoid(Function):
         xp = backend.get_array_module(x)
         # 1 / (1 + e^-x) overflows for very negative x; with e = e^-|x| <= 1 it never does:
         # sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
-        e = xp.exp(-xp.abs(x))
+        e = xp.exp(xp.copysign(x, -1.0))          # copysign(x, -1) = -|x|, in one pass
         y = xp.where(x >= 0, 1.0, e)
         y /= 1.0 + e
-        return y.astype(x.dtype, copy=False)
+        return y if y.dtype == x.dtype else y.astype(x.dtype)
 
     def backward(self, gy):
         return SigmoidBackward()(gy, self.output)
