@@ -641,6 +641,7 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
                     results[id(o)] = gy
                 if o._retains_grad and targets is None:
                     o.grad = gy if o.grad is None else o.grad + gy
+                    delivered[id(o.grad.data)] = o.grad.data    # a leaf gets a copy of it
                 gxs = fn.backward(gy)
                 if type(gxs) is not tuple:
                     gxs = (gxs,)
