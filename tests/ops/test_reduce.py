@@ -12,6 +12,7 @@ import pytest
 
 import tinygan
 
+from tinygan.ops import reduce as reduce_module
 from tinygan.ops.reduce import SumBackward
 from tolerances import assert_within, sum_tolerance
 
@@ -353,3 +354,17 @@ def test_sum_backward_op(axes, scale, keepdim, make, close, check_grads):
     close(gx, np.broadcast_to(scale * keep, shape), rtol=1e-15, dtype=np.float64)
     assert gx.data.flags.writeable and gx.data.base is None
     check_grads(lambda g: SumBackward(shape, axes, scale)(g), gy)
+
+
+def test_sum_backward_op_large_is_a_view_and_leaf_grads_stay_writable(make, close):
+    """Above _FILL_MAX elements SumBackward returns a broadcast view (no writes); a leaf
+    still gets a writable array of its own."""
+    shape = (256, 80)
+    assert shape[0] * shape[1] >= reduce_module._FILL_MAX
+    gy = make(80)
+    gx = SumBackward(shape, (0,), 0.5)(gy)
+    close(gx, np.broadcast_to(0.5 * gy.data, shape), rtol=1e-15, dtype=np.float64)
+    x = make(shape)
+    x.mean(0).sum().backward()
+    close(x.grad, np.full(shape, 1.0 / 256), rtol=1e-15)
+    assert x.grad.data.flags.writeable and x.grad.data.base is None

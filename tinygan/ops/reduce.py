@@ -10,6 +10,7 @@ those ops and need no code of their own.
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -62,6 +63,9 @@ class Sum(Function):
         return _spread(gy, self.inputs[0].shape, self.axes)
 
 
+_FILL_MAX = 1 << 14   # elements: from about here on, writing them costs more than a view
+
+
 class SumBackward(Function):
     """gx = scale * gy broadcast back over ``axes`` to ``shape``: the backward of a sum
     (scale 1) or a mean (scale 1/n) as one op.
@@ -80,12 +84,14 @@ class SumBackward(Function):
             g = g.reshape(_keepdim_shape(self.shape, self.axes))
         if self.scale != 1.0:
             g = g * self.scale
-        # A fresh array filled with g, not a broadcast view: on small arrays NumPy fills one
-        # in a quarter of the time np.broadcast_to takes, and a leaf can keep it as its
-        # .grad as it is (a view would be copied there).
-        gx = xp.empty(self.shape, g.dtype)
-        gx[...] = g
-        return gx
+        if xp is np and math.prod(self.shape) < _FILL_MAX:
+            # A fresh array filled with g rather than a broadcast view: NumPy fills a small one
+            # in a fraction of np.broadcast_to's fixed cost (0.4 us against 2.5 us for 256
+            # elements), and a leaf keeps it as its .grad as it is (a view would be copied).
+            gx = np.empty(self.shape, g.dtype)
+            gx[...] = g
+            return gx
+        return xp.broadcast_to(g, self.shape)
 
     def backward(self, ggx):
         # gy had the keepdim shape (keepdim=True, or nothing reduced) or the reduced one.
