@@ -107,8 +107,6 @@ def slope_mask(x, dtype, negative_slope: float = 0.0):
 
 def gy_times_slope(gy, x, negative_slope: float):
     """gy * leaky_relu'(x) as a fresh array: the slope mask, multiplied by gy in place."""
-    if negative_slope == 0.0 and _in_one_call(x):
-        return gy * (x > 0)             # relu's mask: the booleans multiply as 0 and 1
     m = slope_mask(x, gy.dtype, negative_slope)
     if _in_one_call(m):
         m *= gy
