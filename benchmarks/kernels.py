@@ -23,7 +23,6 @@ import os
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -31,18 +30,6 @@ from tinygan import backend  # noqa: E402
 from tinygan.kernels import benchmark, cuda  # noqa: E402
 
 
-@contextmanager
-def kernels(on: bool):
-    """TINYGAN_KERNELS set for the duration (the dispatch reads it at each call)."""
-    old = os.environ.get("TINYGAN_KERNELS")
-    os.environ["TINYGAN_KERNELS"] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TINYGAN_KERNELS"]
-        else:
-            os.environ["TINYGAN_KERNELS"] = old
 
 
 def time_call(cp, fn, args, repeat: int) -> float:
@@ -72,14 +59,14 @@ def time_call(cp, fn, args, repeat: int) -> float:
 
 def run_case(cp, case, repeat: int) -> dict:
     args = case.inputs(cp)
-    with kernels(True):
+    with cuda.kernels(True):
         t = time.perf_counter()
         out_kernel = case.run(*args)
         cp.cuda.Device().synchronize()
         first = time.perf_counter() - t
         t_kernel = time_call(cp, case.run, args, repeat)
     plain = case.plain or case.run
-    with kernels(False):
+    with cuda.kernels(False):
         out_plain = plain(*args)
         t_plain = time_call(cp, plain, args, repeat)
     diff = float(cp.max(cp.abs(cp.asarray(out_kernel, dtype=cp.float64)

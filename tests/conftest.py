@@ -173,3 +173,17 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.write_line(f"skipped {len(skipped)}: " + ", ".join(parts))
     for reason, n in others.most_common():
         terminalreporter.write_line(f"  UNEXPECTED: {n} skipped because: {reason}", red=True, bold=True)
+
+
+@pytest.fixture
+def launched(monkeypatch):
+    """The names of the CUDA kernels launched through the loader (kernels/cuda.py) in the test."""
+    from tinygan.kernels import cuda
+    names = []
+    real = cuda.function
+
+    def spy(source, name):
+        names.append(name)
+        return real(source, name)
+    monkeypatch.setattr(cuda, "function", spy)
+    return names

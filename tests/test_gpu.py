@@ -18,13 +18,10 @@ import tinygan
 from tinygan import backend, nn
 from tinygan.nn import functional as F
 
+from gpu_helpers import host
+
 HAS_GPU = tinygan.cuda_is_available()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not HAS_GPU, reason="needs CuPy and a CUDA GPU")]
-
-
-def host(x):
-    """A Tensor's (or array's) values as a NumPy array."""
-    return np.asarray(backend.to_device(getattr(x, "data", x), "cpu"))
 
 
 # ----------------------------------------------------------------------------

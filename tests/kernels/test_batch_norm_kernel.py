@@ -28,12 +28,12 @@ import pytest
 
 import tinygan
 import tinygan.nn.functional as F
-from tinygan import backend
 from tinygan.kernels import batch_norm, benchmark, emulator, reference
 from tinygan.ops import norm as norm_module
 from tinygan.testing import gradcheck, gradgradcheck
 
 from tolerances import FACTOR, assert_within, eps
+from gpu_helpers import host
 
 
 def emulated(name):
@@ -288,8 +288,6 @@ def test_second_order_through_the_served_op(served):
 HAS_GPU = tinygan.cuda_is_available()
 
 
-def host(a):
-    return np.asarray(backend.to_device(getattr(a, "data", a), "cpu"))
 
 
 @pytest.mark.gpu

@@ -30,7 +30,8 @@ from tinygan import backend
 from tinygan.kernels import bias_act as K, emulator
 from tinygan.testing import gradcheck, gradgradcheck
 
-from tests.tolerances import assert_within, eps
+from tolerances import assert_within, eps
+from gpu_helpers import host
 
 HAS_GPU = tinygan.cuda_is_available()
 
@@ -42,8 +43,6 @@ LAYOUTS = [((3, 5, 7), 1), ((2, 3), 0), ((1000,), 0), ((4, 9, 5, 3), 3), ((1, 1)
 CASES = [(act, bias, clamp) for act in K.ACTS for bias in (True, False) for clamp in (-1.0, 0.8)]
 
 
-def host(a):
-    return np.asarray(backend.to_device(getattr(a, "data", a), "cpu"))
 
 
 def passes(run, x, b, dim, act, clamp, rng, gain=1.7, alpha=0.2):

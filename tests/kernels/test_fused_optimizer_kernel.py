@@ -26,6 +26,7 @@ from tinygan.kernels import adam, benchmark, cuda, ema as ema_kernel, emulator, 
 from tinygan.optim import EMA, SGD, Adam, AdamW
 
 from tolerances import FACTOR, assert_within, eps
+from gpu_helpers import host
 
 SIZES = (1, 5, 1000, 4097)
 DTYPES = [np.float32, np.float64]
@@ -351,8 +352,6 @@ def test_ema_served_by_the_kernel(served, monkeypatch, dtype):
 HAS_GPU = tinygan.cuda_is_available()
 
 
-def host(a):
-    return np.asarray(backend.to_device(getattr(a, "data", a), "cpu"))
 
 
 @pytest.mark.gpu

@@ -16,8 +16,6 @@ tested in tests/ops/test_conv_kernels_gpu.py.
 from __future__ import annotations
 
 import itertools
-import os
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -27,6 +25,7 @@ from tinygan import backend
 from tinygan.kernels import cuda, emulator, im2col, reference
 
 from tolerances import assert_within, sum_tolerance
+from gpu_helpers import host
 
 HAS_GPU = tinygan.cuda_is_available()
 
@@ -187,35 +186,10 @@ def test_declared_names():
 
 
 # -- on a GPU ------------------------------------------------------------------------------------
-@contextmanager
-def kernels(on: bool):
-    """TINYGAN_KERNELS for the duration of the block (the dispatch reads it at each call)."""
-    old = os.environ.get("TINYGAN_KERNELS")
-    os.environ["TINYGAN_KERNELS"] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TINYGAN_KERNELS"]
-        else:
-            os.environ["TINYGAN_KERNELS"] = old
 
 
-def host(a):
-    return np.asarray(backend.to_device(getattr(a, "data", a), "cpu"))
 
 
-@pytest.fixture
-def launched(monkeypatch):
-    """The names of the CUDA kernels launched through the loader in the test."""
-    names = []
-    real = cuda.function
-
-    def spy(source, name):
-        names.append(name)
-        return real(source, name)
-    monkeypatch.setattr(cuda, "function", spy)
-    return names
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -228,12 +202,12 @@ def test_device_kernels_match_the_twins(case, dtype, launched):
     geo = geometry(shape, 2, k, s, p, d)
     rng = np.random.default_rng(4)
     x = rng.standard_normal(shape).astype(dtype)
-    with kernels(True):
+    with cuda.kernels(True):
         cols = im2col._im2col_nchw(cp.asarray(x), geo)
     np.testing.assert_array_equal(host(cols), twin_cols(x, geo))     # exact: a copy
     gcols = rng.standard_normal(cols.shape).astype(dtype)
     gx = cp.empty(shape, dtype=dtype)
-    with kernels(True):
+    with cuda.kernels(True):
         im2col._col2im_nchw(cp.asarray(gcols), geo, shape[0], gx)
     np.testing.assert_array_equal(host(gx), twin_col2im(gcols, geo, shape[0]))   # exact: same order
     ctype = "float" if dtype == np.float32 else "double"

@@ -12,53 +12,26 @@ All tests carry ``@pytest.mark.gpu`` and skip where CuPy or a GPU is missing.
 """
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 import tinygan
 import tinygan.nn.functional as F
-from tinygan import backend
 from tinygan.kernels import cuda
 from tinygan.testing import gradcheck, gradgradcheck
 
 from tolerances import assert_within, sum_tolerance
+from gpu_helpers import host
 
 HAS_GPU = tinygan.cuda_is_available()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not HAS_GPU, reason="needs CuPy and a CUDA GPU")]
 
 
-@contextmanager
-def kernels(on: bool):
-    """TINYGAN_KERNELS for the duration of the block (the dispatch reads it at each call)."""
-    old = os.environ.get("TINYGAN_KERNELS")
-    os.environ["TINYGAN_KERNELS"] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TINYGAN_KERNELS"]
-        else:
-            os.environ["TINYGAN_KERNELS"] = old
 
 
-def host(a):
-    return np.asarray(backend.to_device(getattr(a, "data", a), "cpu"))
 
 
-@pytest.fixture
-def launched(monkeypatch):
-    """The names of the CUDA kernels launched through the loader in the test."""
-    names = []
-    real = cuda.function
-
-    def spy(source, name):
-        names.append(name)
-        return real(source, name)
-    monkeypatch.setattr(cuda, "function", spy)
-    return names
 
 
 CONV_CASES = [  # (x shape, O, k, stride, padding, dilation, groups)
@@ -97,7 +70,7 @@ def test_device_convolutions_with_kernels_on_and_off(case, transposed, launched)
     n = max(C * kh * kw, O * kh * kw, int(np.prod(gy.shape)))
     for on in (True, False):
         launched.clear()
-        with kernels(on):
+        with cuda.kernels(on):
             got = _conv_and_grads(op, x, w, gy, kwargs, "cuda")
         for what, a, e, m in zip(("y", "gx", "gw"), got, exact, size):
             assert_within(a, e, sum_tolerance(m, n, np.float32), f"{op.__name__} {what}, kernels {on}")
@@ -122,7 +95,7 @@ def test_device_gradchecks_float64(case, launched):
     wt = tinygan.tensor(rng.standard_normal((shape[1], O // g, kh, kw)), device="cuda", requires_grad=True)
     conv = lambda x, w: F.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g)            # noqa: E731
     convt = lambda x, w: F.conv_transpose2d(x, w, stride=s, padding=p, dilation=d, groups=g)  # noqa: E731
-    with kernels(True):
+    with cuda.kernels(True):
         assert gradcheck(conv, [x, w]) and gradgradcheck(conv, [x, w])
         assert gradcheck(convt, [x, wt]) and gradgradcheck(convt, [x, wt])
     assert {"im2col<double>", "col2im<double>"} <= set(launched)

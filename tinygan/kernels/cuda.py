@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .. import backend
 
@@ -89,6 +90,22 @@ def enabled() -> bool:
 def use_kernel(*arrays: Any) -> bool:
     """True when the CUDA kernel should run: kernels are enabled and every array is a CuPy array."""
     return bool(arrays) and enabled() and all(backend.is_cupy_array(a) for a in arrays)
+
+
+@contextmanager
+def kernels(on: bool) -> Iterator[None]:
+    """``with kernels(False): ...`` runs the block with every kernel off (``TINYGAN_KERNELS=0``:
+    the plain twins), ``kernels(True)`` with them on; the setting before is restored after.
+    The dispatch reads the variable at each call, so two calls can be compared side by side."""
+    old = os.environ.get("TINYGAN_KERNELS")
+    os.environ["TINYGAN_KERNELS"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TINYGAN_KERNELS"]
+        else:
+            os.environ["TINYGAN_KERNELS"] = old
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,6 +33,16 @@ CHUNK = 4096          # elements per block: 16 per thread of a 256-thread block
 THREADS = 256
 
 
+def fusable(items, ctypes) -> bool:
+    """Whether one launch can take an optimizer group's ``items`` ((param, p, g) triples): the
+    kernels are on for every array (``cuda.use_kernel``: CuPy arrays, TINYGAN_KERNELS not 0)
+    and every p and g is contiguous, with p's dtype one of ``ctypes`` (the kernel's types)."""
+    from . import cuda
+    return (cuda.use_kernel(*(a for _, p, g in items for a in (p, g)))
+            and all(p.dtype in ctypes and p.flags.c_contiguous and g.flags.c_contiguous
+                    for _, p, g in items))
+
+
 def address(a) -> int:
     """The address of an array's first element, on its device (CuPy) or in host memory (NumPy)."""
     return a.data.ptr if backend.is_cupy_array(a) else a.ctypes.data

@@ -4,8 +4,17 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..backend import get_array_module
-from ..kernels import adam as adam_kernel, cuda
+from ..kernels import adam as adam_kernel, cuda, multi_tensor
 from .optimizer import Optimizer
+
+
+def _start(state: dict, p, amsgrad: bool, xp) -> None:
+    """A parameter's first step: step 0, both moments (and AMSGrad's running max) zero."""
+    state["step"] = 0
+    state["exp_avg"] = xp.zeros_like(p)
+    state["exp_avg_sq"] = xp.zeros_like(p)
+    if amsgrad:
+        state["max_exp_avg_sq"] = xp.zeros_like(p)
 
 
 class Adam(Optimizer):
@@ -61,11 +70,7 @@ class Adam(Optimizer):
         if group["maximize"]:
             g = -g
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(p)
-            state["exp_avg_sq"] = xp.zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(p)
+            _start(state, p, group["amsgrad"], xp)
         state["step"] += 1
         t = state["step"]
 
@@ -85,10 +90,7 @@ class Adam(Optimizer):
         -- usually one -- with the arithmetic of ``_update``.  False (``_update`` per parameter)
         unless ``cuda.use_kernel`` says yes for every array and all are contiguous float32 or
         float64."""
-        if not cuda.use_kernel(*(a for _, p, g in items for a in (p, g))):
-            return False
-        if not all(p.dtype in adam_kernel.CTYPES and p.flags.c_contiguous and g.flags.c_contiguous
-                   for _, p, g in items):
+        if not multi_tensor.fusable(items, adam_kernel.CTYPES):
             return False
         xp = get_array_module(items[0][1])
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
@@ -96,11 +98,7 @@ class Adam(Optimizer):
         for param, p, g in items:
             state = self.state[param]
             if not state:                                  # as _update starts a parameter
-                state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(p)
-                state["exp_avg_sq"] = xp.zeros_like(p)
-                if group["amsgrad"]:
-                    state["max_exp_avg_sq"] = xp.zeros_like(p)
+                _start(state, p, group["amsgrad"], xp)
             state["step"] += 1
             vmax = state.get("max_exp_avg_sq") if group["amsgrad"] else None
             key = (p.dtype, state["step"], vmax is not None)

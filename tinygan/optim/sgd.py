@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..backend import get_array_module
-from ..kernels import cuda, sgd as sgd_kernel
+from ..kernels import cuda, multi_tensor, sgd as sgd_kernel
 from .optimizer import Optimizer
 
 
@@ -70,10 +70,7 @@ class SGD(Optimizer):
         some momentum buffers are new and others not) with the arithmetic of ``_update``.
         False (``_update`` per parameter) unless ``cuda.use_kernel`` says yes for every array
         and all are contiguous float32 or float64."""
-        if not cuda.use_kernel(*(a for _, p, g in items for a in (p, g))):
-            return False
-        if not all(p.dtype in sgd_kernel.CTYPES and p.flags.c_contiguous and g.flags.c_contiguous
-                   for _, p, g in items):
+        if not multi_tensor.fusable(items, sgd_kernel.CTYPES):
             return False
         xp = get_array_module(items[0][1])
         momentum = group["momentum"]
