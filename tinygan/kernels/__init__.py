@@ -2,14 +2,19 @@
 
 ``tinygan/ops/`` says WHAT each op computes -- the formula, its derivative, the
 paper it comes from.  This package says HOW the arrays behind the few ops that
-dominate a training step are computed fast on a CPU: split over threads, in
-place, in cache-sized chunks, in a memory layout that suits the copy.  Nothing
-here knows about Tensors or autograd; every function takes and returns arrays.
+dominate a training step are computed fast: on a CPU split over threads, in
+place, in cache-sized chunks, in a memory layout that suits the copy; on a GPU
+by hand-written CUDA (``NAME.cu`` beside the ``NAME.py`` that launches it,
+compiled by ``cuda.py`` at first use).  Nothing here knows about Tensors or
+autograd; every function takes and returns arrays.
 
 Each fast kernel has a plain reference twin -- the same arithmetic written as a
-textbook would, with no threads, chunks or in-place tricks -- in
-``reference.py``.  The twins are what the tests in ``tests/kernels/`` hold the
-fast paths against, and what a reader should read first.
+textbook would, with no threads, chunks or in-place tricks: the CPU kernels'
+twins in ``reference.py``, each CUDA kernel's twin in its own ``NAME.py`` (where
+it is also the CPU path, and what runs on a GPU with ``TINYGAN_KERNELS=0``).
+The twins are what the tests in ``tests/kernels/`` hold the fast paths against
+-- the CUDA ones through the emulator, on small and awkward shapes -- and what
+a reader should read first.
 
     threads.py      the thread pool: parallel_map, for_rows, add_up, set_num_threads
     host_memory.py  keep_freed_memory(): glibc malloc settings for a training process
@@ -48,5 +53,9 @@ fast paths against, and what a reader should read first.
     philox.py, .cu  Philox4x32-10 random numbers: the block function vectorized over counters in
                     NumPy/CuPy and one CUDA thread per counter, the same bits on both devices;
                     uniforms, Box-Muller normals, integers, permutation keys
+
+A guided tour: lessons/11_gpu_and_kernels.ipynb writes a fused bias + leaky ReLU kernel and a
+shared-memory reduction, runs them in the emulator (and ThreadSanitizer on a missing
+__syncthreads), and reads the step profile.
 """
 from . import host_memory, im2col, threads  # noqa: E402,F401  (tinygan.kernels.host_memory etc.)
