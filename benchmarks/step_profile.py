@@ -22,8 +22,10 @@ What counts as one launch (CuPy's behaviour, approximately):
 * an assignment into an array (``a[...] = b``, ``a[:, 1:] = 0``) and a gather
   (``a[index_array]``); ``copy``, ``astype`` to another dtype.
 
-A host-device copy: ``xp.asarray`` of host data (host->device), ``.get()`` and the
-conversions ``float(a)``, ``int(a)``, ``bool(a)``, ``a.item()`` (device->host).  A
+A host-device copy: ``xp.asarray`` of host data and ``ndarray.set`` (an upload into an
+existing array: asynchronous, listed as such, when given a stream and pinned memory) are
+host->device; ``.get()`` and the conversions ``float(a)``, ``int(a)``, ``bool(a)``,
+``a.item()`` are device->host.  A
 synchronisation: every device->host copy, a boolean-mask index (its size is read
 back), ``cuda.Device().synchronize()``.  A host->device copy from pageable memory may
 also stall the host; those are listed as copies, not synchronisations.
