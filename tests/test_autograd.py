@@ -384,6 +384,18 @@ def test_retain_grad_on_a_non_leaf():
     assert k.grad is None
 
 
+def test_retained_grad_and_leaf_grad_are_not_shared():
+    # add hands its gradient on unchanged: the leaf must not get the retained tensor's array.
+    x = f64(X0)
+    h = x + 1.0
+    h.retain_grad()
+    h.sum().backward()
+    assert not np.shares_memory(x.grad.data, h.grad.data)
+    with tinygan.no_grad():
+        x.grad[0] = 5.0
+    np.testing.assert_allclose(arr(h.grad), np.ones(4))
+
+
 def test_retain_grad_refused_without_requires_grad():
     with pytest.raises(RuntimeError, match="retain_grad"):
         f64(X0, requires_grad=False).retain_grad()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import re
 import weakref
 from typing import Any, Iterable, Sequence
@@ -133,11 +134,13 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad: bool = False):
-        if isinstance(data, Tensor):
-            data = data.data
-        elif not isinstance(data, _ARRAY_TYPES) and not backend.is_cupy_array(data):
-            data = _to_array(data, None)
-        self.data = _as_array(data)
+        if type(data) is not np.ndarray:        # (an ndarray, the common case, is kept as it is)
+            if isinstance(data, Tensor):
+                data = data.data
+            elif not isinstance(data, _ARRAY_TYPES) and not backend.is_cupy_array(data):
+                data = _to_array(data, None)
+            data = _as_array(data)
+        self.data = data
         self.grad: Tensor | None = None
         self.grad_fn: Function | None = None
         self._retains_grad = False
@@ -570,27 +573,29 @@ def _topological_order(roots: Iterable[Function]) -> list:
     order of creation (``seq``, a counter) is already a topological order: collect
     what is reachable, then sort by it.
     """
-    seen = {id(r): r for r in roots}
-    stack = list(seen.values())
+    seen = set(roots)
+    stack = list(seen)
     while stack:
-        for p in _parents(stack.pop()):
-            if id(p) not in seen:
-                seen[id(p)] = p
+        fn = stack.pop()
+        if fn.inputs is None:
+            raise RuntimeError(
+                f"backward: trying to backward through the graph a second time ({fn.name}Backward): "
+                "its saved tensors were freed after the first backward; pass retain_graph=True to "
+                "the first backward (or grad) call if you need to go through it again"
+            )
+        for x in fn.inputs:
+            p = x.grad_fn
+            if p is not None and p not in seen:
+                seen.add(p)
                 stack.append(p)
-    return sorted(seen.values(), key=lambda fn: fn.seq)
+    return sorted(seen, key=_creation_seq)
 
 
-def _parents(fn: Function) -> list:
-    if fn.inputs is None:
-        raise RuntimeError(
-            f"backward: trying to backward through the graph a second time ({fn.name}Backward): "
-            "its saved tensors were freed after the first backward; pass retain_graph=True to "
-            "the first backward (or grad) call if you need to go through it again"
-        )
-    return [x.grad_fn for x in fn.inputs if x.grad_fn is not None]
+_creation_seq = operator.attrgetter("seq")
 
 
 def _accumulate(slot: dict, x: Tensor, g: Tensor) -> None:
+    """Add ``g`` to the gradient waiting for non-leaf ``x`` (the sum over all of x's uses)."""
     entry = slot.get(id(x))
     if entry is None:
         slot[id(x)] = [x, g]           # keep x alive so its id can't be reused meanwhile
@@ -614,10 +619,10 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
         # Prune: run only the functions from which some requested input is reachable.
         useful: set = set()
         for fn in order:
-            if any(id(x) in targets or (x.grad_fn is not None and id(x.grad_fn) in useful)
+            if any(id(x) in targets or (x.grad_fn is not None and x.grad_fn in useful)
                    for x in fn.inputs):
-                useful.add(id(fn))
-        order = [fn for fn in order if id(fn) in useful]
+                useful.add(fn)
+        order = [fn for fn in order if fn in useful]
 
     results: dict = {}
     # Arrays that must not become a leaf's .grad as they are (the caller's own gradients).
@@ -625,8 +630,8 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
     with set_grad_enabled(create_graph):
         # Leaves that are themselves roots (y.backward() on a leaf).
         for y in outputs:
-            if y.grad_fn is None:
-                _deliver(y, grads, targets, results, delivered)
+            if y.grad_fn is None and id(y) in grads:
+                _deliver(y, grads.pop(id(y))[1], targets, results, delivered)
         for fn in reversed(order):
             o = fn._output()
             entry = grads.pop(id(o), None) if o is not None else None
@@ -636,8 +641,9 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
                     results[id(o)] = gy
                 if o._retains_grad and targets is None:
                     o.grad = gy if o.grad is None else o.grad + gy
+                    delivered[id(o.grad.data)] = o.grad.data    # a leaf gets a copy of it
                 gxs = fn.backward(gy)
-                if not isinstance(gxs, tuple):
+                if type(gxs) is not tuple:
                     gxs = (gxs,)
                 if len(gxs) != len(fn.inputs):
                     raise RuntimeError(
@@ -651,9 +657,10 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
                             f"{fn.name}.backward returned a gradient of shape {gx.shape} "
                             f"for an input of shape {x.shape}"
                         )
-                    _accumulate(grads, x, gx)
-                    if x.grad_fn is None:
-                        _deliver(x, grads, targets, results, delivered)
+                    if x.grad_fn is None:          # a leaf: its gradient goes out at once
+                        _deliver(x, gx, targets, results, delivered)
+                    else:                          # wait for the gradients from x's other uses
+                        _accumulate(grads, x, gx)
             if not retain_graph:
                 fn._release()
     if targets is not None:
@@ -664,25 +671,20 @@ def _run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor], inp
     return results
 
 
-def _deliver(leaf: Tensor, grads: dict, targets, results: dict, delivered: dict) -> None:
-    """Hand a leaf its gradient: into ``.grad`` (backward) or into the results (grad)."""
-    entry = grads.pop(id(leaf), None)
-    if entry is None:
-        return
-    g = entry[1]
+def _deliver(leaf: Tensor, g: Tensor, targets, results: dict, delivered: dict) -> None:
+    """Hand a leaf its gradient ``g``: into ``.grad`` (backward) or into the results (grad)."""
     if targets is None:
-        if leaf._requires_grad:
-            if not _GradMode.enabled:
-                g = _own_array(g, leaf, delivered)
-            elif g.dtype != leaf.dtype:
-                g = g.to(leaf.dtype)
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        if not _GradMode.enabled:
+            g = _own_array(g, leaf, delivered)
+        elif g.dtype != leaf.dtype:
+            g = g.to(leaf.dtype)
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif id(leaf) in targets:
         results[id(leaf)] = results[id(leaf)] + g if id(leaf) in results else g
 
 
 def _own_array(g: Tensor, leaf: Tensor, delivered: dict) -> Tensor:
-    """``g`` as a fresh, writable array of the leaf's dtype that no other tensor shares.
+    """``g``, or a copy of it: a fresh, writable array of the leaf's dtype that no other tensor shares.
 
     A gradient arriving at a leaf may be a read-only broadcast view, a view of
     another array, or the very tensor another leaf receives too (``a + b`` hands
@@ -694,10 +696,10 @@ def _own_array(g: Tensor, leaf: Tensor, delivered: dict) -> Tensor:
     if a.dtype != leaf.data.dtype:
         a = a.astype(leaf.data.dtype)
     # (CuPy arrays have no read-only flag: they are always writable.)
-    elif a.base is not None or not getattr(a.flags, "writeable", True) or id(a) in delivered:
+    elif id(a) in delivered or a.base is not None or not getattr(a.flags, "writeable", True):
         a = a.copy()
     delivered[id(a)] = a           # holding a keeps its id from being reused meanwhile
-    return _new_tensor(a, None)
+    return g if a is g.data else _new_tensor(a, None)
 
 
 def _check_grad_output(y: Tensor, gy, where: str) -> Tensor:

@@ -11,6 +11,7 @@ import pytest
 
 import tinygan
 import tinygan.nn.functional as F
+from tinygan.ops import activation as A
 
 SHAPES = [(), (5,), (2, 3), (2, 3, 4)]
 
@@ -274,3 +275,53 @@ def test_0d_results_are_ndarrays(name):
 def test_softplus_refuses_integer_input():
     with pytest.raises(TypeError, match="softplus: expected a floating point input, got dtype int64"):
         tinygan.softplus(tinygan.tensor([1, 2]))
+
+
+# -----------------------------------------------------------------------------
+# the backward ops: each is a Function of (gy, y) with its own derivatives
+# -----------------------------------------------------------------------------
+def _np_sigmoid_backward(gy, y, axis):
+    return gy * y * (1.0 - y)
+
+
+def _np_softmax_backward(gy, y, axis):
+    return y * (gy - (gy * y).sum(axis=axis, keepdims=True))
+
+
+def _np_log_softmax_backward(gy, y, axis):
+    return gy - np.exp(y) * gy.sum(axis=axis, keepdims=True)
+
+
+BACKWARD_OPS = {
+    "sigmoid": (lambda axis: A.SigmoidBackward(), _np_sigmoid_backward),
+    "softmax": (A.SoftmaxBackward, _np_softmax_backward),
+    "log_softmax": (A.LogSoftmaxBackward, _np_log_softmax_backward),
+}
+
+
+@pytest.mark.parametrize("shape,dim", [((5,), 0), ((2, 3), 1), ((2, 3, 4), 0), ((2, 3, 4), 2)],
+                         ids=str)
+@pytest.mark.parametrize("name", list(BACKWARD_OPS))
+def test_backward_op_of_gy_and_y(name, shape, dim, make, close, check_grads):
+    """The formula holds for any (gy, y), so y is an independent input here: the derivatives
+    in y are checked on their own, not only through y = f(x)."""
+    cls, ref = BACKWARD_OPS[name]
+    gy, y = make(shape), make(shape, kind="uniform")
+    close(cls(dim)(gy, y), ref(gy.data.copy(), y.data.copy(), dim), rtol=1e-12, atol=1e-15,
+          dtype=np.float64)
+    check_grads(lambda g, t: cls(dim)(g, t), gy, y)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softmax", "log_softmax"])
+def test_third_derivative_through_the_backward_ops(name, make, check_grads):
+    """The gradient's graph goes through the backward op; its own second derivative (the
+    third of the activation) is checked too."""
+    act = {"sigmoid": tinygan.sigmoid, "softmax": lambda t: t.softmax(-1),
+           "log_softmax": lambda t: t.log_softmax(-1)}[name]
+    x, v = make(2, 3), make(2, 3)
+
+    def gradient(x, v):
+        with tinygan.enable_grad():      # (the numeric side calls it under no_grad)
+            (g,) = tinygan.grad(act(x), x, grad_outputs=v, create_graph=True)
+        return g
+    check_grads(gradient, x, v)

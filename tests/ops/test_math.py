@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import tinygan
+from tinygan.ops.math import TanhBackward
 from tinygan.testing import gradcheck, gradgradcheck
 
 from tolerances import assert_within, product_tolerance, sum_tolerance
@@ -531,3 +532,19 @@ def test_remainder_gradients():
     b = tinygan.tensor(np.array([1.7, -2.3, 3.1, 1.3]), requires_grad=True)
     assert gradcheck(lambda a, b: a % b, (a, b))
     assert gradgradcheck(lambda a, b: a % b, (a, b))
+
+
+def test_tanh_backward_op_of_gy_and_y(make, check_grads):
+    """TanhBackward(gy, y) = gy (1 - y^2) holds for any (gy, y): its derivatives in y are
+    checked with y an independent input, and the third derivative of tanh through it."""
+    gy, y = make(2, 3), make(2, 3, kind="uniform")
+    a, b = gy.data.copy(), y.data.copy()
+    np.testing.assert_allclose(TanhBackward()(gy, y).data, a * (1.0 - b * b), rtol=1e-12)
+    check_grads(lambda g, t: TanhBackward()(g, t), gy, y)
+    x, v = make(2, 3), make(2, 3)
+
+    def gradient(x, v):
+        with tinygan.enable_grad():      # (the numeric side calls it under no_grad)
+            (g,) = tinygan.grad(x.tanh(), x, grad_outputs=v, create_graph=True)
+        return g
+    check_grads(gradient, x, v)

@@ -12,6 +12,8 @@ import pytest
 
 import tinygan
 
+from tinygan.ops import reduce as reduce_module
+from tinygan.ops.reduce import SumBackward
 from tolerances import assert_within, sum_tolerance
 
 SHAPE = (2, 3, 4)
@@ -336,3 +338,33 @@ def test_full_reductions_give_0d_ndarrays(name):
     assert type(z.data) is np.ndarray and z.data.ndim == 0
     # exact: the same computation on the same inputs twice (same thread count and machine)
     np.testing.assert_array_equal(z.data, y.data)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("axes,scale", [((1,), 1.0), ((0, 2), 0.25), ((0, 1, 2), 1.0 / 24)], ids=str)
+def test_sum_backward_op(axes, scale, keepdim, make, close, check_grads):
+    """SumBackward spreads gy back over the reduced axes (times scale) into a fresh, writable
+    array; its own gradient is the sum over those axes (times scale)."""
+    shape = (2, 3, 4)
+    reduced = tuple(1 if i in axes else s for i, s in enumerate(shape)) if keepdim else \
+        tuple(s for i, s in enumerate(shape) if i not in axes)
+    gy = make(reduced)
+    keep = gy.data.reshape([1 if i in axes else s for i, s in enumerate(shape)])
+    gx = SumBackward(shape, axes, scale)(gy)
+    close(gx, np.broadcast_to(scale * keep, shape), rtol=1e-15, dtype=np.float64)
+    assert gx.data.flags.writeable and gx.data.base is None
+    check_grads(lambda g: SumBackward(shape, axes, scale)(g), gy)
+
+
+def test_sum_backward_op_large_is_a_view_and_leaf_grads_stay_writable(make, close):
+    """Above _FILL_MAX elements SumBackward returns a broadcast view (no writes); a leaf
+    still gets a writable array of its own."""
+    shape = (256, 80)
+    assert shape[0] * shape[1] >= reduce_module._FILL_MAX
+    gy = make(80)
+    gx = SumBackward(shape, (0,), 0.5)(gy)
+    close(gx, np.broadcast_to(0.5 * gy.data, shape), rtol=1e-15, dtype=np.float64)
+    x = make(shape)
+    x.mean(0).sum().backward()
+    close(x.grad, np.full(shape, 1.0 / 256), rtol=1e-15)
+    assert x.grad.data.flags.writeable and x.grad.data.base is None

@@ -14,6 +14,10 @@ fast paths against, and what a reader should read first.
     threads.py      the thread pool: parallel_map, for_rows, add_up, set_num_threads
     host_memory.py  keep_freed_memory(): glibc malloc settings for a training process
     im2col.py       convolution as im2col + GEMM: chunked, channels-last, sub-pixel
+    im2col.cu       im2col (a thread per entry of cols) and col2im as a gather (a thread per image
+                    element, taps added in a fixed order: deterministic, no atomics), float and
+                    double; im2col.py launches them for CuPy arrays (one launch each instead of
+                    3 and 2*kh*kw + 2)
     elementwise.py  binary ufuncs, relu / leaky_relu and their masks, bias add,
                     per-channel sums, a large matrix product split over threads
     batch_norm.py   batch norm's statistics, affine map and closed-form backward; on a GPU

@@ -3,9 +3,14 @@
 Each backward reuses what the forward computed where the derivative is a
 function of the output (sigmoid' = y(1 - y), softmax's Jacobian-vector product
 y * (gy - sum(gy * y))), and uses the *output Tensor* for it, not its array, so
-that the second derivative also flows through y.
+that the second derivative also flows through y.  Those backwards are one op of
+(gy, y) each (``SigmoidBackward``, ``SoftmaxBackward``, ``LogSoftmaxBackward``),
+with their own derivatives written out, rather than three or four recorded ops:
+on small tensors an op's bookkeeping costs more than its arithmetic.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .. import backend
 from ..kernels import elementwise
@@ -19,13 +24,33 @@ class Sigmoid(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        # 1 / (1 + e^-x) overflows for very negative x; this form never does.
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        # 1 / (1 + e^-x) overflows for very negative x; with e = e^-|x| <= 1 it never does:
+        # sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
+        e = xp.exp(xp.copysign(x, -1.0))          # copysign(x, -1) = -|x|, in one pass
+        y = xp.where(x >= 0, 1.0, e)
+        y /= 1.0 + e
+        return y if y.dtype == x.dtype else y.astype(x.dtype)
 
     def backward(self, gy):
-        y = self.output
-        return gy * (y * (1.0 - y))
+        return SigmoidBackward()(gy, self.output)
+
+
+class SigmoidBackward(Function):
+    """gx = gy * y (1 - y): sigmoid's backward as one op of (gy, y), y = sigmoid(x).
+
+    Its own derivatives (for a gradient of a gradient): linear in gy, so
+    d/dgy is the same product with ggx; and d/dy [y (1 - y)] = 1 - 2y.
+    """
+
+    def forward(self, gy, y):
+        gx = gy * y
+        gx *= 1.0 - y
+        return gx
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        return (SigmoidBackward()(ggx, y) if self.needs_input_grad[0] else None,
+                ggx * gy * (1.0 - 2.0 * y) if self.needs_input_grad[1] else None)
 
 
 class Slope(PiecewiseConstant):
@@ -108,10 +133,23 @@ class Softplus(Function):
         return where(x.data * self.beta > self.threshold, gy, g)
 
 
+def _max_along(x, axis: int):
+    """The max of array ``x`` along ``axis``, keepdims (what softmax subtracts first).
+
+    On NumPy floats it is asked for with ``initial=-inf``: the same values (NaN still wins),
+    but NumPy then runs its faster reduction loop -- 1.4 us against 2.3 us over the rows of
+    a (16, 16) array.  (CuPy's max takes no ``initial``.)
+    """
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        return x.max(axis=axis, keepdims=True, initial=-np.inf)
+    return x.max(axis=axis, keepdims=True)
+
+
 class Softmax(Function):
     """y = e^x / sum e^x along ``axis`` (shape kept; x - max x first, so no overflow).
 
-    Its Jacobian-vector product: dL/dx = y * (gy - sum(gy * y)) along the axis.
+    Its Jacobian-vector product: dL/dx = y * (gy - sum(gy * y)) along the axis
+    (``SoftmaxBackward``).
     """
 
     def __init__(self, axis: int):
@@ -119,18 +157,46 @@ class Softmax(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        return e / e.sum(axis=self.axis, keepdims=True)
+        e = xp.exp(x - _max_along(x, self.axis))
+        e /= e.sum(axis=self.axis, keepdims=True)
+        return e
 
     def backward(self, gy):
-        y = self.output
-        return y * (gy - (gy * y).sum(self.axis, keepdim=True))
+        return SoftmaxBackward(self.axis)(gy, self.output)
+
+
+class SoftmaxBackward(Function):
+    """gx = y * (gy - sum(gy * y)) along ``axis``: softmax's backward as one op of (gy, y).
+
+    It is J gy with softmax's Jacobian J = diag(y) - y y^T.  Its own derivatives:
+    J is symmetric, so d/dgy applied to ggx is the same product, y * (ggx - sum(ggx * y));
+    and d/dy gives ggx * (gy - sum(gy * y)) - gy * sum(ggx * y).
+    """
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, gy, y):
+        gx = gy * y
+        gx -= y * gx.sum(axis=self.axis, keepdims=True)
+        return gx
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        g_gy = g_y = None
+        if self.needs_input_grad[0]:
+            g_gy = SoftmaxBackward(self.axis)(ggx, y)
+        if self.needs_input_grad[1]:
+            g_y = (ggx * (gy - (gy * y).sum(self.axis, keepdim=True))
+                   - gy * (ggx * y).sum(self.axis, keepdim=True))
+        return g_gy, g_y
 
 
 class LogSoftmax(Function):
     """y = x - log sum e^x along ``axis`` (computed as z - log sum e^z with z = x - max x).
 
-    dL/dx = gy - softmax(x) * sum(gy) along the axis, with softmax(x) = e^y.
+    dL/dx = gy - softmax(x) * sum(gy) along the axis, with softmax(x) = e^y
+    (``LogSoftmaxBackward``).
     """
 
     def __init__(self, axis: int):
@@ -138,11 +204,33 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        z = x - x.max(axis=self.axis, keepdims=True)
+        z = x - _max_along(x, self.axis)
         return z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
 
     def backward(self, gy):
-        return gy - exp(self.output) * gy.sum(self.axis, keepdim=True)
+        return LogSoftmaxBackward(self.axis)(gy, self.output)
+
+
+class LogSoftmaxBackward(Function):
+    """gx = gy - e^y * sum(gy) along ``axis``: log_softmax's backward as one op of (gy, y).
+
+    Its own derivatives: d/dgy applied to ggx is ggx - sum(ggx * e^y) (the transpose of
+    I - e^y 1^T), and d/dy is -ggx * e^y * sum(gy).
+    """
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, gy, y):
+        xp = backend.get_array_module(y)
+        s = gy.sum(axis=self.axis, keepdims=True)
+        return gy - xp.exp(y) * s
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        ggx_p = ggx * exp(y)                 # ggx * softmax(x), used by both derivatives
+        return (ggx - ggx_p.sum(self.axis, keepdim=True) if self.needs_input_grad[0] else None,
+                -ggx_p * gy.sum(self.axis, keepdim=True) if self.needs_input_grad[1] else None)
 
 
 def sigmoid(x: Tensor) -> Tensor:

@@ -27,7 +27,7 @@ from .. import backend
 from ..autograd import Function, Tensor, as_tensor, get_default_dtype
 from ..kernels import elementwise
 from ..kernels.matmul import product
-from .shape import sum_to, transpose, reshape, unsqueeze
+from .shape import sum_to, swap_last_dims, reshape, unsqueeze
 
 
 def _mask(condition, like: Tensor) -> Tensor:
@@ -180,6 +180,8 @@ def _operands(a, b) -> tuple:
     and an integer tensor meeting a float becomes the default float dtype
     (``int_tensor * 0.5`` is float32, where NumPy would say float64).
     """
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype:
+        return a, b                     # the common case: nothing to convert or promote
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
     ka, kb = a.dtype.kind, b.dtype.kind
@@ -448,8 +450,23 @@ class Tanh(Function):
         return backend.get_array_module(x).tanh(x)
 
     def backward(self, gy):
-        y = self.output
+        return TanhBackward()(gy, self.output)
+
+
+class TanhBackward(Function):
+    """gx = gy * (1 - y^2): tanh's backward as one op of (gy, y), y = tanh(x).
+
+    Its own derivatives (for a gradient of a gradient): linear in gy, so d/dgy is the
+    same product with ggx; and d/dy (1 - y^2) = -2y.
+    """
+
+    def forward(self, gy, y):
         return gy * (1.0 - y * y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        return (TanhBackward()(ggx, y) if self.needs_input_grad[0] else None,
+                ggx * gy * (-2.0 * y) if self.needs_input_grad[1] else None)
 
 
 def exp(x: Tensor) -> Tensor:
@@ -596,12 +613,12 @@ class MatMul(Function):
         return product(a, b)
 
     def backward(self, gy):
-        a, b = self.inputs
+        a, b = self.inputs     # both have >= 2 dims here (matmul() made them so)
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = sum_to(matmul(gy, transpose(b, -1, -2)), a.shape)
+            ga = sum_to(MatMul()(gy, swap_last_dims(b)), a.shape)
         if self.needs_input_grad[1]:
-            gb = sum_to(matmul(transpose(a, -1, -2), gy), b.shape)
+            gb = sum_to(MatMul()(swap_last_dims(a), gy), b.shape)
         return ga, gb
 
 
@@ -621,6 +638,8 @@ def _check_matmul_shapes(sa: tuple, sb: tuple) -> None:
             f"(its last dim), the second {k_b} rows"
             + (" (its only dim)" if len(sb) == 1 else " (its second-to-last dim)")
         )
+    if len(sa) <= 2 and len(sb) <= 2:
+        return                      # no batch dims
     try:
         np.broadcast_shapes(sa[:-2], sb[:-2])
     except ValueError:

@@ -40,7 +40,7 @@ class Reshape(Function):
             raise
 
     def backward(self, gy):
-        return reshape(gy, self.in_shape)
+        return Reshape(self.in_shape)(gy)
 
 
 def _shape_args(shape) -> tuple:
@@ -121,33 +121,43 @@ class Permute(Function):
         return x.transpose(self.axes)
 
     def backward(self, gy):
-        return permute(gy, tuple(int(i) for i in np.argsort(self.axes)))
+        inverse = [0] * len(self.axes)       # axis i went to place j: it comes back from j
+        for j, i in enumerate(self.axes):
+            inverse[i] = j
+        return Permute(tuple(inverse))(gy)
 
 
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorder the dims: output dim i is input dim ``dims[i]``."""
     dims = _shape_args(dims)
+    n = x.ndim
     # Range-check each dim first: wrapping (d % ndim) alone would let (0, 3) pass as (0, 1).
     for d in dims:
-        if not -x.ndim <= d < x.ndim:
-            raise IndexError(f"permute: dim {d} is out of range for a tensor of {x.ndim} dimensions")
-    if sorted(d % x.ndim for d in dims) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of the input")
-    dims = tuple(d % x.ndim for d in dims)
-    if dims == tuple(range(x.ndim)):
+        if not -n <= d < n:
+            raise IndexError(f"permute: dim {d} is out of range for a tensor of {n} dimensions")
+    axes = tuple([d % n for d in dims])
+    if sorted(axes) != list(range(n)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {n} dims of the input")
+    if axes == tuple(range(n)):
         return x
-    return Permute(dims)(x)
+    return Permute(axes)(x)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dims."""
     d0 = _normalize_dim(dim0, x.ndim, "transpose")
     d1 = _normalize_dim(dim1, x.ndim, "transpose")
-    if x.ndim == 0:          # dims 0 and -1 name the 0-d tensor itself: nothing to swap
+    if d0 == d1:             # (also the 0-d tensor, whose dims 0 and -1 name the tensor itself)
         return x
     axes = list(range(x.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
-    return permute(x, tuple(axes))
+    return Permute(tuple(axes))(x)
+
+
+def swap_last_dims(x: Tensor) -> Tensor:
+    """x with its last two dims swapped (x must have at least 2): a matrix transposed."""
+    n = x.ndim
+    return Permute(tuple(range(n - 2)) + (n - 1, n - 2))(x)
 
 
 # -- broadcasting -----------------------------------------------------------------
@@ -296,8 +306,9 @@ class IndexBackward(Function):
 
 
 def getitem(x: Tensor, index) -> Tensor:
-    xp = backend.get_array_module(x.data)
-    return Index(_convert_index(index, xp))(x)
+    if type(index) is not slice:         # (a slice needs no conversion)
+        index = _convert_index(index, backend.get_array_module(x.data))
+    return Index(index)(x)
 
 
 # -- joining and splitting -------------------------------------------------------------
@@ -316,7 +327,7 @@ class Cat(Function):
         grads, start = [], 0
         lead = (slice(None),) * self.dim
         for size, need in zip(self.sizes, self.needs_input_grad):
-            grads.append(gy[lead + (slice(start, start + size),)] if need else None)
+            grads.append(Index(lead + (slice(start, start + size),))(gy) if need else None)
             start += size
         return tuple(grads)
 
@@ -329,9 +340,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     first = as_tensor(tensors[0])
     tensors = [as_tensor(t, like=first) for t in tensors]
     d = _normalize_dim(dim, first.ndim, "cat")
+    before, after = first.shape[:d], first.shape[d + 1:]
     for i, t in enumerate(tensors):
-        if t.ndim != first.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, first.shape))
-                                       if k != d):
+        if t.ndim != first.ndim or t.shape[:d] != before or t.shape[d + 1:] != after:
             raise ValueError(
                 f"cat: tensor {i} has shape {tuple(t.shape)} but tensor 0 has shape "
                 f"{tuple(first.shape)}; all dims but dim {d} must match"
