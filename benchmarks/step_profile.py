@@ -22,8 +22,10 @@ What counts as one launch (CuPy's behaviour, approximately):
 * an assignment into an array (``a[...] = b``, ``a[:, 1:] = 0``) and a gather
   (``a[index_array]``); ``copy``, ``astype`` to another dtype.
 
-A host-device copy: ``xp.asarray`` of host data (host->device), ``.get()`` and the
-conversions ``float(a)``, ``int(a)``, ``bool(a)``, ``a.item()`` (device->host).  A
+A host-device copy: ``xp.asarray`` of host data and ``ndarray.set`` (an upload into an
+existing array: asynchronous, listed as such, when given a stream and pinned memory) are
+host->device; ``.get()`` and the conversions ``float(a)``, ``int(a)``, ``bool(a)``,
+``a.item()`` are device->host.  A
 synchronisation: every device->host copy, a boolean-mask index (its size is read
 back), ``cuda.Device().synchronize()``.  A host->device copy from pageable memory may
 also stall the host; those are listed as copies, not synchronisations.
@@ -35,11 +37,14 @@ and CuPy's memory pool are not counted.  Launches of tinygan's own CUDA kernels
 (``cuda.function``) are counted under their kernel names when the loader is present
 and ``--kernels`` is given (they then run in the CUDA-on-CPU emulator).
 
-    python benchmarks/step_profile.py [--batch 64] [--json OUT] [--kernels]
+    python benchmarks/step_profile.py [--model dcgan|vae] [--batch N] [--json OUT] [--kernels]
 
-The step is benchmarks/gpu_dcgan_step.py's: a D update (``model.d_loss``, backward,
-Adam), then a G update (``model.g_loss``, backward, Adam).  Two steps run first (the
-optimizers create their state in the first one); the third is counted.
+The DCGAN step (the default) is benchmarks/gpu_dcgan_step.py's: a D update
+(``model.d_loss``, backward, Adam), then a G update (``model.g_loss``, backward, Adam).
+The VAE step (``--model vae``, batch 128) is train/vae.py's: a batch cut from uint8 digits
+on the device, made float and dynamically binarized, ``family.loss``, backward, Adam; the
+loop's read point, where the data checks a step defers are read, is counted apart.  Two
+steps run first (the optimizers create their state in the first one); the third is counted.
 """
 from __future__ import annotations
 
@@ -294,6 +299,12 @@ class DeviceArray(np.ndarray):
                                                _read("__index__"))
     item, tolist = _read("item"), _read("tolist")
 
+    def set(self, arr, stream=None):
+        """An upload into this array: asynchronous (no wait) with a stream and pinned memory,
+        which is how kernels/multi_tensor.py refreshes a table; counted as a copy either way."""
+        TALLY.add("h2d", "set (async, pinned)" if stream is not None else "set")
+        self.view(np.ndarray)[...] = np.asarray(arr).reshape(self.shape)
+
     def get(self, stream=None, out=None):
         TALLY.add("d2h", "get")
         TALLY.add("sync", "get")
@@ -366,6 +377,27 @@ class _Device:
         TALLY.add("sync", "Device.synchronize")
 
 
+class _Event:
+    """cupy.cuda.Event: recorded after an asynchronous copy; ``done`` asks without waiting
+    (the stand-in's copies are done at once), ``synchronize`` waits."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        pass
+
+    def record(self, stream=None):
+        pass
+
+    done = True
+
+    def synchronize(self):
+        TALLY.add("sync", "Event.synchronize")
+
+
+def _alloc_pinned_memory(nbytes: int):
+    """Page-locked host memory: here plain host memory NumPy can view."""
+    return bytearray(nbytes)
+
+
 class CountingCuPy(_Namespace):
     """The parts of the cupy module tinygan uses, on NumPy, counting."""
 
@@ -374,7 +406,9 @@ class CountingCuPy(_Namespace):
 
     def __init__(self):
         super().__init__(np)
-        self.cuda = types.SimpleNamespace(Device=_Device,
+        self.cuda = types.SimpleNamespace(Device=_Device, Event=_Event,
+                                          alloc_pinned_memory=_alloc_pinned_memory,
+                                          get_current_stream=lambda: "the current stream",
                                           runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
 
     @staticmethod
@@ -492,15 +526,71 @@ def profile(batch: int = 64) -> dict:
             step()
         finally:
             tally.on = False
-        return {"batch": batch, "totals": tally.totals(),
-                "launches_by_kind": _by(tally.events, "launch"),
-                "launches_by_op": _by(tally.ops, "launch"),
-                "launches_by_site": _by(tally.sites, "launch"),
-                "copies_and_syncs": {f"{c}:{n}": v for (c, n), v in sorted(tally.events.items())
-                                     if c in ("h2d", "d2h", "sync", "foreign")},
-                "syncs_by_site": _by(tally.sites, "sync"),
-                "h2d_by_site": _by(tally.sites, "h2d"),
-                "h2d_by_op": _by(tally.ops, "h2d")}
+        return _result(batch, tally)
+
+
+def profile_vae(batch: int = 128) -> dict:
+    """The tally of one VAE training step (the third) on the counting backend: a batch cut
+    from uint8 digits on the device, made float, dynamically binarized (train/vae.py's
+    transform), then ``family.loss``, backward and Adam (train/vae.py's VAEStepper), and the
+    loop's read point for the data checks a step defers (losses/range_check.py), which a
+    training run reaches every ``DEVICE_READ_EVERY`` steps and is counted here apart."""
+    import tinygan
+    from tinygan import optim
+    from tinygan.data import Compose, DataLoader, binarize, to_float
+    from tinygan.models import VAE_FAMILIES
+    try:
+        from tinygan.losses import range_check
+        read_point = range_check.raise_pending
+    except ImportError:               # a tree whose data checks read the device in the step
+        def read_point():
+            pass
+    with counting_backend() as tally:
+        tinygan.manual_seed(0)
+        model = VAE_FAMILIES["vae"]().to("cuda")
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+        digits = np.random.default_rng(0).integers(0, 256, (4 * batch, 28, 28), dtype=np.uint8)
+        loader = DataLoader((digits, np.zeros(4 * batch, np.int64)), batch_size=batch, shuffle=True,
+                            drop_last=True, seed=0, device="cuda",
+                            transform=Compose([to_float, binarize]))
+        batches = iter(loader)
+
+        def step():
+            x, _ = next(batches)
+            loss, _ = model.loss(x)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        step(), step()
+        read_point()
+        tally.reset()
+        tally.on = True
+        try:
+            step()
+        finally:
+            tally.on = False
+        result = _result(batch, tally)
+        tally.reset()
+        tally.on = True
+        try:
+            read_point()
+        finally:
+            tally.on = False
+        result["read_point"] = tally.totals()
+        return result
+
+
+def _result(batch: int, tally: Tally) -> dict:
+    return {"batch": batch, "totals": tally.totals(),
+            "launches_by_kind": _by(tally.events, "launch"),
+            "launches_by_op": _by(tally.ops, "launch"),
+            "launches_by_site": _by(tally.sites, "launch"),
+            "copies_and_syncs": {f"{c}:{n}": v for (c, n), v in sorted(tally.events.items())
+                                 if c in ("h2d", "d2h", "sync", "foreign")},
+            "syncs_by_site": _by(tally.sites, "sync"),
+            "h2d_by_site": _by(tally.sites, "h2d"),
+            "h2d_by_op": _by(tally.ops, "h2d")}
 
 
 def _by(counter: Counter, category: str) -> dict:
@@ -522,7 +612,9 @@ def _table(title: str, rows: dict, limit: int | None = None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--model", choices=("dcgan", "vae"), default="dcgan",
+                    help="the step profiled: DCGAN's (D then G) or the VAE's")
+    ap.add_argument("--batch", type=int, default=None, help="default 64 (dcgan), 128 (vae)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--kernels", action="store_true",
                     help="tinygan's CUDA kernels on (run in the emulator); default: TINYGAN_KERNELS=0")
@@ -532,14 +624,27 @@ def main() -> None:
     if args.kernels and not kernels:
         raise SystemExit("--kernels: this tree has no kernel loader or emulator (tinygan/kernels/cuda.py, emulator/)")
     os.environ["TINYGAN_KERNELS"] = "1" if kernels else "0"
-    result = profile(args.batch)
+    if args.model == "vae":
+        batch = args.batch or 128
+        result = profile_vae(batch)
+        what = "One VAE training step"
+    else:
+        batch = args.batch or 64
+        result = profile(batch)
+        what = "One DCGAN training step (D then G)"
     result["kernels"] = kernels
+    result["model"] = args.model
     t = result["totals"]
-    print(f"One DCGAN training step (D then G) on the CuPy path, batch {args.batch}, "
+    print(f"{what} on the CuPy path, batch {batch}, "
           f"tinygan kernels {'on (emulated)' if kernels else 'off'}:")
     print(f"  {t['launch']} kernel launches, {t['h2d']} host->device copies, {t['d2h']} device->host "
           f"copies, {t['sync']} synchronisations, {t['alloc']} allocations without a launch"
           + (f", {t['foreign']} host arrays in device operations" if t["foreign"] else ""))
+    if "read_point" in result:
+        r = result["read_point"]
+        print(f"  and at the loop's read point (every DEVICE_READ_EVERY steps), for the deferred data "
+              f"checks: {r['launch']} launches, {r['d2h']} device->host copies, {r['sync']} "
+              f"synchronisations")
     print()
     print(_table("launches by kind", result["launches_by_kind"]))
     print()

@@ -6,14 +6,16 @@ Counted: ``backend.to_device`` (every host<->device copy goes through it) and ``
 (which ``float``/``int``/``bool`` of a Tensor call), ``Tensor.tolist``, ``Tensor.numpy``.  The
 phase is ``setup`` until the loader's first upload; ``epoch`` during the loader's uploads (the
 data set once) and while it draws an epoch's order (on the device, no upload); ``read`` in
-``LossBuffer.read``; ``save`` in ``checkpoint.save``; ``pictures`` while the loop draws its grids
-and curves; ``step`` otherwise -- a batch's fetch, the Stepper's update, the EMA.
+``LossBuffer.read`` and ``range_check.raise_pending`` (the deferred data checks); ``save`` in
+``checkpoint.save``; ``pictures`` while the loop draws its grids and curves; ``step`` otherwise
+-- a batch's fetch, the Stepper's update, the EMA.
 """
 from __future__ import annotations
 
 from tinygan import backend, checkpoint
 from tinygan.autograd import Tensor
 from tinygan.data.loader import DataLoader
+from tinygan.losses import range_check
 from tinygan.train import loop
 from tinygan.train.loss_buffer import LossBuffer
 
@@ -63,6 +65,7 @@ class TransferCounter:
 
         in_phase(DataLoader, "_device_arrays", "epoch", after="step")
         in_phase(DataLoader, "_device_order", "epoch", after="step")
+        in_phase(range_check, "raise_pending", "read")       # the loop's read points
         in_phase(checkpoint, "save", "save")
         in_phase(loop, "save_image_grid", "pictures")
         in_phase(loop, "generate", "pictures")

@@ -171,6 +171,33 @@ def scatter_add(target, index, values) -> None:
         np.add.at(target, index, values)
 
 
+def pinned_empty(shape, dtype) -> np.ndarray:
+    """An empty NumPy array in page-locked ("pinned") host memory, from which a copy to the
+    GPU runs asynchronously (``copy_to_device_async``); a plain one when CuPy is not in use."""
+    if _cupy is None:
+        return np.empty(shape, dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    memory = _cupy.cuda.alloc_pinned_memory(max(count * np.dtype(dtype).itemsize, 1))
+    return np.frombuffer(memory, dtype, count).reshape(shape)
+
+
+def copy_to_device_async(target, source: np.ndarray):
+    """Copy the host array ``source`` into the device array ``target`` (same size) on the
+    current stream, without waiting: ordered after the launches already queued there and
+    before the ones queued after.  ``source`` should be pinned (``pinned_empty``) -- from
+    pageable memory the copy makes the host wait -- and must not be written until the
+    copy has run: the returned event's ``done`` says so.  A NumPy target is written at once
+    (None is returned)."""
+    if not is_cupy_array(target):
+        target[...] = source.reshape(target.shape)
+        return None
+    stream = _cupy.cuda.get_current_stream()
+    target.set(source.reshape(target.shape), stream=stream)
+    event = _cupy.cuda.Event(block=False, disable_timing=True)
+    event.record(stream)
+    return event
+
+
 def current_device_id() -> int:
     """The index of the current CUDA device (CuPy's ``cupy.cuda.Device()``)."""
     return cupy_module().cuda.Device().id

@@ -51,6 +51,39 @@ def test_block_map_covers_every_tensor_once():
     np.testing.assert_array_equal(starts, [0, 300, 600, 900])  # exact: integers
 
 
+def test_table_refresh_rewrites_a_pinned_buffer_only_after_its_copy_ran(monkeypatch):
+    """Table.refresh takes the RING pinned buffers in turn and, before rewriting one, waits
+    for the copy that last read it if that copy has not run (as on a GPU that is RING steps
+    behind); copies that have run cost no wait."""
+    copies, waits = [], []
+
+    class Event:
+        def __init__(self, done):
+            self.done = done
+
+        def synchronize(self):
+            waits.append(self)
+
+    def copy(target, source):
+        target[...] = source.reshape(target.shape)
+        copies.append(source)
+        return Event(done=len(copies) % 2 == 0)          # every other copy still queued
+    monkeypatch.setattr(multi_tensor.backend, "copy_to_device_async", copy)
+    rng = np.random.default_rng(1)
+    ps = _arrays(rng, np.float32)
+    table = multi_tensor.Table([ps, _arrays(rng, np.float32)])
+    for turn in range(3 * multi_tensor.RING):
+        gs = _arrays(rng, np.float32)
+        table.refresh([ps, gs])
+        np.testing.assert_array_equal(table.table[1], [g.ctypes.data for g in gs])   # exact: addresses
+    buffers = {id(b) for b in copies}
+    assert len(buffers) == multi_tensor.RING                 # the ring, reused
+    # The copies 1, 3, 5, ... were left "queued": each buffer they used is waited for once
+    # before its next rewrite (the last RING copies are not rewritten yet).
+    assert len(waits) == sum(1 for k in range(1, 3 * multi_tensor.RING - multi_tensor.RING + 1)
+                             if k % 2 == 1)
+
+
 def test_table_cache_rebuilds_only_what_moved():
     rng = np.random.default_rng(0)
     ps, gs = _arrays(rng, np.float32), _arrays(rng, np.float32)
@@ -58,10 +91,19 @@ def test_table_cache_rebuilds_only_what_moved():
     table = cache.get("k", [ps, gs])
     np.testing.assert_array_equal(table.table[1], [g.ctypes.data for g in gs])   # exact: addresses
     assert cache.get("k", [ps, gs]) is table
-    gs2 = [g.copy() for g in gs]                                 # new gradients, elsewhere
-    moved = cache.get("k", [ps, gs2])
-    assert moved is not table and moved.block_tensor is table.block_tensor
-    np.testing.assert_array_equal(moved.table[1], [g.ctypes.data for g in gs2])  # exact: addresses
+    device_table = table.table
+    for turn in range(2 * multi_tensor.RING + 1):               # new gradients, elsewhere, each step
+        gs2 = [g.copy() for g in gs]
+        moved = cache.get("k", [ps, gs2])
+        # the same table, its address rows rewritten in place (no new device array)
+        assert moved is table and moved.table is device_table
+        np.testing.assert_array_equal(moved.table[1], [g.ctypes.data for g in gs2])  # exact: addresses
+        np.testing.assert_array_equal(moved.table[0], [p.ctypes.data for p in ps])   # exact: addresses
+    strided = np.zeros(2 * gs[1].size, np.float32)[::2]         # checked on a refresh too
+    with pytest.raises(ValueError, match=r"multi-tensor table: array 1 of role 1 .*contiguous: False"):
+        cache.get("k", [ps, [gs[0], strided] + gs[2:]])
+    moved = cache.get("k", [ps[:2], gs[:2]])                     # other sizes: a new table
+    assert moved is not table
     for k in range(2 * cache.MAX_KEYS):                          # many keys: the cache stays bounded
         cache.get(k, [ps, gs])
     assert len(cache._tables) <= cache.MAX_KEYS

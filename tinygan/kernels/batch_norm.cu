@@ -12,6 +12,8 @@
 //   backward  batch_norm_backward_partial  grid (S, C): sums of gy and gy (x - mean) per slice
 //             batch_norm_backward_merge    grid C: -> dgamma = sum gy xhat, dbeta = sum gy
 //             batch_norm_backward_input    dx = gamma inv_std (gy - mean(gy) - xhat mean(gy xhat))
+//   running   batch_norm_update_running  both running statistics from the forward's mean and var,
+//                                        in place, one thread per channel
 //
 // Numerics of the statistics.  Each thread runs Welford's update over its values, and the
 // (count, mean, M2) triples of the threads, then of the blocks, are merged with the formula of
@@ -224,5 +226,25 @@ __global__ void batch_norm_backward_input(const T* __restrict__ x, const T* __re
         T s = inv_std[c];
         T xhat = (x[i] - mean[c]) * s;
         gx[i] = (weight[c] * s) * (gy[i] - gbias[c] * inv_count - xhat * (gweight[c] * inv_count));
+    }
+}
+
+// The running statistics a model keeps for inference (Alg. 1, step 10 takes E[x] and the unbiased
+// Var[x] over the training batches; like PyTorch, tinygan keeps exponential averages of them):
+//     running_mean <- keep running_mean + momentum mean
+//     running_var  <- keep running_var  + momentum (var correction),
+// with keep = 1 - momentum and correction = count / (count - 1), which turns the forward's biased
+// batch variance into the unbiased one.  keep is rounded once on the host, as the twin rounds it.
+// Thread c updates channel c in place (grid-stride); one launch for both statistics.
+template <typename T>
+__global__ void batch_norm_update_running(const T* __restrict__ mean, const T* __restrict__ var,
+                                          unsigned int channels, T keep, T momentum,
+                                          T correction, T* __restrict__ running_mean,
+                                          T* __restrict__ running_var) {
+    for (unsigned int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels;
+         c += gridDim.x * blockDim.x) {
+        T unbiased = var[c] * correction;
+        running_mean[c] = keep * running_mean[c] + momentum * mean[c];
+        running_var[c] = keep * running_var[c] + momentum * unbiased;
     }
 }

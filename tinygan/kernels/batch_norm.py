@@ -78,6 +78,23 @@ def normalize_backward(x, gy, weight, bias, mean, inv_std, axes: tuple, needs: t
             gb.astype(bias.dtype, copy=False).reshape(bias.shape) if need_b else None)
 
 
+def update_running(x, axes: tuple, running_mean, running_var, mean, var, momentum: float,
+                   correction: float) -> bool:
+    """On a GPU with the kernels on (``on_device`` for x, as the forward decided): both running
+    statistics updated in place from the batch's ``mean`` and biased ``var`` in one launch
+    (``launch_update_running``); True.  False when the kernel doesn't take them (then the op
+    updates them with its own formula): not on the device, or the running arrays are not
+    contiguous (C,) arrays of one float dtype."""
+    if not on_device(x, axes, running_mean, running_var, mean, var):
+        return False
+    if not (running_mean.dtype in CTYPES and running_var.dtype == running_mean.dtype
+            and running_mean.ndim == 1 and running_var.shape == running_mean.shape
+            and running_mean.flags.c_contiguous and running_var.flags.c_contiguous):
+        return False
+    launch_update_running(_compiled, running_mean, running_var, mean, var, momentum, correction)
+    return True
+
+
 def forward(x, weight, bias, eps: float) -> tuple:
     """x (N, C, ...), weight and bias (1, C, 1, ...) -> (y, mean, var, inv_std).
 
@@ -150,7 +167,8 @@ def backward(x, gy, weight, mean, inv_std, need_x: bool = True) -> tuple:
 
 SOURCE = "batch_norm.cu"
 KERNELS = ("batch_norm_stats_partial", "batch_norm_stats_merge", "batch_norm_normalize",
-           "batch_norm_backward_partial", "batch_norm_backward_merge", "batch_norm_backward_input")
+           "batch_norm_backward_partial", "batch_norm_backward_merge", "batch_norm_backward_input",
+           "batch_norm_update_running")
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 NAMES = [f"{k}<{t}>" for k in KERNELS for t in CTYPES.values()]     # the template instances
 cuda.declare(SOURCE, NAMES)
@@ -301,6 +319,33 @@ def launch_backward(get, x, gy, weight, mean, inv_std, need_x: bool = True,
             (x, gy, mean, inv_std, weight, gweight, gbias, ty(1.0 / count), np.uint32(x.size),
              np.uint32(c), np.uint32(length), gx))
     return gx, gweight, gbias
+
+
+def launch_update_running(get, running_mean, running_var, mean, var, momentum: float,
+                          correction: float, threads: int = THREADS) -> None:
+    """running <- (1 - momentum) running + momentum batch, in place, for both running
+    statistics (``batch_norm_update_running``, one launch): running_mean and running_var (C,)
+    contiguous arrays of one float dtype; mean and the biased var with C values each (any
+    shape, e.g. the forward's (1, C, 1, 1)); correction = count / (count - 1) makes var the
+    unbiased variance.  The twin is ``reference.batch_norm_update_running``."""
+    op = "batch_norm running statistics"
+    if (running_mean.dtype not in CTYPES or running_var.dtype != running_mean.dtype
+            or running_mean.ndim != 1 or running_var.shape != running_mean.shape):
+        raise ValueError(f"{op}: expected running_mean and running_var of one shape (C,) and "
+                         f"dtype float32 or float64, got {running_mean.dtype} {tuple(running_mean.shape)} "
+                         f"and {running_var.dtype} {tuple(running_var.shape)}")
+    if not (running_mean.flags.c_contiguous and running_var.flags.c_contiguous):
+        raise ValueError(f"{op}: running_mean and running_var must be contiguous (updated in place)")
+    c = running_mean.shape[0]
+    xp = backend.get_array_module(running_mean)
+    dtype = running_mean.dtype
+    mean = _per_channel(mean, c, dtype, xp, "mean", op)
+    var = _per_channel(var, c, dtype, xp, "var", op)
+    ty = dtype.type
+    get(f"batch_norm_update_running<{CTYPES[dtype]}>")(
+        _blocks(c, threads), threads,
+        (mean, var, np.uint32(c), ty(1.0 - momentum), ty(momentum), ty(correction),
+         running_mean, running_var))
 
 
 # -- benchmarks/kernels.py: the kernels against the plain CuPy composition they replace -----------

@@ -13,10 +13,20 @@ kernels (adam.cu, sgd.cu, ema.cu) instead take a *table*:
 
 so every tensor gets ceil(size / chunk) blocks, small tensors one, and the whole step is one
 launch with B blocks.  ``TableCache`` keeps the tables on the device: the block map is built
-again only when the sizes change, the address rows only when an address changes (an optimizer's
-parameters and state stay put; gradients are new arrays each step, which the memory pool often
-but not always places where the last ones were -- then the table is copied again, one copy
-of 8 R n bytes).
+again only when the sizes change.  An optimizer's parameters and state stay put, but gradients
+are new arrays each step, which the memory pool often but not always places where the last
+ones were.  When only addresses change, the table stays where it is on the device and its
+rows are rewritten in place (``Table.refresh``) by one asynchronous copy of 8 R n bytes from
+page-locked host memory: no allocation, no new array, and the host does not wait for it.
+The copy is queued on the stream before the step's launch, so the kernel reads the new
+addresses and the launches queued before it the old ones.  Its source is one of ``RING``
+pinned buffers used in turn, each rewritten only once the copy that last read it has run
+(else the host waits for that copy: the GPU is then RING steps behind).
+
+Why this and not stable gradient addresses: the gradients are the arrays the backward pass
+delivers to ``.grad`` (tinygan/autograd.py); accumulating them into persistent per-parameter
+buffers would cost a copy launch per parameter here, or a change to the engine.  Passing the
+gradient addresses as kernel arguments instead would limit the tensors of one launch.
 
 The same code builds a table of NumPy arrays (addresses from ``a.ctypes.data``), which is how
 the CPU emulator runs these kernels in the tests.
@@ -31,6 +41,7 @@ from .. import backend
 
 CHUNK = 4096          # elements per block: 16 per thread of a 256-thread block
 THREADS = 256
+RING = 4              # pinned host buffers a table's address copies take in turn
 
 
 def fusable(items, ctypes) -> bool:
@@ -75,16 +86,7 @@ class Table:
         self.n = len(first)
         self.chunk = chunk
         self.sizes_host = tuple(int(a.size) for a in first)
-        for r, role in enumerate(roles):
-            if len(role) != self.n:
-                raise ValueError(f"multi-tensor table: role {r} has {len(role)} arrays, role 0 has {self.n}")
-            for k, a in enumerate(role):
-                if a is None:
-                    continue
-                if a.size != self.sizes_host[k] or not a.flags.c_contiguous:
-                    raise ValueError(f"multi-tensor table: array {k} of role {r} has shape {tuple(a.shape)} "
-                                     f"(contiguous: {a.flags.c_contiguous}); expected a contiguous array "
-                                     f"of {self.sizes_host[k]} elements like role 0's")
+        _check(roles, self.sizes_host)
         self.addresses_host = addresses(roles)
         self.table = xp.asarray(np.array(self.addresses_host, np.uint64).reshape(len(roles), self.n))
         if like is not None and like.sizes_host == self.sizes_host and like.chunk == chunk:
@@ -94,11 +96,45 @@ class Table:
             self.sizes = xp.asarray(np.array(self.sizes_host, np.int64))
             self.block_tensor, self.block_start = xp.asarray(tensors), xp.asarray(starts)
         self.blocks = int(self.block_tensor.size)
+        self._ring: list = []               # (pinned buffer, event of its last copy)
+        self._turn = 0
+
+    def refresh(self, roles: Sequence[Sequence]) -> None:
+        """Point the table at ``roles``' arrays, of the same sizes as the ones it was built for,
+        in place: one asynchronous copy of the address rows from a pinned host buffer."""
+        new = addresses(roles)
+        if len(new) != len(self.addresses_host):
+            raise ValueError(f"multi-tensor table: refresh with {len(new)} addresses, the table has "
+                             f"{len(self.addresses_host)}")
+        if not self._ring:
+            shape = tuple(self.table.shape)
+            self._ring = [[backend.pinned_empty(shape, np.uint64), None] for _ in range(RING)]
+        slot = self._ring[self._turn]
+        self._turn = (self._turn + 1) % RING
+        if slot[1] is not None and not slot[1].done:
+            slot[1].synchronize()           # its last copy hasn't run yet: wait for it
+        slot[0][...] = np.array(new, np.uint64).reshape(slot[0].shape)
+        slot[1] = backend.copy_to_device_async(self.table, slot[0])
+        self.addresses_host = new
 
     def args(self) -> tuple:
         """The launch's leading arguments: (table, sizes, n, block_tensor, block_start, chunk)."""
         return (self.table, self.sizes, np.uint32(self.n), self.block_tensor, self.block_start,
                 np.uint32(self.chunk))
+
+
+def _check(roles: Sequence[Sequence], sizes: tuple) -> None:
+    """Every role has one array (or None) per tensor, contiguous, of tensor k's size."""
+    for r, role in enumerate(roles):
+        if len(role) != len(sizes):
+            raise ValueError(f"multi-tensor table: role {r} has {len(role)} arrays, role 0 has {len(sizes)}")
+        for k, a in enumerate(role):
+            if a is None:
+                continue
+            if a.size != sizes[k] or not a.flags.c_contiguous:
+                raise ValueError(f"multi-tensor table: array {k} of role {r} has shape {tuple(a.shape)} "
+                                 f"(contiguous: {a.flags.c_contiguous}); expected a contiguous array "
+                                 f"of {sizes[k]} elements like role 0's")
 
 
 def addresses(roles: Sequence[Sequence]) -> tuple:
@@ -121,8 +157,11 @@ class TableCache:
 
     def get(self, key, roles: Sequence[Sequence]) -> Table:
         old = self._tables.get(key)
-        if (old is not None and old.addresses_host == addresses(roles)
+        if (old is not None and len(roles) * old.n == len(old.addresses_host)
                 and old.sizes_host == tuple(int(a.size) for a in roles[0])):
+            if old.addresses_host != addresses(roles):
+                _check(roles, old.sizes_host)
+                old.refresh(roles)          # new gradient arrays: rewrite the addresses in place
             return old
         if old is None and len(self._tables) >= self.MAX_KEYS:
             self._tables.clear()

@@ -15,6 +15,7 @@ how they compute the same thing faster.
     im2col.conv / conv_weight / conv_input   conv2d / conv2d_weight / conv2d_input (via im2col, col2im)
     im2col.cu (launch_im2col, launch_col2im) im2col / col2im, with cols moved to (C, kh, kw, N, Ho, Wo)
     batch_norm.forward / backward            batch_norm_forward / batch_norm_backward
+    batch_norm.launch_update_running         batch_norm_update_running
     adam.update_                             adam_update
 """
 from __future__ import annotations
@@ -161,6 +162,17 @@ def batch_norm_backward(x, gy, weight, mean, inv_std):
     gx = weight.reshape(shape) * inv_std * (gy - gy.mean(axis=axes, keepdims=True)
                                             - xhat * (gy * xhat).mean(axis=axes, keepdims=True))
     return gx, (gy * xhat).sum(axis=axes), gy.sum(axis=axes)
+
+
+def batch_norm_update_running(running_mean, running_var, mean, var, momentum: float,
+                              correction: float):
+    """The running statistics kept for inference, with the unbiased batch variance:
+        running_mean <- (1 - momentum) running_mean + momentum mean,
+        running_var  <- (1 - momentum) running_var + momentum var count / (count - 1),
+    correction = count / (count - 1).  -> (running_mean, running_var), new arrays."""
+    keep = 1.0 - momentum
+    return (keep * running_mean + momentum * mean.reshape(running_mean.shape),
+            keep * running_var + momentum * (var.reshape(running_var.shape) * correction))
 
 
 # -- Adam (Kingma & Ba 2015, Algorithm 1) ------------------------------------------------------

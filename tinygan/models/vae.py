@@ -50,6 +50,7 @@ import numbers
 from .. import backend, losses, nn
 from ..autograd import Tensor
 from ..creation import eye, randn, zeros
+from ..losses.range_check import check_range
 from ..nn import functional as F
 from ..ops.shape import cat
 from .base import cycling_labels, parameter_device
@@ -262,10 +263,10 @@ class VAEFamily(nn.Module):
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             expected = ", ".join(map(str, self.image_shape))
             raise ValueError(f"{where}: expected images of shape (N, {expected}) with N >= 1, got {got}")
-        lo, hi = float(x.data.min()), float(x.data.max())
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(f"{where}: a VAE models pixels in [0, 1], got values in [{lo:.4g}, "
-                             f"{hi:.4g}] (images in [-1, 1] map to [0, 1] by (x + 1) / 2)")
+        # Read now on the CPU; on a GPU in a training step at the loop's next read point.
+        check_range(x, 0.0, 1.0, lambda lo, hi: (
+            f"{where}: a VAE models pixels in [0, 1], got values in [{lo:.4g}, "
+            f"{hi:.4g}] (images in [-1, 1] map to [0, 1] by (x + 1) / 2)"))
         if self.conditional and labels is None:
             raise ValueError(f"{where}: {self.name} is conditional: pass the images' labels")
 

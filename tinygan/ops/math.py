@@ -192,19 +192,139 @@ def _operands(a, b) -> tuple:
     return a, b
 
 
+# -- a tensor and a number ------------------------------------------------------
+# ``x * 0.5``, ``1 - x``: the number is a constant operand.  Made into a Tensor (as_tensor),
+# it would be a 0-d array -- on a GPU a host->device copy at every call.  These ops keep it a
+# number: on NumPy it becomes the same 0-d array as before (same arithmetic, same threads);
+# on CuPy a NumPy scalar of the tensor's dtype, which CuPy passes as a kernel argument.
+def _number(v):
+    """v as a Python number if it is one (NumPy scalars included), else None."""
+    if isinstance(v, np.generic) and v.dtype.kind in "biuf":
+        return v.item()
+    if isinstance(v, (bool, int, float)):
+        return v
+    return None
+
+
+def _scalar_case(a, b):
+    """(tensor, number, number_first) when one operand is a float Tensor and the other a
+    number -- the number then takes the tensor's dtype, as ``_operands`` would give it --
+    else None (integer tensors keep ``_operands``' promotion rules)."""
+    if isinstance(a, Tensor) and a.dtype.kind == "f" and not isinstance(b, Tensor):
+        c = _number(b)
+        if c is not None:
+            return a, c, False
+    if isinstance(b, Tensor) and b.dtype.kind == "f" and not isinstance(a, Tensor):
+        c = _number(a)
+        if c is not None:
+            return b, c, True
+    return None
+
+
+def _constant(x, c):
+    """The number c in x's dtype, as an operand next to the array x."""
+    if backend.get_array_module(x) is np:
+        return np.asarray(c, dtype=x.dtype)        # exactly what as_tensor(c, like=x) holds
+    return x.dtype.type(c)                         # a kernel argument, not a device array
+
+
+class ScalarFunction(Function):
+    """An elementwise op of one tensor and a constant number ``c`` (not an input)."""
+
+    def __init__(self, c):
+        self.c = c
+
+
+class AddScalar(ScalarFunction):
+    """y = x + c; dy/dx = 1."""
+
+    def forward(self, x):
+        return elementwise.binary(np.add, x, _constant(x, self.c))
+
+    def backward(self, gy):
+        return gy
+
+
+class SubScalar(ScalarFunction):
+    """y = x - c; dy/dx = 1."""
+
+    def forward(self, x):
+        return elementwise.binary(np.subtract, x, _constant(x, self.c))
+
+    def backward(self, gy):
+        return gy
+
+
+class RSubScalar(ScalarFunction):
+    """y = c - x; dy/dx = -1."""
+
+    def forward(self, x):
+        return elementwise.binary(np.subtract, _constant(x, self.c), x)
+
+    def backward(self, gy):
+        return -gy
+
+
+class MulScalar(ScalarFunction):
+    """y = c x; dy/dx = c."""
+
+    def forward(self, x):
+        return elementwise.binary(np.multiply, x, _constant(x, self.c))
+
+    def backward(self, gy):
+        return MulScalar(self.c)(gy)
+
+
+class DivScalar(ScalarFunction):
+    """y = x / c; dy/dx = 1 / c (divided, not multiplied by 1/c: the same rounding as Div)."""
+
+    def forward(self, x):
+        return x / _constant(x, self.c)
+
+    def backward(self, gy):
+        return DivScalar(self.c)(gy)
+
+
+class RDivScalar(ScalarFunction):
+    """y = c / x; dy/dx = -c / x^2, computed as Div's -(gy / x) * c / x."""
+
+    def forward(self, x):
+        return _constant(x, self.c) / x
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return -(gy / x) * self.c / x
+
+
 def add(a, b) -> Tensor:
+    scalar = _scalar_case(a, b)
+    if scalar is not None:
+        x, c, _ = scalar
+        return AddScalar(c)(x)          # c + x == x + c exactly (IEEE addition commutes)
     return Add()(*_operands(a, b))
 
 
 def sub(a, b) -> Tensor:
+    scalar = _scalar_case(a, b)
+    if scalar is not None:
+        x, c, number_first = scalar
+        return RSubScalar(c)(x) if number_first else SubScalar(c)(x)
     return Sub()(*_operands(a, b))
 
 
 def mul(a, b) -> Tensor:
+    scalar = _scalar_case(a, b)
+    if scalar is not None:
+        x, c, _ = scalar
+        return MulScalar(c)(x)          # IEEE multiplication commutes too
     return Mul()(*_operands(a, b))
 
 
 def div(a, b) -> Tensor:
+    scalar = _scalar_case(a, b)
+    if scalar is not None:
+        x, c, number_first = scalar
+        return RDivScalar(c)(x) if number_first else DivScalar(c)(x)
     a, b = _operands(a, b)
     if a.dtype.kind in "iub" and b.dtype.kind in "iub":   # true division, as in PyTorch
         a = Tensor(a.data.astype(get_default_dtype()))

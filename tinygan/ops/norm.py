@@ -221,8 +221,12 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     fn = Normalize(axes, eps)
     y = fn(input, w, b)
     if training and running_mean is not None:
-        _update_running(running_mean, fn.mean.reshape(c), momentum)
-        _update_running(running_var, fn.var.reshape(c) * (n / (n - 1)), momentum)
+        # On a GPU one launch updates both (batch_norm.cu); elsewhere the formula below.
+        if not batch_norm_kernel.update_running(input.data, axes, running_mean.data,
+                                                running_var.data, fn.mean, fn.var, momentum,
+                                                n / (n - 1)):
+            _update_running(running_mean, fn.mean.reshape(c), momentum)
+            _update_running(running_var, fn.var.reshape(c) * (n / (n - 1)), momentum)
     return y
 
 

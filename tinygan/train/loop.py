@@ -25,6 +25,8 @@ the negative ELBO).  Everything else is here, once:
   only after every earlier step's losses were read and found finite, so the last checkpoint
   stays good.  The price on a GPU: the NaN is found up to one read interval late, and the
   weights updated after it are thrown away with the run;
+- the data checks a step on a GPU leaves on the device (pixels in [0, 1] for a VAE:
+  tinygan/losses/range_check.py) are read at the same read points, and raise there;
 - Ctrl-C: the batch under way is finished, a checkpoint written, then ``KeyboardInterrupt``
   raised (the CLI exits with 130).  A second Ctrl-C stops at once without saving.
 
@@ -47,6 +49,7 @@ from .. import backend, checkpoint, optim, random
 from ..autograd import Tensor, no_grad
 from ..kernels import threads
 from ..kernels.host_memory import keep_freed_memory
+from ..losses import range_check
 from ..viz import plot_curves, save_image_grid
 from .loss_buffer import LossBuffer
 from .progress import progress_bar
@@ -576,6 +579,7 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
     def read() -> None:
         """Read every pending step's values: the NaN check in step order, then the means and
         the progress bar's last values.  A checkpoint is written only after this."""
+        range_check.raise_pending()          # the data checks a GPU step left on the device
         for row in pending.read():
             for which, value in row.checked:
                 if not math.isfinite(value):
