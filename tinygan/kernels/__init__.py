@@ -28,11 +28,13 @@ a reader should read first.
     batch_norm.py   batch norm's statistics, affine map and closed-form backward; on a GPU
                     batch_norm.cu: Welford + Chan et al.'s merge per block, the blocks merged in
                     a fixed order (no atomics), normalize + affine, the backward's two sums, dx
+                    ; the running statistics (momentum, unbiased variance) in one launch
     adam.py         Adam's update of one parameter, in place; adam.cu: every parameter of a
                     group in one launch
     sgd.py, ema.py  sgd.cu, ema.cu: SGD's (momentum, Nesterov) and the EMA's update of every
                     parameter in one launch
     multi_tensor.py the table of pointers and block-to-tensor map the one-launch kernels take
+                    (new gradient addresses rewrite it in place: one async copy from pinned memory)
     reference.py    the plain twins of all of the above
     emulator/       the CUDA-on-CPU emulator: each .cu compiled with g++ against a header that
                     emulates CUDA's execution model, launched like cupy.RawKernel on NumPy
