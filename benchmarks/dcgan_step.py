@@ -61,22 +61,14 @@ def run_tinygan(steps: int, batch: int) -> dict:
     import tinygan
     from tinygan.kernels.host_memory import keep_freed_memory
     keep_freed_memory()     # as the trainer and the CLI do (import tinygan leaves malloc alone)
-    from tinygan import optim
+    from side_by_side import dcgan_optimizers, gan_step
     from tinygan.models import FAMILIES
     tinygan.manual_seed(0)
     model = FAMILIES["dcgan"]()
-    d_opt = optim.Adam(model.d_parameters(), lr=2e-4, betas=(0.5, 0.999))
-    g_opt = optim.Adam(model.g_parameters(), lr=2e-4, betas=(0.5, 0.999))
+    d_opt, g_opt = dcgan_optimizers(model)
     real = tinygan.tensor(np.random.default_rng(0).uniform(-1, 1, (batch, 1, 28, 28)).astype(np.float32))
     def step():
-        loss_d, _ = model.d_loss(real, None)
-        d_opt.zero_grad()
-        loss_d.backward()
-        d_opt.step()
-        loss_g, _ = model.g_loss(batch, None)
-        g_opt.zero_grad()
-        loss_g.backward()
-        g_opt.step()
+        gan_step(model, d_opt, g_opt, real, batch)
 
     return _measure(step, steps, batch)
 

@@ -1,5 +1,5 @@
-"""What the side-by-side benchmarks share: the thread settings of their child processes and
-which frameworks they can compare.
+"""What the side-by-side benchmarks share: the thread settings of their child processes,
+which frameworks they can compare, and tinygan's DCGAN training step as they time it.
 
 Both frameworks get the same number of threads through the environment, set before
 NumPy or torch load in the child (OpenBLAS reads OPENBLAS_NUM_THREADS, PyTorch
@@ -25,3 +25,23 @@ def sides() -> list:
     except ImportError:
         return ["tinygan"]
     return ["tinygan", "torch"]
+
+
+def dcgan_optimizers(model):
+    """The DCGAN recipe's two Adams (lr 2e-4, betas (0.5, 0.999)) for D and G of ``model``."""
+    from tinygan import optim
+    return (optim.Adam(model.d_parameters(), lr=2e-4, betas=(0.5, 0.999)),
+            optim.Adam(model.g_parameters(), lr=2e-4, betas=(0.5, 0.999)))
+
+
+def gan_step(model, d_opt, g_opt, real, batch: int) -> None:
+    """One training step of a tinygan GAN family, as the trainer's Stepper takes it without the
+    loop around it: a D update on ``real`` and a fresh fake batch, then a G update."""
+    loss_d, _ = model.d_loss(real, None)
+    d_opt.zero_grad()
+    loss_d.backward()
+    d_opt.step()
+    loss_g, _ = model.g_loss(batch, None)
+    g_opt.zero_grad()
+    loss_g.backward()
+    g_opt.step()

@@ -500,24 +500,17 @@ def use_emulated_kernels() -> bool:
 def profile(batch: int = 64) -> dict:
     """The tally of one DCGAN training step (the third) on the counting backend."""
     import tinygan
-    from tinygan import optim
+    sys.path.insert(0, HERE)
+    from side_by_side import dcgan_optimizers, gan_step
     from tinygan.models import FAMILIES
     with counting_backend() as tally:
         tinygan.manual_seed(0)
         model = FAMILIES["dcgan"]().to("cuda")
-        d_opt = optim.Adam(model.d_parameters(), lr=2e-4, betas=(0.5, 0.999))
-        g_opt = optim.Adam(model.g_parameters(), lr=2e-4, betas=(0.5, 0.999))
+        d_opt, g_opt = dcgan_optimizers(model)
         real = tinygan.rand(batch, 1, 28, 28, device="cuda") * 2 - 1
 
         def step():
-            loss_d, _ = model.d_loss(real, None)
-            d_opt.zero_grad()
-            loss_d.backward()
-            d_opt.step()
-            loss_g, _ = model.g_loss(batch, None)
-            g_opt.zero_grad()
-            loss_g.backward()
-            g_opt.step()
+            gan_step(model, d_opt, g_opt, real, batch)
 
         step(), step()
         tally.reset()
