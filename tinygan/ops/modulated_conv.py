@@ -18,6 +18,8 @@ elementwise products), so the op is differentiable to any order with no Function
 - non-fused: since the per-sample scales act on separate channels, scaling the input by s,
   convolving with the shared w, and scaling the output by d_j = 1/sqrt(sum w'^2 + eps) gives
   the same numbers: conv(x * s, w) * d.
+  On a CPU the non-fused path is the faster one: 1.4-1.9x over the fused path in forward +
+  backward at batch 32 for StyleGAN-lite's layer shapes (benchmarks/modulated_conv.py).
 
 Resampling.  The reference code upsamples with a stride-2 transposed convolution followed
 by the FIR filter, and downsamples with the filter followed by a stride-2 convolution.  Here
