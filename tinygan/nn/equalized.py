@@ -6,7 +6,7 @@ computes the same function as one initialized with std c, but an optimizer that 
 its step by the gradient's scale (Adam, RMSprop) now moves every layer's *effective* weights
 at the same relative speed, whatever its fan-in.
 
-StyleGAN (Karras et al. 2019, sec. 2 and App. C) adds a learning-rate multiplier lambda for
+StyleGAN (Karras et al. 2019, App. C) adds a learning-rate multiplier lambda for
 the mapping network (lambda = 0.01): the stored weight is N(0, 1/lambda^2) and the run-time
 scale is lambda/sqrt(fan_in), so at initialization nothing changes, while a step of size
 delta on the stored weight moves the effective weight by lambda * delta/sqrt(fan_in) -- a

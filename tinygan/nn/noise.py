@@ -1,8 +1,8 @@
 """Per-pixel noise injection: StyleGAN's stochastic variation (Karras et al. 2019, sec. 3.2).
 
 After each convolution of the synthesis network StyleGAN adds a single-channel image of
-Gaussian noise, the same for every channel, times a learned strength (one scalar per layer
-in StyleGAN2, sec. 2.1 and Fig. 2c):
+Gaussian noise, the same for every channel, times a learned strength (per channel in StyleGAN;
+one scalar per layer in the StyleGAN2 reference code, as here):
 
     y = x + strength * noise,   noise ~ N(0, 1) of shape (N, 1, H, W)
 
