@@ -13,8 +13,10 @@ from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout
 from .embedding import Embedding
+from .equalized import EqualizedConv2d, EqualizedLinear
 from .linear import Identity, Linear
 from .module import Module
+from .noise import NoiseInjection
 from .norm import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
 from .parameter import Parameter
 from .pooling import AvgPool2d, MaxPool2d
@@ -23,7 +25,7 @@ from .upsample import Upsample
 
 __all__ = [
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout", "Embedding",
-    "Flatten", "Identity", "InstanceNorm2d", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2d",
-    "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
-    "Unflatten", "Upsample", "functional", "init",
+    "EqualizedConv2d", "EqualizedLinear", "Flatten", "Identity", "InstanceNorm2d", "LayerNorm",
+    "LeakyReLU", "Linear", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NoiseInjection",
+    "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "Unflatten", "Upsample", "functional", "init",
 ]

@@ -11,6 +11,8 @@ from ..ops.linear import embedding, linear
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                         l1_loss, mse_loss, nll_loss)
 from ..ops.math import tanh
+from ..ops.minibatch_stddev import minibatch_stddev
+from ..ops.modulated_conv import modulated_conv2d
 from ..ops.norm import batch_norm, instance_norm, layer_norm
 from ..ops.pool import avg_pool2d, max_pool2d
 from ..ops.resample import interpolate
@@ -28,4 +30,6 @@ __all__ = [
     "mse_loss", "nll_loss",
     # resampling with a FIR filter (StyleGAN2)
     "downsample2d", "filter2d", "setup_filter", "upfirdn2d", "upsample2d",
+    # StyleGAN2
+    "minibatch_stddev", "modulated_conv2d",
 ]
