@@ -336,6 +336,28 @@ def test_r1_penalty_of_an_mlp_critic_matches_numpy(rng):
     np.testing.assert_allclose(r1.item(), 5.0 * (g * g).sum(1).mean(), rtol=1e-10)
 
 
+def test_r1_penalty_matches_finite_differences_of_a_tiny_critic(rng):
+    # D's input gradient taken by central differences in NumPy, independently of autograd:
+    # R1 = gamma/2 * mean_i ||grad D(x_i)||^2 (Mescheder et al. 2018, eq. 9).
+    W1, b1, w2, b2 = (p.numpy() for p in _mlp_params(rng))
+    real = rng.standard_normal(SHAPE)
+
+    def d_np(x):                                    # (N, DIM) -> (N,)
+        return np.tanh(x @ W1.T + b1) @ w2 + b2
+
+    x, h = real.reshape(N, DIM), 1e-6
+    g = np.empty_like(x)
+    for k in range(DIM):
+        e = np.zeros(DIM)
+        e[k] = h
+        g[:, k] = (d_np(x + e) - d_np(x - e)) / (2 * h)
+    gamma = 0.7
+    r1 = losses.r1_penalty(_mlp_critic(*(tinygan.tensor(a) for a in (W1, b1, w2, b2))),
+                           tinygan.tensor(real), gamma)
+    # central differences are off by O(h^2 D''') + O(eps/h) ~ 1e-10 per component
+    np.testing.assert_allclose(r1.item(), gamma / 2 * (g * g).sum(1).mean(), rtol=1e-7)
+
+
 def test_r1_penalty_second_order_gradcheck_in_d_parameters(rng):
     params = _mlp_params(rng, requires_grad=True)
     real = tinygan.tensor(rng.standard_normal(SHAPE))
@@ -370,13 +392,14 @@ def test_penalty_errors():
 
 
 def test_the_losses_package_exports_every_public_name():
-    # gan.py, penalties.py and vae.py are re-exported: tinygan.losses.X works for each of them.
+    # gan.py, penalties.py, path_length.py, lazy_regularization.py and vae.py are re-exported: tinygan.losses.X works for each of them.
     expected = {
         "minimax_d_loss", "minimax_g_loss", "nonsaturating_d_loss", "nonsaturating_g_loss",
         "lsgan_d_loss", "lsgan_g_loss", "hinge_d_loss", "hinge_g_loss", "wasserstein_d_loss",
         "wasserstein_g_loss", "gradient_penalty", "r1_penalty", "GAN_LOSSES",
         "reparameterize", "gaussian_kl", "log_normal", "bernoulli_log_likelihood",
         "gaussian_log_likelihood", "elbo", "vae_loss", "capacity_schedule", "iwae_bound",
+        "path_length_penalty", "lazy_adam_settings", "lazy_ratio", "lazy_gain", "lazy_due",
     }
     assert set(losses.__all__) == expected
     for name in expected:

@@ -6,7 +6,9 @@ Mescheder et al. 2018, eq. 9) pushes D's gradient on real data towards 0.
 Both differentiate D with respect to its *input* with ``tinygan.grad(...,
 create_graph=True)``, so the penalty is itself a graph that ``backward()``
 carries into D's parameters (a second derivative).  Each returns a 0-d tensor,
-to be added to D's loss.
+to be added to D's loss.  StyleGAN2's path length penalty, on the generator, is
+in ``path_length.py``; applying R1 every k-th step only (lazy regularization) is
+in ``lazy_regularization.py``.
 """
 from __future__ import annotations
 
@@ -90,6 +92,10 @@ def r1_penalty(D: Callable, real: Tensor, gamma: float, labels: Tensor | None = 
     where the data lies and gradient descent converges locally (Theorem 4.1).
     D here is the logit (before any sigmoid), as in the paper's code and StyleGAN2.
     The gradient is taken with ``create_graph=True``; ``real`` is detached.
+
+    Lazily (StyleGAN2, App. B: every ``interval`` = 16 D steps, as its own optimizer
+    step) the caller multiplies this by ``lazy_gain(interval)`` and builds D's Adam
+    with ``lazy_adam_settings(lr, betas, interval)``; the penalty itself is the same.
 
     Args:
         D: called as ``D(x)`` or ``D(x, labels)``; one output per sample, (N,) or (N, 1).
