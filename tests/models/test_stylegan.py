@@ -203,7 +203,7 @@ def test_d_gradient_penalty_second_order():
             (g,) = tinygan.grad(D(x).sum(), x, create_graph=True)
             return (g * g).sum(dim=(1, 2, 3))          # (N,), one penalty per image
 
-    assert gradcheck(penalty, (a,), atol=1e-6, rtol=1e-4)
+    assert gradcheck(penalty, (a,), atol=1e-10, rtol=1e-4)
     # and the penalty's gradient reaches D's weights (what R1 trains)
     x = _images_along(a, basis, base).detach().requires_grad_()
     (g,) = tinygan.grad(D(x).sum(), x, create_graph=True)
@@ -215,7 +215,7 @@ def test_conditional_d_second_order():
     D, base, basis, a = _d_setup(7, c_dim=3)
     c = tinygan.tensor(np.eye(3)[[0, 2]])
     assert gradgradcheck(lambda a: D(_images_along(a, basis, base), c), (a,),
-                         atol=1e-6, rtol=1e-4)
+                         atol=1e-10, rtol=1e-4)
 
 
 @pytest.mark.parametrize("fused", [False, True])
@@ -234,8 +234,8 @@ def test_synthesis_second_order(fused):
         img = syn(ws, noise_mode="const")          # deterministic noise
         return (img.reshape(2, 1, 1, 32, 32) * proj).sum(dim=(2, 3, 4))     # (2, 3)
 
-    assert gradcheck(fn, (ws,), atol=1e-6, rtol=1e-4)
-    assert gradgradcheck(fn, (ws,), atol=1e-6, rtol=1e-4)
+    assert gradcheck(fn, (ws,), atol=1e-10, rtol=1e-4)
+    assert gradgradcheck(fn, (ws,), atol=1e-10, rtol=1e-4)
 
 
 def test_registered_with_32x32_data():

@@ -428,9 +428,12 @@ class StyleGAN(GAN):
         image_channels: 1 or 3.
         fused_modconv: None picks the faster path per device (non-fused on a CPU).
 
-    Parameter counts (``sum(p.size for p in model.parameters())``; unconditional, 1 channel):
-        cpu: G 239,277 (mapping 24,704, synthesis 214,573), D 214,208;
-        gpu: G 3,366,357 (mapping 263,168, synthesis 3,103,189), D 3,216,640.
+    Parameter counts (``sum(p.data.size for p in net.parameters())``, 1 channel; counted with
+    that code), unconditional / conditional:
+        cpu: G 253,227 (mapping 24,832, synthesis 228,395), D 230,497 /
+             G 271,019 (mapping 42,624), D 235,296;
+        gpu: G 3,335,307 (mapping 263,168, synthesis 3,072,139), D 3,674,497 /
+             G 3,403,659 (mapping 331,520), D 3,742,848.
     """
 
     name = "stylegan"
