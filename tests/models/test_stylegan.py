@@ -256,3 +256,26 @@ def test_cli_train_and_sample(tmp_path, monkeypatch):
     with np.load(tmp_path / "s.npz") as f:
         assert f["images"].shape == (4, 1, 32, 32)
         assert np.isfinite(f["images"]).all()
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_d_loss_reaches_d_only_and_g_loss_g_only(conditional):
+    tinygan.manual_seed(9)
+    m = StyleGAN("cpu", conditional=conditional)
+    real = tinygan.randn(4, 1, 32, 32)
+    labels = tinygan.tensor([0, 1, 2, 3], dtype=tinygan.int64) if conditional else None
+    loss, log = m.d_loss(real, labels)
+    assert loss.shape == () and np.isfinite(loss.item())
+    assert set(log) >= {"d_loss", "d_real", "d_fake"}
+    loss.backward()
+    assert all(p.grad is None for p in m.G.parameters())
+    assert all(p.grad is not None for p in m.D.parameters())
+    m.zero_grad()
+    loss, log = m.g_loss(4, labels)
+    assert np.isfinite(loss.item()) and "g_loss" in log
+    loss.backward()
+    assert all(p.grad is None for p in m.D.parameters())
+    # every G weight, the noise strengths (0 at init) included
+    assert all(p.grad is not None for p in m.G.parameters())
+    with pytest.raises(ValueError, match=r"\(N, 1, 32, 32\)"):
+        m.d_loss(tinygan.zeros(4, 1, 28, 28), labels)
