@@ -279,3 +279,9 @@ def test_d_loss_reaches_d_only_and_g_loss_g_only(conditional):
     assert all(p.grad is not None for p in m.G.parameters())
     with pytest.raises(ValueError, match=r"\(N, 1, 32, 32\)"):
         m.d_loss(tinygan.zeros(4, 1, 28, 28), labels)
+
+
+def test_non_fused_modconv_is_chosen_on_the_cpu():
+    from tinygan.models.stylegan import _use_fused
+    x = tinygan.zeros(1)
+    assert not _use_fused(None, x) and _use_fused(True, x) and not _use_fused(False, x)
