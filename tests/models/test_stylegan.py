@@ -1,6 +1,7 @@
 """StyleGAN-lite's networks (tinygan/models/stylegan.py): shapes of both presets, truncation,
 w_avg, the mapping's learning-rate multiplier, the skip architecture, second-order gradients
-through D and G's synthesis, and a CLI smoke run."""
+through D and G's synthesis, and a CLI smoke run (train, sample, eval)."""
+import json
 import math
 
 import numpy as np
@@ -246,7 +247,7 @@ def test_registered_with_32x32_data():
 
 
 @needs_mnist
-def test_cli_train_and_sample(tmp_path, monkeypatch):
+def test_cli_train_sample_and_eval(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TINYGAN_FAST", "1")
     run = tmp_path / "run"
     assert main(["train", "stylegan", "--out", str(run), "--max-steps", "2", "--epochs", "1",
@@ -256,6 +257,10 @@ def test_cli_train_and_sample(tmp_path, monkeypatch):
     with np.load(tmp_path / "s.npz") as f:
         assert f["images"].shape == (4, 1, 32, 32)
         assert np.isfinite(f["images"]).all()
+    capsys.readouterr()
+    assert main(["eval", str(run), "--n", "200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert np.isfinite(out["fid"]) and out["fid"] >= 0
 
 
 @pytest.mark.parametrize("conditional", [False, True])
