@@ -115,7 +115,9 @@ def test_w_avg_updates_in_training_only():
     w = m(z).detach().numpy()[:, 0]
     np.testing.assert_array_equal(m.w_avg.detach().numpy(), before)   # exact: eval leaves it alone
     m.train()
+    buffer = m.w_avg
     m(z)
+    assert m.w_avg is buffer           # updated in place (the trainer restores buffers by object)
     expected = w.mean(0) + (before - w.mean(0)) * 0.995        # lerp(mean, w_avg, beta)
     close(m.w_avg.detach().numpy(), expected)
     assert "w_avg" in m.state_dict()
@@ -290,3 +292,13 @@ def test_non_fused_modconv_is_chosen_on_the_cpu():
     from tinygan.models.stylegan import _use_fused
     x = tinygan.zeros(1)
     assert not _use_fused(None, x) and _use_fused(True, x) and not _use_fused(False, x)
+
+
+def test_sampling_in_the_trainer_leaves_w_avg_alone():
+    from tinygan.train.loop import generate
+    tinygan.manual_seed(10)
+    m = StyleGAN("cpu")
+    before = m.G.mapping.w_avg.detach().numpy().copy()
+    generate(m, *m.sample_noise(3))
+    # exact: the trainer restores the buffers it saved, bit for bit
+    np.testing.assert_array_equal(m.G.mapping.w_avg.detach().numpy(), before)

@@ -144,7 +144,9 @@ class MappingNetwork(nn.Module):
         if self.w_avg_beta is not None and self.training:
             with no_grad():
                 mean = x.detach().mean(dim=0)
-                self.w_avg = mean + (self.w_avg - mean) * self.w_avg_beta
+                # In place: the buffer stays the same Tensor, so whoever saved and restores
+                # buffers (the trainer's sampling, tinygan/train/loop.py) restores this one.
+                self.w_avg.data[...] = (mean + (self.w_avg - mean) * self.w_avg_beta).data
 
         if self.num_ws is None:
             return x
