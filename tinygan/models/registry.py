@@ -32,6 +32,7 @@ from .cgan import ConditionalGAN
 from .dcgan import DCGAN
 from .gan import GAN
 from .infogan import InfoGAN
+from .stylegan import StyleGAN
 from .vae import CVAE, VAE, BetaVAE, ConvVAE
 from .wgan import WGAN, WGANGP
 
@@ -120,6 +121,7 @@ register(ConditionalGAN, "gan", num_classes=ConditionalGAN.num_classes)
 register(InfoGAN, "gan", num_classes=InfoGAN.n_cat)     # its categorical code c ~ Cat(n_cat)
 register(WGAN, "gan")
 register(WGANGP, "gan")
+register(StyleGAN, "gan")      # the StyleGAN Stepper (R1, path length, mixing) comes later
 register(VAE, "vae")
 register(ConvVAE, "vae")
 register(BetaVAE, "vae")
