@@ -285,24 +285,23 @@ def launch_words(get, seed: int, offset: int, n: int, xp):
     return out
 
 
-def launch_uniform(get, seed: int, offset: int, n: int, dtype, xp):
+def _launch_floats(get, kind: str, seed: int, offset: int, n: int, dtype, xp):
+    """n floats of ``dtype`` from ``philox_<kind><float|double>`` (kind: uniform or normal)."""
     dtype = np.dtype(dtype)
     out = xp.empty(n, dtype=dtype)
     if n:
-        name = "philox_uniform<float>" if dtype == np.float32 else "philox_uniform<double>"
-        get(name)((_grid(counters_for(n, words_per_value("uniform", dtype))),), (_BLOCK,),
+        name = f"philox_{kind}<{'float' if dtype == np.float32 else 'double'}>"
+        get(name)((_grid(counters_for(n, words_per_value(kind, dtype))),), (_BLOCK,),
                   (*_head(seed, offset, n), out))
     return out
+
+
+def launch_uniform(get, seed: int, offset: int, n: int, dtype, xp):
+    return _launch_floats(get, "uniform", seed, offset, n, dtype, xp)
 
 
 def launch_normal(get, seed: int, offset: int, n: int, dtype, xp):
-    dtype = np.dtype(dtype)
-    out = xp.empty(n, dtype=dtype)
-    if n:
-        name = "philox_normal<float>" if dtype == np.float32 else "philox_normal<double>"
-        get(name)((_grid(counters_for(n, words_per_value("normal", dtype))),), (_BLOCK,),
-                  (*_head(seed, offset, n), out))
-    return out
+    return _launch_floats(get, "normal", seed, offset, n, dtype, xp)
 
 
 def launch_integers(get, seed: int, offset: int, n: int, low: int, high: int, xp):
