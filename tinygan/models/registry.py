@@ -121,7 +121,7 @@ register(ConditionalGAN, "gan", num_classes=ConditionalGAN.num_classes)
 register(InfoGAN, "gan", num_classes=InfoGAN.n_cat)     # its categorical code c ~ Cat(n_cat)
 register(WGAN, "gan")
 register(WGANGP, "gan")
-register(StyleGAN, "gan")      # the StyleGAN Stepper (R1, path length, mixing) comes later
+register(StyleGAN, "stylegan")     # R1, path length, style mixing: tinygan/train/stylegan.py
 register(VAE, "vae")
 register(ConvVAE, "vae")
 register(BetaVAE, "vae")

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import gan, vae
+from . import gan, stylegan, vae
 from .evaluate import evaluate_run, evaluate_vae_run
 from .options import Option, real, whole
 
@@ -121,6 +121,26 @@ register(Kind(
     figures=vae.evaluation_figures,
     pictures="{run}/reconstructions.png, {run}/interpolation.png (and latent_scatter.png for "
              "--latent-dim 2, traversals.png for beta_vae)"))
+
+register(Kind(
+    name="stylegan", title="StyleGAN", stepper=stylegan.StyleGANStepper,
+    train=stylegan.train_stylegan,
+    options=(
+        Option("--preset", "preset", str, "the networks' size (default cpu)", choices=("cpu", "gpu")),
+        Option("--conditional", "conditional", bool, "G and D take the class labels", switch=True),
+        Option("--lr-g", "lr_g", positive, "generator learning rate (default the paper's)"),
+        Option("--lr-d", "lr_d", positive, "discriminator learning rate"),
+        Option("--r1-gamma", "r1_gamma", real(0), f"R1's gamma (default {stylegan.R1_GAMMA}; 0: off)"),
+        Option("--r1-interval", "r1_interval", whole(1),
+               f"R1 every this many D steps (default {stylegan.R1_INTERVAL})"),
+        Option("--pl-weight", "pl_weight", real(0),
+               f"the path length penalty's weight (default {stylegan.PL_WEIGHT:g}; 0: off)"),
+        Option("--pl-interval", "pl_interval", whole(1),
+               f"path length every this many G steps (default {stylegan.PL_INTERVAL})"),
+        Option("--mixing", "mixing", real(0, 1, high_included=True),
+               f"style-mixing probability (default {stylegan.MIXING}; 0: off)"),
+    ),
+    belongs=("is a StyleGAN option", "are StyleGAN options")))
 
 
 __all__ = ["Kind", "KINDS", "register", "kind_of"]

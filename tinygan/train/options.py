@@ -28,9 +28,14 @@ class Option:
     default: Any = None
     choices: tuple | None = None
     metavar: str | None = None
+    switch: bool = False             # a flag without a value ("--conditional"): True when given
 
     def add_to(self, parser, help: str | None = None) -> None:
         """Add this option to an ``argparse`` parser (``help``: in place of its own)."""
+        if self.switch:
+            parser.add_argument(self.flag, dest=self.dest, action="store_const", const=True,
+                                default=None, help=self.help if help is None else help)
+            return
         extra = {} if self.choices is None else {"choices": list(self.choices)}
         if self.metavar is not None:
             extra["metavar"] = self.metavar
@@ -56,9 +61,12 @@ def whole(low: int):
     return whole_number
 
 
-def real(low: float, high: float | None = None, low_included: bool = True):
-    """An option type: a finite number in [low, high) (or (low, high) without ``low_included``)."""
-    bounds = ("[" if low_included else "(") + f"{low:g}, " + ("inf)" if high is None else f"{high:g})")
+def real(low: float, high: float | None = None, low_included: bool = True,
+         high_included: bool = False):
+    """An option type: a finite number in [low, high) (or (low, high) without ``low_included``,
+    [low, high] with ``high_included``)."""
+    bounds = ("[" if low_included else "(") + f"{low:g}, " + (
+        "inf)" if high is None else f"{high:g}" + ("]" if high_included else ")"))
 
     def number(text: str) -> float:
         try:
@@ -66,7 +74,7 @@ def real(low: float, high: float | None = None, low_included: bool = True):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         if not (math.isfinite(value) and (value >= low if low_included else value > low)
-                and (high is None or value < high)):
+                and (high is None or value < high or (high_included and value == high))):
             raise argparse.ArgumentTypeError(f"must be in {bounds}, got {text}")
         return value
     return number
