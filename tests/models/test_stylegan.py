@@ -243,7 +243,7 @@ def test_synthesis_second_order(fused):
 
 def test_registered_with_32x32_data():
     entry = registry.get("stylegan")
-    assert entry.kind == "gan" and entry.data_shape == (1, 32, 32)
+    assert entry.kind == "stylegan" and entry.data_shape == (1, 32, 32)
     assert entry.recipe["lr_g"] == 0.0025 and entry.recipe["betas"] == (0.0, 0.99)
     assert entry.recipe["batch_size"] == 32
 

@@ -189,5 +189,5 @@ def test_a_family_of_a_kind_tinygan_lacks_is_refused(monkeypatch, tmp_path, caps
     entry = registry.make_family(TinyAutoencoder, "autoencoder")     # the entry, not the kind
     monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
     assert main(["train", "tiny_autoencoder", "--out", str(tmp_path / "a")]) == 2
-    assert "of kind 'autoencoder', which tinygan can't train; known kinds: gan, vae" \
+    assert "of kind 'autoencoder', which tinygan can't train; known kinds: gan, vae, stylegan" \
         in capsys.readouterr().err

@@ -1,0 +1,179 @@
+"""StyleGAN-lite's training step (tinygan/train/stylegan.py) and its kind "stylegan".
+
+The Stepper is driven directly on random 32x32 batches (no data needed) to see what one step
+changes, when the lazy regularizers run (spies count their calls), the style mixing and the
+Adam settings; the trainer runs on MNIST (TINYGAN_FAST=1) through ``train_stylegan`` for the
+bit-exact resume and through the command line for its options.
+"""
+import json
+
+import numpy as np
+import pytest
+
+import tinygan
+from tinygan import checkpoint
+from tinygan.cli import main
+from tinygan.models import registry
+from tinygan.models.stylegan import StyleGAN
+from tinygan.train import kinds
+from tinygan.train import stylegan as trainer
+from tinygan.train.stylegan import StyleGANStepper, train_stylegan
+
+from gan_helpers import assert_same_state, latest, records
+
+needs_mnist = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
+
+CFG = dict(lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99), r1_gamma=0.1, r1_interval=16,
+           pl_weight=2.0, pl_interval=4, mixing=0.9)
+
+
+def _stepper(conditional=False, **overrides):
+    tinygan.manual_seed(0)
+    family = StyleGAN("cpu", conditional=conditional)
+    return StyleGANStepper(family, {**CFG, **overrides})
+
+
+def _batch(n=4, seed=1):
+    rng = np.random.default_rng(seed)
+    x = tinygan.tensor(rng.uniform(-1, 1, (n, 1, 32, 32)).astype(np.float32))
+    y = tinygan.tensor(rng.integers(0, 10, n), dtype=tinygan.int64)
+    return x, y
+
+
+def _weights(module):
+    return {k: np.array(v.data) for k, v in module.state_dict().items()}
+
+
+def _no_check(value, which=None):
+    pass
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_one_step_changes_both_networks(conditional):
+    s = _stepper(conditional)
+    g0, d0 = _weights(s.family.G), _weights(s.family.D)
+    logged, stepped = s.step(*_batch(), _no_check)
+    assert stepped and {"d_loss", "g_loss", "r1_penalty", "pl_penalty"} <= set(logged)
+    assert all(np.isfinite(float(v)) for v in logged.values())
+    g1, d1 = _weights(s.family.G), _weights(s.family.D)
+    assert any(not np.array_equal(g0[k], g1[k]) for k in g0 if "weight" in k)
+    assert any(not np.array_equal(d0[k], d1[k]) for k in d0 if "weight" in k)
+    assert s.pl_mean != 0                                   # the running mean moved off 0
+
+
+def test_lazy_regularizers_run_on_steps_0_16_and_0_4_8(monkeypatch):
+    s = _stepper(r1_gamma=0.1, pl_weight=2.0)
+    r1_at, pl_at = [], []
+    r1, pl = trainer.r1_penalty, trainer.path_length_penalty
+    monkeypatch.setattr(trainer, "r1_penalty",
+                        lambda *a, **k: (r1_at.append(s.d_steps), r1(*a, **k))[1])
+    monkeypatch.setattr(trainer, "path_length_penalty",
+                        lambda *a, **k: (pl_at.append(s.g_steps), pl(*a, **k))[1])
+    x, y = _batch(n=2)
+    for _ in range(17):
+        s.step(x, y, _no_check)
+    assert r1_at == [0, 16]
+    assert pl_at == [0, 4, 8, 12, 16]
+    assert (s.d_steps, s.g_steps) == (17, 17)
+
+
+def test_regularizers_switch_off(monkeypatch):
+    s = _stepper(r1_gamma=0.0, pl_weight=0.0)
+    called = []
+    monkeypatch.setattr(trainer, "r1_penalty", lambda *a, **k: called.append("r1"))
+    monkeypatch.setattr(trainer, "path_length_penalty", lambda *a, **k: called.append("pl"))
+    logged, _ = s.step(*_batch(n=2), _no_check)
+    assert called == [] and set(logged) == {"d_loss", "g_loss"}
+
+
+def test_style_mixing_crosses_over_once_per_batch():
+    s = _stepper(mixing=1.0)
+    for _ in range(3):
+        ws, _ = s.styles(5, None, "cpu")
+        ws = np.array(ws.data)
+        differs = [not np.array_equal(ws[:, 0], ws[:, i]) for i in range(ws.shape[1])]
+        cut = differs.index(True)                           # ws[:, cut:] come from a second z
+        assert 1 <= cut < ws.shape[1] and all(differs[cut:])
+        # exact: the layers of one z are copies of the same w
+        assert all(np.array_equal(ws[:, cut], ws[:, i]) for i in range(cut, ws.shape[1]))
+    s = _stepper(mixing=0.0)
+    ws = np.array(s.styles(5, None, "cpu")[0].data)
+    # exact: without mixing every layer is a copy of the same w
+    assert all(np.array_equal(ws[:, 0], ws[:, i]) for i in range(ws.shape[1]))
+
+
+def test_lazy_adam_settings_are_applied():
+    s = _stepper()
+    d, g = s.opt_d.param_groups[0], s.opt_g.param_groups[0]
+    assert d["lr"] == pytest.approx(0.0025 * 16 / 17, rel=1e-12)
+    assert tuple(d["betas"]) == pytest.approx((0.0, 0.99 ** (16 / 17)), rel=1e-12)
+    assert g["lr"] == pytest.approx(0.0025 * 4 / 5, rel=1e-12)
+    assert tuple(g["betas"]) == pytest.approx((0.0, 0.99 ** (4 / 5)), rel=1e-12)
+    # Without a regularizer its network's Adam keeps the plain settings.
+    s = _stepper(r1_gamma=0.0, pl_weight=0.0)
+    for group in (s.opt_d.param_groups[0], s.opt_g.param_groups[0]):
+        assert group["lr"] == pytest.approx(0.0025, rel=1e-12)
+        assert tuple(group["betas"]) == pytest.approx((0.0, 0.99), rel=1e-12)
+
+
+def test_the_registry_entry_is_of_kind_stylegan():
+    assert registry.get("stylegan").kind == "stylegan"
+    assert kinds.KINDS["stylegan"].stepper is StyleGANStepper
+
+
+@needs_mnist
+def test_resume_is_bit_exact_when_the_intervals_straddle_the_stop(tmp_path, monkeypatch):
+    """6 steps straight == 3 steps, stop, resume for 3: R1 (every 4 D steps) and path length
+    (every 4 G steps) are next due at step 4, after the stop; mixing and the EMA are on."""
+    monkeypatch.setenv("TINYGAN_FAST", "1")
+    kw = dict(batch_size=4, r1_gamma=0.1, r1_interval=4, pl_interval=4, mixing=0.9, ema=0.99,
+              progress=False)
+    train_stylegan("stylegan", out=tmp_path / "straight", max_steps=6, **kw)
+    train_stylegan("stylegan", out=tmp_path / "split", max_steps=3, **kw)
+    half = checkpoint.load(checkpoint.latest_checkpoint(tmp_path / "split" / "checkpoints"))
+    assert (int(half["d_steps"]), int(half["g_steps"]), int(half["step"])) == (3, 3, 3)
+    train_stylegan("stylegan", out=tmp_path / "split", max_steps=6, resume=True, **kw)
+    a, b = latest(tmp_path / "straight"), latest(tmp_path / "split")
+    assert int(a["step"]) == int(b["step"]) == 6 and int(b["d_steps"]) == int(b["g_steps"]) == 6
+    assert float(a["pl_mean"]) != 0
+    # exact: same seed, thread count and machine give bit-identical runs (tinygan's promise)
+    np.testing.assert_array_equal(a["pl_mean"], b["pl_mean"])
+    # Every weight, buffer, optimizer moment, the EMA, the counters and the logs, bit for bit.
+    assert_same_state(a, b)
+    assert records(tmp_path / "straight") == records(tmp_path / "split")
+
+
+@needs_mnist
+def test_cli_smoke_run_and_options_reach_the_config(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TINYGAN_FAST", "1")
+    assert main(["train", "stylegan", "--max-steps", "3", "--batch-size", "4",
+                 "--out", str(tmp_path / "plain"), "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["step"] == 3 and np.isfinite(result["d_loss"]) and np.isfinite(result["g_loss"])
+
+    run = tmp_path / "run"
+    assert main(["train", "stylegan", "--max-steps", "1", "--batch-size", "4", "--conditional",
+                 "--preset", "cpu", "--r1-gamma", "0.5", "--r1-interval", "8", "--pl-weight", "0",
+                 "--pl-interval", "2", "--mixing", "0", "--lr-g", "0.001", "--out", str(run),
+                 "--quiet"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model_options"] == {"preset": "cpu", "conditional": True}
+    assert (cfg["r1_gamma"], cfg["r1_interval"], cfg["pl_weight"], cfg["pl_interval"],
+            cfg["mixing"], cfg["lr_g"]) == (0.5, 8, 0.0, 2, 0.0, 0.001)
+    defaults = json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert (defaults["r1_gamma"], defaults["r1_interval"], defaults["pl_weight"],
+            defaults["pl_interval"], defaults["mixing"]) == (trainer.R1_GAMMA, 16, 2.0, 4, 0.9)
+    assert defaults["model_options"] == {"preset": "cpu", "conditional": False}
+
+
+def test_options_of_other_kinds_are_refused(tmp_path, capsys):
+    assert main(["train", "stylegan", "--n-critic", "2", "--out", str(tmp_path / "a")]) == 2
+    assert "stylegan is a StyleGAN: --n-critic is a GAN option" in capsys.readouterr().err
+    assert main(["train", "stylegan", "--latent-dim", "2", "--out", str(tmp_path / "b")]) == 2
+    assert "--latent-dim" in capsys.readouterr().err
+    assert main(["train", "dcgan", "--r1-gamma", "1", "--out", str(tmp_path / "c")]) == 2
+    assert "dcgan is a GAN: --r1-gamma is a StyleGAN option" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "stylegan", "--mixing", "1.5", "--out", str(tmp_path / "d")])
+    assert "--mixing: must be in [0, 1], got 1.5" in capsys.readouterr().err
+    assert not any((tmp_path / name).exists() for name in "abcd")
