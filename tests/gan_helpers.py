@@ -145,7 +145,8 @@ def register(monkeypatch) -> None:
     from tinygan.models import registry
     for name, cls in TINY.items():
         monkeypatch.setitem(registry.REGISTRY, name, registry.make_family(cls, "gan", num_classes=10))
-    monkeypatch.setattr(models, "FAMILIES", registry.classes_of("gan"))
+    monkeypatch.setattr(models, "FAMILIES", {name: f.cls for name, f in registry.REGISTRY.items()
+                                             if issubclass(f.cls, models.GANFamily)})
 
 
 def small_classifier(seed: int = 0):

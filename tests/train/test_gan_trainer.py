@@ -15,6 +15,8 @@ import pytest
 import tinygan
 import tinygan.models
 from tinygan import checkpoint
+from tinygan.models import registry
+from tinygan.train import kinds
 from tinygan.train.gan import train_gan
 from tinygan.train.loop import NonFiniteLossError
 
@@ -42,7 +44,8 @@ def _smoke(name, tmp_path, **kw):
     run = tmp_path / name
     # Two G steps (one for a critic with n_critic 5: that is already 5 D steps).
     steps = 2 if tinygan.models.FAMILIES[name].defaults.get("n_critic", 1) == 1 else 1
-    result = train_gan(name, out=run, batch_size=16, max_steps=steps, progress=False, log_every=1, **kw)
+    train = kinds.kind_of(registry.get(name)).train        # a GAN's trainer, or StyleGAN's
+    result = train(name, out=run, batch_size=16, max_steps=steps, progress=False, log_every=1, **kw)
     assert result["step"] == steps
     # Finite losses, logged.
     logged = [r for r in records(run) if r.get("type") == "train"]

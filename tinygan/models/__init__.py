@@ -78,7 +78,8 @@ from .registry import REGISTRY, Family, classes_of
 from .vae import CVAE, VAE, BetaVAE, ConvVAE, VAEFamily
 from .wgan import WGAN, WGANGP
 
-FAMILIES = classes_of("gan")
+# The GAN families, whichever kind of training step trains them (a GAN's, StyleGAN's).
+FAMILIES = {name: f.cls for name, f in REGISTRY.items() if issubclass(f.cls, GANFamily)}
 VAE_FAMILIES = classes_of("vae")
 
 __all__ = ["REGISTRY", "Family", "FAMILIES", "GANFamily", "GAN", "DCGAN", "ConditionalGAN", "InfoGAN", "WGAN", "WGANGP",

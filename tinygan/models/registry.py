@@ -4,9 +4,9 @@ A ``Family`` entry says what the rest of tinygan needs to know about a model wit
 looking inside it:
 
 - ``cls``: the model class (a ``GANFamily`` or a ``VAEFamily``), built with ``cls(**options)``;
-- ``kind``: the name of the kind of training step that trains it -- ``"gan"`` or ``"vae"``
-  today, a key of ``tinygan.train.kinds.KINDS`` (its Stepper, its command-line options, its
-  extra ``tinygan eval`` figures).  The registry does not check it against that table:
+- ``kind``: the name of the kind of training step that trains it -- ``"gan"``, ``"vae"`` or
+  ``"stylegan"`` today, a key of ``tinygan.train.kinds.KINDS`` (its Stepper, its command-line
+  options, its extra ``tinygan eval`` figures).  The registry does not check it against that table:
   models do not import train/ (train builds on models); ``tinygan train`` does;
 - ``sampler``: the attribute of the model holding the network that draws its samples --
   ``"G"`` for a GAN, ``""`` (the whole model) for a VAE: what an ``--ema`` averages and what

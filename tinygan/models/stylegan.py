@@ -35,8 +35,9 @@ Truncation (StyleGAN sec. 4.1, eq. 3): w' = w_avg + psi (w - w_avg) for the firs
 tracked in training with decay ``w_avg_beta``.
 
 Losses: the non-saturating logistic loss (StyleGAN2's, from Goodfellow et al. 2014 Sec. 3)
-in its plain form -- no R1, no path-length regularization, no style mixing; those and the
-lazy-regularization Stepper come in a later step.  Optimizer: Adam lr 0.0025, betas (0, 0.99),
+in its plain form here (``d_loss`` / ``g_loss``); the training step -- lazy R1, lazy path
+length regularization, style mixing -- is the kind "stylegan"'s Stepper,
+tinygan/train/stylegan.py.  Optimizer: Adam lr 0.0025, betas (0, 0.99),
 batch 32 (the reference's settings for small images).
 
 Images come out unbounded, as in the reference code (no tanh): the data is in [-1, 1] and G
@@ -420,8 +421,8 @@ class StyleGAN(GAN):
     """StyleGAN2's networks at 32x32 with the plain non-saturating logistic loss.
 
     ``d_loss`` / ``g_loss`` are GAN's (softplus of D's logits; StyleGAN2 uses exactly this
-    loss) WITHOUT R1, path-length regularization or style mixing: the StyleGAN Stepper with
-    lazy regularization comes in a later step.
+    loss) WITHOUT R1, path-length regularization or style mixing: those are the training
+    step's, ``tinygan.train.stylegan.StyleGANStepper``.
 
     Args:
         preset: 'cpu' (G 64-32 channels, D 32-64, z 64, w 128, 2 mapping layers) or 'gpu'

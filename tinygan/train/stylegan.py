@@ -20,8 +20,8 @@ replace the first's from a random crossover layer on, one crossover per batch as
 reference code.  ``r1_gamma=0``, ``pl_weight=0`` and ``mixing=0`` switch each off.
 
 The generator EMA is the loop's ``--ema BETA`` (tinygan/train/loop.py), an average per G step
-with half-life ln(0.5) / ln(BETA) steps: the reference's 10k images at batch 32 are 312 steps,
-``--ema 0.9978``.
+with half-life ln(0.5) / ln(BETA) G steps: the reference's half-life of 10k images is 312
+steps at batch 32, ``--ema 0.9978`` (315 steps).
 
 The Stepper's state -- both optimizers, the D and G step counters (which say when the next
 lazy step is due) and ``pl_mean`` -- is in the checkpoint, so a resumed run regularizes on
@@ -152,10 +152,9 @@ class StyleGANStepper(Stepper):
         # Gpl: lazy path length on half the batch (sec. 3.2, eq. 4), its own optimizer step.
         if self.pl_on and lazy_due(self.g_steps, cfg["pl_interval"]):
             m = max(1, n // 2)
-            with frozen(family.D):
-                fake, ws, _ = self._fakes(m, None if lab is None else lab[:m], x.device)
-                penalty, mean = path_length_penalty(fake, ws, Tensor(self.pl_mean),
-                                                    cfg.get("pl_decay", PL_DECAY))
+            fake, ws, _ = self._fakes(m, None if lab is None else lab[:m], x.device)
+            penalty, mean = path_length_penalty(fake, ws, Tensor(self.pl_mean),
+                                                cfg.get("pl_decay", PL_DECAY))
             check(penalty.data, "path length")
             self.opt_g.zero_grad()
             (penalty * (cfg["pl_weight"] * lazy_gain(cfg["pl_interval"]))).backward()
