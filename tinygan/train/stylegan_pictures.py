@@ -42,7 +42,7 @@ from .. import backend, random
 from ..autograd import Tensor, no_grad
 from ..creation import randn
 from ..models.base import cycling_labels
-from ..viz import save_image_grid, save_image_rows
+from ..viz import save_image_rows
 
 TRUNCATION_PSIS = (1.0, 0.7, 0.5, 0.0)
 COARSE_RESOLUTIONS = (4, 8)       # the "coarse styles" of StyleGAN Fig. 3 (4^2 - 8^2)
@@ -228,7 +228,7 @@ def stylegan_pictures(model, out_dir, seed: int = 0, title: str = "") -> list:
                                  title=f"{prefix}truncation towards w_avg"))
     images, std = noise_variation(model, seed)
     row = np.concatenate([images, _std_display(std)[None]])
-    paths.append(save_image_grid(row, out / "noise_variation.png", nrow=len(row),
+    paths.append(save_image_rows(row[None], out / "noise_variation.png",
                                  title=f"{prefix}one w, {len(images)} noise draws, and the "
                                        f"per-pixel std (max {float(std.max()):.3g} = white)"))
     paths.append(save_image_rows(interpolation(model, seed), out / "interpolation.png",
