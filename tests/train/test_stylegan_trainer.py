@@ -150,6 +150,8 @@ def test_cli_smoke_run_and_options_reach_the_config(tmp_path, monkeypatch, capsy
                  "--out", str(tmp_path / "plain"), "--quiet"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["step"] == 3 and np.isfinite(result["d_loss"]) and np.isfinite(result["g_loss"])
+    for picture in ("samples", "style_mixing", "truncation", "noise_variation", "interpolation"):
+        assert (tmp_path / "plain" / f"{picture}.png").is_file(), picture
 
     run = tmp_path / "run"
     assert main(["train", "stylegan", "--max-steps", "1", "--batch-size", "4", "--conditional",

@@ -142,6 +142,8 @@ register(Kind(
         Option("--mixing", "mixing", real(0, 1, high_included=True),
                f"style-mixing probability (default {stylegan.MIXING}; 0: off)"),
     ),
+    pictures="{run}/style_mixing.png, {run}/truncation.png, {run}/noise_variation.png, "
+             "{run}/interpolation.png",
     belongs=("is a StyleGAN option", "are StyleGAN options")))
 
 

@@ -26,6 +26,10 @@ steps at batch 32, ``--ema 0.9978`` (315 steps).
 The Stepper's state -- both optimizers, the D and G step counters (which say when the next
 lazy step is due) and ``pl_mean`` -- is in the checkpoint, so a resumed run regularizes on
 the same steps, with the same running mean, as an unbroken one, bit for bit.
+
+With every sample grid the run folder gets StyleGAN's pictures (tinygan/train/
+stylegan_pictures.py): style_mixing.png, truncation.png, noise_variation.png,
+interpolation.png.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ from ..ops.shape import cat
 from .loop import Stepper, build_family, check_settings, family_entry, fit, fixed_inputs
 from .run import Run
 from .settings import FAST_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
+from .stylegan_pictures import stylegan_pictures
 
 EPOCHS = 5
 # The StyleGAN2 reference code's defaults.
@@ -166,6 +171,11 @@ class StyleGANStepper(Stepper):
 
     def postfix(self, last: dict) -> dict:
         return {"d": f"{last['d_loss']:.3f}", "g": f"{last['g_loss']:.3f}"}
+
+    def pictures(self, out: Path, name: str, title: str) -> None:
+        """The style-mixing grid, truncation sweep, noise variation and W/Z interpolation
+        (tinygan/train/stylegan_pictures.py) in the run folder, the latest of each."""
+        stylegan_pictures(self.family, out, seed=self.cfg["seed"], title=title)
 
     def state_dict(self) -> dict:
         return dict(opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(),
