@@ -40,8 +40,9 @@ registry.py); adding a kind of training = one Stepper module + one Kind entry
 (tinygan/train/kinds.py).  tests/train/test_any_image_shape.py adds a family, and
 tests/train/test_new_kind.py a kind, as test fixtures.
 
-``FAMILIES`` (the GANs) and ``VAE_FAMILIES`` (the VAEs) are name -> class tables of the
-families tinygan registers itself, one kind each, taken from the registry on import:
+``FAMILIES`` (the GANs, whichever kind trains them) and ``VAE_FAMILIES`` (the VAEs) are
+name -> class tables of the families tinygan registers itself, taken from the registry on
+import:
 
 =========  ==================  ==============================================================
 name       class               paper
@@ -52,6 +53,7 @@ cgan       ``ConditionalGAN``  Mirza & Osindero 2014, projection D of Miyato & K
 infogan    ``InfoGAN``         Chen et al. 2016
 wgan       ``WGAN``            Arjovsky et al. 2017 (weight clipping)
 wgan_gp    ``WGANGP``          Gulrajani et al. 2017 (gradient penalty)
+stylegan   ``StyleGAN``        Karras et al. 2020, StyleGAN2 at 32x32 (kind ``stylegan``)
 =========  ==================  ==============================================================
 
 and ``VAE_FAMILIES``, the variational autoencoders of vae.py:
