@@ -17,13 +17,13 @@ import tinygan
 from tinygan import backend, checkpoint, nn, optim, random
 from tinygan.autograd import no_grad
 from tinygan.cli import main
-from tinygan.data import Compose, DataLoader, get_dataset, normalize, to_float
+from tinygan.data import Compose, get_dataset, normalize, to_float
 from tinygan.models import registry
 from tinygan.train import kinds
-from tinygan.train.loop import Stepper, fit, fixed_inputs
+from tinygan.train.loop import Stepper, fit, fixed_inputs, training_loader
 from tinygan.train.options import Option, whole
 from tinygan.train.run import Run
-from tinygan.train.settings import FAST_EVAL_IMAGES, FAST_IMAGES
+from tinygan.train.settings import FAST_EVAL_IMAGES
 
 needs_mnist = pytest.mark.usefixtures("mnist")      # found or fetched, never skipped (conftest.py)
 
@@ -92,15 +92,12 @@ def train_autoencoder(model_name, *, dataset, out, epochs, batch_size, seed, dev
     random.manual_seed(seed)
     dev = str(backend.device(device))
     family = entry.build(code_dim=code_dim).to(dev)
-    cfg = dict(model=model_name, dataset=dataset, seed=seed, device=dev,
+    cfg = dict(model=model_name, dataset=dataset, seed=seed, device=dev, fast=True,
                epochs=epochs or entry.recipe["epochs"],
                batch_size=batch_size or entry.recipe["batch_size"], lr=entry.recipe["lr"],
                ema=ema, model_options=family.options())
     fixed = fixed_inputs(family, dev)
-    train_set = get_dataset(dataset, train=True)
-    loader = DataLoader((train_set.data[:FAST_IMAGES], train_set.targets[:FAST_IMAGES]),
-                        batch_size=cfg["batch_size"], shuffle=True, drop_last=True, seed=seed,
-                        device=dev, transform=Compose([to_float, normalize]))
+    loader = training_loader(dataset, cfg, Compose([to_float, normalize]))   # fast: a subset
     stepper = AutoencoderStepper(family, cfg)
     run = Run(out, cfg, resume=resume, force=force)
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,

@@ -41,11 +41,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import backend, random
-from ..data import Compose, DataLoader, ToShape, get_dataset, normalize, to_float
+from ..data import Compose, ToShape, normalize, to_float
 from ..models import registry
-from .loop import Stepper, build_family, check_settings, family_entry, fit, fixed_inputs, make_optimizer
+from .loop import Stepper, training_loader, build_family, check_settings, family_entry, fit, fixed_inputs, make_optimizer
 from .run import Run
-from .settings import FAST_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
+from .settings import FAST_LOG_EVERY, LOG_EVERY, fast_mode
 
 
 EPOCHS = 5          # when the family's recipe names none
@@ -164,18 +164,10 @@ def train_gan(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     # Everything that draws random numbers is made in the same order on a fresh start and on a
     # resume (the family above, the fixed noise here); a resume then overwrites it all.
     fixed = fixed_inputs(family, dev)
-    train_set = get_dataset(dataset, train=True)
-    images, labels = train_set.data, train_set.targets
-    if fast:
-        images, labels = images[:FAST_IMAGES], labels[:FAST_IMAGES]
     # Served in the shape of the family's registry entry: 28x28 digits padded with the black
     # background (-1 after normalize) to a larger entry, gray repeated for 3 channels.
     shape = ToShape(family_entry(family).data_shape, fill=-1.0)
-    loader = DataLoader((images, labels), batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
-                        seed=cfg["seed"], device=dev, transform=Compose([to_float, normalize, shape]))
-    if len(loader) == 0:
-        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} "
-                         f"training images{' of TINYGAN_FAST=1' if fast else ''}")
+    loader = training_loader(dataset, cfg, Compose([to_float, normalize, shape]))
     stepper = GANStepper(family, cfg)                  # its optimizers check the learning rates
     run = Run(out, cfg, resume=resume, force=force)     # only now: nothing is left of a failed start
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,

@@ -54,7 +54,7 @@ from ..viz import plot_curves, save_image_grid
 from .loss_buffer import LossBuffer
 from .progress import progress_bar
 from .run import warn_if_threads_differ
-from .settings import DEVICE_READ_EVERY
+from .settings import DEVICE_READ_EVERY, FAST_IMAGES
 
 TIMING_KEYS = ("seconds", "images_per_s")    # the only logged values that differ between runs
 
@@ -104,6 +104,25 @@ def check_settings(ema: float | None = None, **counts) -> None:
             raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     if ema is not None and not 0 <= ema < 1:
         raise ValueError(f"ema must be in [0, 1), got {ema!r}")
+
+
+def training_loader(dataset: str, cfg: dict, transform):
+    """The shuffled training batches of a run, for every kind: ``dataset``'s training split
+    (its first FAST_IMAGES in fast mode, ``cfg["fast"]``), cut into ``cfg["batch_size"]``
+    batches on ``cfg["device"]`` (the last short batch dropped), ``transform`` applied to each
+    batch there; each epoch's order is drawn from ``cfg["seed"]``, so a resume finds it again."""
+    from ..data import DataLoader, get_dataset
+    train_set = get_dataset(dataset, train=True)
+    images, labels = train_set.data, train_set.targets
+    if cfg["fast"]:
+        images, labels = images[:FAST_IMAGES], labels[:FAST_IMAGES]
+    loader = DataLoader((images, labels), batch_size=cfg["batch_size"], shuffle=True,
+                        drop_last=True, seed=cfg["seed"], device=cfg["device"],
+                        transform=transform)
+    if len(loader) == 0:
+        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} "
+                         f"training images{' of TINYGAN_FAST=1' if cfg['fast'] else ''}")
+    return loader
 
 
 def make_optimizer(params, kind: str, lr: float, defaults: dict):

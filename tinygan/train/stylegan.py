@@ -40,16 +40,16 @@ import numpy as np
 from .. import backend, losses, optim, random
 from ..autograd import Tensor, no_grad
 from ..creation import randn
-from ..data import Compose, DataLoader, ToShape, get_dataset, normalize, to_float
+from ..data import Compose, ToShape, normalize, to_float
 from ..losses.lazy_regularization import lazy_adam_settings, lazy_due, lazy_gain
 from ..losses.path_length import path_length_penalty
 from ..losses.penalties import r1_penalty
 from ..models import registry
 from ..models.base import frozen
 from ..ops.shape import cat
-from .loop import Stepper, build_family, check_settings, family_entry, fit, fixed_inputs
+from .loop import Stepper, training_loader, build_family, check_settings, family_entry, fit, fixed_inputs
 from .run import Run
-from .settings import FAST_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
+from .settings import FAST_LOG_EVERY, LOG_EVERY, fast_mode
 from .stylegan_pictures import stylegan_pictures
 
 EPOCHS = 5
@@ -245,17 +245,8 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
     out = Path(out or f"runs/{model_name}-{dataset}")
 
     fixed = fixed_inputs(family, dev)
-    train_set = get_dataset(dataset, train=True)
-    images, labels = train_set.data, train_set.targets
-    if fast:
-        images, labels = images[:FAST_IMAGES], labels[:FAST_IMAGES]
     shape = ToShape(family_entry(family).data_shape, fill=-1.0)    # 28x28 padded to 32x32
-    loader = DataLoader((images, labels), batch_size=cfg["batch_size"], shuffle=True,
-                        drop_last=True, seed=cfg["seed"], device=dev,
-                        transform=Compose([to_float, normalize, shape]))
-    if len(loader) == 0:
-        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} "
-                         "training images")
+    loader = training_loader(dataset, cfg, Compose([to_float, normalize, shape]))
     stepper = StyleGANStepper(family, cfg)
     run = Run(out, cfg, resume=resume, force=force)
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,

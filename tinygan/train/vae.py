@@ -45,12 +45,12 @@ import numpy as np
 
 from .. import backend, random
 from ..autograd import Tensor, no_grad
-from ..data import Compose, DataLoader, ToShape, binarize, get_dataset, to_float, to_shape
+from ..data import Compose, ToShape, binarize, get_dataset, to_float, to_shape
 from ..models import registry
 from ..viz import plot_latent_scatter, save_image_grid, save_image_rows
-from .loop import Stepper, build_family, check_settings, family_entry, fit, fixed_inputs, make_optimizer
+from .loop import Stepper, training_loader, build_family, check_settings, family_entry, fit, fixed_inputs, make_optimizer
 from .run import Run
-from .settings import FAST_EVAL_IMAGES, FAST_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
+from .settings import FAST_EVAL_IMAGES, FAST_LOG_EVERY, LOG_EVERY, fast_mode
 
 EPOCHS = 10                   # when the family's recipe names none
 FAST_TEST_IMAGES = 500        # TINYGAN_FAST=1: draw pictures / the per-epoch test -ELBO from this many
@@ -332,18 +332,10 @@ def train_vae(model_name: str, dataset: str = "mnist", out=None, epochs: int | N
     # The same order of random draws on a fresh start and on a resume (the family, then the
     # fixed noise); a resume then overwrites it all.
     fixed = fixed_inputs(family, dev)
-    train_set = get_dataset(dataset, train=True)
-    images, labels = train_set.data, train_set.targets
-    if fast:
-        images, labels = images[:FAST_IMAGES], labels[:FAST_IMAGES]
     # In the entry's shape (padded with the background, 0 in [0, 1]) before binarizing.
     shape = ToShape(family_entry(family).data_shape, fill=0.0)
     transform = Compose([to_float, shape, binarize] if cfg["binarized"] else [to_float, shape])
-    loader = DataLoader((images, labels), batch_size=cfg["batch_size"], shuffle=True, drop_last=True,
-                        seed=cfg["seed"], device=dev, transform=transform)
-    if len(loader) == 0:
-        raise ValueError(f"batch size {cfg['batch_size']} is larger than the {len(images)} "
-                         f"training images{' of TINYGAN_FAST=1' if fast else ''}")
+    loader = training_loader(dataset, cfg, transform)
     test = evaluation_images(dataset, family.likelihood, FAST_TEST_IMAGES if fast else None,
                              shape=family_entry(family).data_shape)
     stepper = VAEStepper(family, cfg, test)            # its optimizer checks the learning rate
