@@ -87,6 +87,20 @@ def check_grads():
     return check
 
 
+@pytest.fixture
+def check_float32_kept():
+    """``check_float32_kept(op)``: a float32 input gives a float32 NumPy output and a float32
+    gradient (no silent promotion to float64 through a Python scalar or a NumPy default)."""
+    def check(op) -> None:
+        x = tinygan.tensor([[0.5, 1.5, 2.0], [1.25, -0.75, 3.0]], requires_grad=True)
+        y = op(x)
+        assert y.dtype == np.float32, y.dtype
+        assert type(y.data) is np.ndarray
+        (g,) = tinygan.grad(y.sum(), x)
+        assert g.dtype == np.float32, g.dtype
+    return check
+
+
 def assert_matches(t: tinygan.Tensor, expected, *, rtol: float = 1e-10, atol: float = 1e-12,
                    dtype=None) -> None:
     """``t`` has exactly the reference's shape (and dtype, if given) and values close to it."""
