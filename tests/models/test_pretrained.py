@@ -52,8 +52,8 @@ def one_line(text: str) -> str:
 # ----------------------------------------------------------------------------
 # the shipped files
 # ----------------------------------------------------------------------------
-def test_the_three_shipped_models_are_listed():
-    assert pretrained_names() == ["cgan", "dcgan", "vae"]
+def test_the_shipped_models_are_listed():
+    assert pretrained_names() == ["cgan", "dcgan", "stylegan", "vae"]
 
 
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
@@ -69,7 +69,7 @@ def test_each_shipped_file_loads_is_small_and_samples(name):
     assert all(p.dtype == np.float32 for p in family.parameters())
     out = sample_run(f"pretrained:{name}", n=12, seed=1)
     images = out["images"]
-    assert images.shape == (12, 1, 28, 28) and images.dtype == np.float32
+    assert images.shape == (12, *family.image_shape) and images.dtype == np.float32   # stylegan: 32x32
     assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.1
     if name == "cgan":
         assert set(out) == {"images", "labels"}
