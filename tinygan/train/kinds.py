@@ -141,6 +141,11 @@ register(Kind(
                f"path length every this many G steps (default {stylegan.PL_INTERVAL})"),
         Option("--mixing", "mixing", real(0, 1, high_included=True),
                f"style-mixing probability (default {stylegan.MIXING}; 0: off)"),
+        Option("--ema-kimg", "ema_kimg", real(0),
+               f"the generator EMA's half-life in thousands of images (default "
+               f"{stylegan.EMA_KIMG:g}; 0: no EMA); --ema BETA instead fixes beta"),
+        Option("--ema-rampup", "ema_rampup", positive,
+               "the EMA's half-life is at most this many times the images seen (default none)"),
     ),
     pictures="{run}/style_mixing.png, {run}/truncation.png, {run}/noise_variation.png, "
              "{run}/interpolation.png",

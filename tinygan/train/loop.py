@@ -10,7 +10,9 @@ the negative ELBO).  Everything else is here, once:
   epoch), checkpoints/epoch_NNN.npz after every epoch and epoch_NNN_step_SSSSSS.npz on
   Ctrl-C or at ``max_steps`` in the middle of an epoch;
 - the tqdm bar, a metrics.jsonl line every ``log_every`` steps and one per epoch;
-- an optional EMA of the weights the pictures, ``tinygan sample`` and ``tinygan eval`` use;
+- an optional EMA of the weights the pictures, ``tinygan sample`` and ``tinygan eval`` use,
+  with a fixed beta or a schedule that gives each update's beta from the images seen
+  (``tinygan.optim.EMAHalfLife``, StyleGAN2's half-life in images);
 - bit-exact resume: weights and buffers, the optimizers, the EMA, the DataLoader's position
   (also inside an epoch), tinygan's random generator, the fixed noise, the counters and the
   running means of the logged values are all in the checkpoint (tinygan.random's state is
@@ -42,6 +44,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -501,12 +504,18 @@ class Stepper:
 # the loop
 # ----------------------------------------------------------------------------
 def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset: str,
-        epochs: int, ema: float | None = None, resume: bool = False, progress: bool = True,
+        epochs: int, ema: float | Callable[[int], float] | None = None, resume: bool = False, progress: bool = True,
         max_steps: int | None = None, log_every: int = 50, read_every: int | None = None) -> dict:
     """Run ``stepper``'s updates over ``loader`` for ``epochs`` and keep the run folder.
 
     ``fixed`` is the fixed noise of the sample grids (``fixed_inputs``); ``run`` the Run.  On
     ``resume`` every piece of state is read back from the run's latest checkpoint.
+
+    ``ema``: None (no EMA), the EMA's fixed beta, or a schedule ``beta(images_seen)`` asked
+    for the beta of every update with the images seen before that step's batch (e.g.
+    ``tinygan.optim.EMAHalfLife``).  A schedule must be a function of its argument alone --
+    built from the run's config -- so a resumed run (whose images count is in the
+    checkpoint) gets the same betas; the last one used is the checkpoint's EMA ``beta``.
 
     ``read_every``: read the pending losses to the host (and refresh the progress bar, and
     check them for NaN) every this many batches at least; default 1 on the CPU, where a
@@ -526,7 +535,8 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
         read_every = 1 if backend.device(dev).type == "cpu" else DEVICE_READ_EVERY
     check_settings(read_every=read_every)
     averaged = ema_module(family)
-    g_ema = optim.EMA(averaged, beta=ema) if ema is not None else None
+    ema_beta = ema if callable(ema) else None           # a schedule: each update's beta
+    g_ema = None if ema is None else optim.EMA(averaged, beta=ema_beta(0) if ema_beta else ema)
 
     step = images_seen = 0
     seconds = 0.0
@@ -629,9 +639,12 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                 where = {"step": step + 1, "epoch": epoch, "batch": b + 1}   # for a NaN's message
                 logged, stepped = stepper.step(x, y, check)
                 pending.add(logged, checked, **where)
-                images_seen += x.shape[0]
+                seen_before, images_seen = images_seen, images_seen + x.shape[0]
                 if stepped:
                     if g_ema is not None:
+                        if ema_beta is not None:
+                            # The reference's cur_nimg: the images seen before this step.
+                            g_ema.beta = float(ema_beta(seen_before))
                         g_ema.update()
                     step += 1
                 log_now = stepped and step % log_every == 0
