@@ -17,6 +17,7 @@ from tinygan.models import registry
 from tinygan.models.stylegan import StyleGAN
 from tinygan.train import kinds
 from tinygan.train import stylegan as trainer
+from tinygan.train.loop import class_noise, fixed_inputs
 from tinygan.train.stylegan import StyleGANStepper, train_stylegan
 
 from gan_helpers import assert_same_state, latest, records
@@ -261,3 +262,17 @@ def test_ema_values_out_of_range_are_refused(tmp_path, capsys, argv, words):
         main(["train", "stylegan", *argv, "--out", str(tmp_path / "run")])
     assert exc.value.code == 2 and words in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_conditional_model_has_a_class_per_row_of_the_grid():
+    """The registry gives StyleGAN its 10 classes (without them the fixed grid's rows were
+    all class 0, and the evaluation's labels too); the unconditional model draws none."""
+    assert registry.get("stylegan").num_classes == 10
+    tinygan.manual_seed(0)
+    fixed = fixed_inputs(StyleGAN("cpu", conditional=True), "cpu")
+    # exact: integer labels, row r of the 10x10 grid is class r
+    np.testing.assert_array_equal(fixed["labels"].numpy(), np.repeat(np.arange(10), 10))
+    z, classes = class_noise(StyleGAN("cpu", conditional=True), 25, "cpu")
+    np.testing.assert_array_equal(classes, np.arange(25) % 10)
+    assert fixed_inputs(StyleGAN("cpu"), "cpu")["labels"] is None
+    assert class_noise(StyleGAN("cpu"), 4, "cpu")[1] is None
