@@ -38,6 +38,7 @@ the negative ELBO).  Everything else is here, once:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import shutil
 import signal
@@ -173,8 +174,9 @@ def fixed_inputs(family, device) -> dict:
     return {"z": z, "labels": Tensor(backend.to_device(rows, device))}
 
 
-def generate(family, z, labels=None, batch_size: int = 500) -> np.ndarray:
+def generate(family, z, labels=None, batch_size: int = 500, **options) -> np.ndarray:
     """``family.generate`` under no_grad, in batches: float32 (N, C, H, W) on the CPU.
+    ``options`` go to every call of ``family.generate`` (StyleGAN's ``truncation_psi``).
 
     BatchNorm layers normalize with the statistics of the batch being generated (train mode),
     as in the PyTorch DCGAN example, not with their running averages: those lag behind a
@@ -196,7 +198,7 @@ def generate(family, z, labels=None, batch_size: int = 500) -> np.ndarray:
         with no_grad():
             for a in range(0, n, batch_size):
                 lab = None if labels is None else labels[a:a + batch_size]
-                x = family.generate(z[a:a + batch_size], lab)
+                x = family.generate(z[a:a + batch_size], lab, **options)
                 batch = np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32)
                 if out is None:
                     out = np.empty((n, *batch.shape[1:]), dtype=np.float32)
@@ -356,22 +358,75 @@ def check_sample_memory(family, n: int, extra_per_sample: int = 0) -> None:
                          f"{limit // per_sample:,} at a time")
 
 
-def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500) -> dict:
+def takes_truncation(family) -> bool:
+    """Whether ``family.generate`` takes ``truncation_psi`` (StyleGAN's truncation trick)."""
+    return "truncation_psi" in inspect.signature(family.generate).parameters
+
+
+def _check_sampling(family, model: str, truncation_psi, truncation_cutoff, label) -> None:
+    """Refuse (ValueError) sampling options ``family`` (the model ``model``) has no use for,
+    and values out of range -- before anything is drawn."""
+    if truncation_psi is not None or truncation_cutoff is not None:
+        if not takes_truncation(family):
+            flag = "--truncation" if truncation_psi is not None else "--truncation-cutoff"
+            raise ValueError(f"{flag}: {model} has no truncation (a model whose generate takes "
+                             "truncation_psi has, such as stylegan)")
+    if truncation_psi is not None and not (isinstance(truncation_psi, (int, float, np.number))
+                                           and math.isfinite(truncation_psi)):
+        raise ValueError(f"--truncation: psi must be a finite number, got {truncation_psi!r}")
+    if truncation_cutoff is not None:
+        if truncation_psi is None:
+            raise ValueError(f"--truncation-cutoff {truncation_cutoff}: give --truncation PSI "
+                             "too (the cutoff says which ws psi truncates)")
+        num_ws = getattr(getattr(getattr(family, "G", None), "mapping", None), "num_ws", None)
+        if isinstance(truncation_cutoff, bool) or int(truncation_cutoff) != truncation_cutoff \
+                or truncation_cutoff < 0 or (num_ws is not None and truncation_cutoff > num_ws):
+            raise ValueError(f"--truncation-cutoff: must be a whole number in [0, "
+                             f"{'num_ws' if num_ws is None else num_ws}] (the ws of {model}), "
+                             f"got {truncation_cutoff!r}")
+    if label is not None:
+        if not getattr(family, "conditional", False):
+            raise ValueError(f"--label: {model} is not conditional; only a model trained on "
+                             "the class labels (cgan, cvae, stylegan --conditional) takes one")
+        k = num_classes(family)
+        if isinstance(label, bool) or int(label) != label or not 0 <= label < k:
+            raise ValueError(f"--label: {model} has classes 0..{k - 1}, got {label!r}")
+
+
+def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500,
+               truncation_psi: float | None = None, truncation_cutoff: int | None = None,
+               label: int | None = None) -> dict:
     """``n`` samples of a run: ``{"images": float32 (n, C, H, W) in [-1, 1]}`` plus
-    ``"labels"`` int64 (n,) for conditional models (the classes 0..K-1 in turn), or ``"codes"``
-    for InfoGAN (its categorical code, 0..K-1 in turn).  For a VAE the images are its decoder's
-    means at z ~ N(0, I) mapped to [-1, 1] (``family.generate``)."""
+    ``"labels"`` int64 (n,) for conditional models (the classes 0..K-1 in turn, or all
+    ``label``), or ``"codes"`` for InfoGAN (its categorical code, 0..K-1 in turn).  For a VAE
+    the images are its decoder's means at z ~ N(0, I) mapped to [-1, 1] (``family.generate``).
+
+    ``truncation_psi`` (and ``truncation_cutoff``, the number of ws it applies to; None: all),
+    for a model whose generate takes them (StyleGAN): w = w_avg + psi (w - w_avg), recorded
+    as ``"truncation_psi"`` (and ``"truncation_cutoff"``) float64 / int64 0-d arrays.
+    ``label``: every sample of that class (a conditional model).  Options the model has no
+    use for, and values out of range, are refused (ValueError) before anything is drawn.
+    The noise is the same as without the options: only what is done with it changes."""
     if n < 1:
         raise ValueError(f"n must be at least 1 sample, got {n}")
     family, cfg, _ = load_run(folder, device)
+    _check_sampling(family, cfg.get("model", "the model"), truncation_psi, truncation_cutoff, label)
     check_sample_memory(family, n)
     random.manual_seed(seed)
     z, classes = class_noise(family, n, device)
+    if label is not None:
+        classes = np.full(n, int(label), dtype=np.int64)
     lab = None if classes is None else Tensor(backend.to_device(classes, device))
-    images = generate(family, z, lab, batch_size)
+    options = {} if truncation_psi is None else {"truncation_psi": float(truncation_psi),
+                                                 "truncation_cutoff": truncation_cutoff}
+    images = generate(family, z, lab, batch_size, **options)
     out = {"images": np.clip(images, -1, 1, out=images)}
     if classes is not None:
         out["labels" if getattr(family, "conditional", False) else "codes"] = classes
+    if truncation_psi is not None:
+        out["truncation_psi"] = np.array(float(truncation_psi), dtype=np.float64)
+        if truncation_cutoff is not None:
+            out["truncation_cutoff"] = np.array(int(truncation_cutoff), dtype=np.int64)
     return out
 
 
@@ -713,5 +768,5 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
 __all__ = ["TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
            "family_registry", "build_family", "family_entry", "is_vae", "ema_module", "make_optimizer",
            "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run",
-           "load_weights", "restoring_from", "check_settings", "check_sample_memory",
+           "load_weights", "restoring_from", "check_settings", "takes_truncation", "check_sample_memory",
            "SAMPLE_MEMORY_LIMIT", "EVAL_BYTES_PER_SAMPLE", "is_pretrained", "run_config"]
