@@ -30,7 +30,7 @@ a 3x3 conv, two fully connected layers.  Conditional: the projection (Miyato & K
 eq. 3, the reference's cmap): the last layer gives cmap_dim features, and the logit is their
 inner product with an embedding of the label, divided by sqrt(cmap_dim).
 
-Truncation (StyleGAN sec. 4.1, eq. 3): w' = w_avg + psi (w - w_avg) for the first
+Truncation (StyleGAN App. B, "truncation trick in W"): w' = w_avg + psi (w - w_avg) for the first
 ``truncation_cutoff`` ws (all when None); w_avg is the running mean of the mapping's output,
 tracked in training with decay ``w_avg_beta``.
 
@@ -141,7 +141,7 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             x = layer(x)
 
-        # The running mean of w, the centre of truncation (StyleGAN sec. 4.1).
+        # The running mean of w, the centre of truncation (StyleGAN App. B).
         if self.w_avg_beta is not None and self.training:
             with no_grad():
                 mean = x.detach().mean(dim=0)
@@ -161,7 +161,7 @@ class MappingNetwork(nn.Module):
                 raise ValueError(f"MappingNetwork: truncation_cutoff must be in [0, "
                                  f"{self.num_ws}], got {truncation_cutoff!r}")
             avg = self.w_avg.reshape(1, 1, self.w_dim)
-            # StyleGAN eq. 3: w' = w_avg + psi (w - w_avg)
+            # StyleGAN App. B: w' = w_avg + psi (w - w_avg)
             head = avg + (ws[:, :cutoff] - avg) * truncation_psi
             ws = head if cutoff == self.num_ws else cat([head, ws[:, cutoff:]], dim=1)
         return ws
