@@ -171,7 +171,7 @@ def main() -> None:
         return child(args)
     env = dict(thread_env(args.threads), TINYGAN_NUM_THREADS=str(args.threads))
     sides, best = available_sides(), {}
-    for _ in range(args.rounds):
+    for i in range(args.rounds):
         for side in sides:
             cmd = [sys.executable, __file__, "--child", side, "--preset", args.preset,
                    "--batch", str(args.batch), "--periods", str(args.periods),
@@ -180,6 +180,10 @@ def main() -> None:
             if out.returncode:
                 raise SystemExit(f"{side} failed:\n{out.stderr}")
             r = json.loads(out.stdout.strip().splitlines()[-1])
+            # Each round as it comes (to stderr), so that a long run on a busy machine shows
+            # its figures before the end.
+            print(f"round {i + 1}: {side} {r['images_per_s']:.1f} images/s", file=sys.stderr,
+                  flush=True)
             if side not in best or r["images_per_s"] > best[side]["images_per_s"]:
                 best[side] = r
     steps = args.periods * R1_INTERVAL
