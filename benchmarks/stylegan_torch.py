@@ -47,7 +47,9 @@ LRELU_ALPHA, LRELU_GAIN = 0.2, math.sqrt(2)
 def build(torch, preset: str = "cpu", conditional: bool = False, image_channels: int = 1,
           device="cpu", fused_modconv: bool | None = None):
     """(G, D) of a preset on ``device``.  fused_modconv None: non-fused on a CPU, fused on CUDA
-    (tinygan's choice)."""
+    (tinygan's choice).  G(z, c, truncation_psi, noise_mode) -> (N, C, 32, 32) truncates every
+    w (no cutoff layer: the benchmarks sample with psi 1); D(img, c) -> (N, 1) logits; c is the
+    one-hot label (N, 10) of the conditional model, else None."""
     nn, F = torch.nn, torch.nn.functional
     p = PRESETS[preset]
     c_dim = NUM_CLASSES if conditional else 0
