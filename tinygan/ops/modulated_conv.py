@@ -146,14 +146,17 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, noise: Tensor | 
     n, i, h, w = x.shape
     o, _, kh, kw = weight.shape
 
-    # eq. 1: w'[n, j, i, k] = s[n, i] w[j, i, k]                                  (N, O, I, kh, kw)
-    wmod = weight.reshape(1, o, i, kh, kw) * styles.reshape(n, 1, i, 1, 1)
     d = None
     if demodulate:
-        # eq. 3: d[n, j] = (sum_{i,k} w'^2 + eps)^(-1/2)                                  (N, O)
-        d = ((wmod * wmod).sum(dim=(2, 3, 4)) + DEMODULATION_EPS) ** -0.5
+        # eq. 3: d[n, j] = (sum_{i,k} w'^2 + eps)^(-1/2), and by eq. 1 (w' = s_i w_jik)
+        # sum_{i,k} w'^2 = sum_i s_i^2 sum_k w_jik^2: one (N, I) @ (I, O) product instead of
+        # the (N, O, I, kh, kw) tensor of modulated weights, its square and its sum.   (N, O)
+        wsq = (weight * weight).sum(dim=(2, 3))                                       # (O, I)
+        d = ((styles * styles) @ wsq.T + DEMODULATION_EPS) ** -0.5
 
     if fused_modconv:
+        # eq. 1: w'[n, j, i, k] = s[n, i] w[j, i, k]                              (N, O, I, kh, kw)
+        wmod = weight.reshape(1, o, i, kh, kw) * styles.reshape(n, 1, i, 1, 1)
         if d is not None:
             wmod = wmod * d.reshape(n, o, 1, 1, 1)                                 # w'' (eq. 3)
         # Fold the batch into the groups: group n sees sample n's I channels and weights.
