@@ -17,7 +17,8 @@ elementwise products), so the op is differentiable to any order with no Function
   and the weights as (N*O, I, kh, kw), groups = N.
 - non-fused: since the per-sample scales act on separate channels, scaling the input by s,
   convolving with the shared w, and scaling the output by d_j = 1/sqrt(sum w'^2 + eps) gives
-  the same numbers: conv(x * s, w) * d.
+  the same numbers: conv(x * s, w) * d.  Both paths get d from sum_{i,k} w'^2 =
+  sum_i s_i^2 sum_k w_jik^2, an (N, I) @ (I, O) product, never forming w' for it.
   On a CPU the non-fused path is the faster one: 1.4-1.9x over the fused path in forward +
   backward at batch 32 for StyleGAN-lite's layer shapes (benchmarks/modulated_conv.py).
 
@@ -36,10 +37,10 @@ fewest pixels:
 Away from the border this is the plain composition (upsample2d then conv2d; conv2d then
 downsample2d): both filters and the convolution are linear and shift-invariant, so they
 commute.  At the border they differ, because the plain form crops and zero-pads between
-the two steps and this form does not: the outputs within (filter + kernel) / 2 pixels of
-an edge are not the plain form's numbers (tinygan before this form used the plain one;
-tests/ops/test_modulated_conv.py holds the reference form against a per-sample NumPy
-loop).  On a CPU the reference form's convolution and resampling at StyleGAN-lite's layer
+the two steps and this form does not: with a 3x3 kernel and the 4-tap filter, the
+outermost ring of output pixels is not the plain form's numbers (tinygan used the plain
+form before; tests/nn/test_equalized.py checks that only that ring differs, and
+tests/ops/test_modulated_conv.py holds this form against a per-sample NumPy loop).  On a CPU the reference form's convolution and resampling at StyleGAN-lite's layer
 shapes take 1.3-2.3x less time in forward + backward (benchmarks/conv2d_resample.py).
 """
 from __future__ import annotations
