@@ -19,7 +19,7 @@ elementwise products), so the op is differentiable to any order with no Function
   convolving with the shared w, and scaling the output by d_j = 1/sqrt(sum w'^2 + eps) gives
   the same numbers: conv(x * s, w) * d.  Both paths get d from sum_{i,k} w'^2 =
   sum_i s_i^2 sum_k w_jik^2, an (N, I) @ (I, O) product, never forming w' for it.
-  On a CPU the non-fused path is the faster one: 1.4-1.9x over the fused path in forward +
+  On a CPU the non-fused path is the faster one: 1.2-4.7x over the fused path in forward +
   backward at batch 32 for StyleGAN-lite's layer shapes (benchmarks/modulated_conv.py).
 
 Resampling (``conv2d_resample``), in the StyleGAN2 reference code's forms, which touch the
@@ -41,7 +41,8 @@ the two steps and this form does not: with a 3x3 kernel and the 4-tap filter, th
 outermost ring of output pixels is not the plain form's numbers (tinygan used the plain
 form before; tests/nn/test_equalized.py checks that only that ring differs, and
 tests/ops/test_modulated_conv.py holds this form against a per-sample NumPy loop).  On a CPU the reference form's convolution and resampling at StyleGAN-lite's layer
-shapes take 1.3-2.3x less time in forward + backward (benchmarks/conv2d_resample.py).
+shapes take 1.5-3x less time in forward + backward, 1.9x over all of them
+(benchmarks/conv2d_resample.py).
 """
 from __future__ import annotations
 
