@@ -48,8 +48,10 @@ def test_pointwise_matches_the_general_path(n, c, o, h, w, num_threads, dtype, r
 
 
 def test_other_geometries_take_the_general_path():
-    g = im2col.Geometry
-    assert not im2col._pointwise(g((1, 2, 4, 4), (3, 2, 3, 3), (1, 1), (1, 1), (1, 1), 1, (4, 4)), np)
-    assert not im2col._pointwise(g((1, 2, 4, 4), (3, 2, 1, 1), (2, 2), (0, 0), (1, 1), 1, (2, 2)), np)
-    assert not im2col._pointwise(g((1, 2, 4, 4), (3, 2, 1, 1), (1, 1), (1, 1), (1, 1), 1, (6, 6)), np)
-    assert not im2col._pointwise(g((1, 4, 4, 4), (4, 2, 1, 1), (1, 1), (0, 0), (1, 1), 2, (4, 4)), np)
+    def pointwise(w_shape, stride, padding, groups, out_hw, c=2):
+        geo = im2col.Geometry((1, c, 4, 4), w_shape, stride, padding, (1, 1), groups, out_hw)
+        return im2col._pointwise(geo, np)
+    assert not pointwise((3, 2, 3, 3), (1, 1), (1, 1), 1, (4, 4))          # 3x3
+    assert not pointwise((3, 2, 1, 1), (2, 2), (0, 0), 1, (2, 2))          # strided
+    assert not pointwise((3, 2, 1, 1), (1, 1), (1, 1), 1, (6, 6))          # padded
+    assert not pointwise((4, 2, 1, 1), (1, 1), (0, 0), 2, (4, 4), c=4)     # grouped
