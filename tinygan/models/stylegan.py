@@ -86,7 +86,7 @@ def normalize_2nd_moment(x: Tensor, eps: float = 1e-8) -> Tensor:
 
 def _use_fused(fused_modconv, x: Tensor) -> bool:
     """None: the faster path on x's device -- fused on a GPU (one grouped conv instead of two
-    scalings around a big one), non-fused on a CPU (1.4-1.9x faster there,
+    scalings around a big one), non-fused on a CPU (1.2-4.7x faster there,
     benchmarks/modulated_conv.py)."""
     if fused_modconv is None:
         return x.device.type != "cpu"
