@@ -108,9 +108,15 @@ def build(torch, preset: str = "cpu", conditional: bool = False, image_channels:
             self.register_buffer("resample_filter", fir(), persistent=False)
 
         def forward(self, x):
-            y = F.conv2d(x, self.weight * self.weight_gain, padding=self.padding)
-            if self.down == 2:
-                y = downsample2d(y, self.resample_filter)
+            w = self.weight * self.weight_gain
+            if self.down == 2 and w.shape[-1] == 1:
+                y = F.conv2d(downsample2d(x, self.resample_filter), w)
+            elif self.down == 2:
+                c = x.shape[1]
+                xf = F.conv2d(F.pad(x, (2, 2, 2, 2)), self.resample_filter.to(x.dtype).expand(c, 1, 4, 4), groups=c)
+                y = F.conv2d(xf, w, stride=2)
+            else:
+                y = F.conv2d(x, w, padding=self.padding)
             return bias_act(y, self.bias, self.activation)
 
     def modulated_conv2d(x, weight, styles, demodulate=True, up=1, f=None):
@@ -127,13 +133,19 @@ def build(torch, preset: str = "cpu", conditional: bool = False, image_channels:
                 wmod = wmod * d.reshape(n, o, 1, 1, 1)
             x = x.reshape(1, n * i, h, w)
             if up == 2:
-                x = upsample2d(x, f)
-            y = F.conv2d(x, wmod.reshape(n * o, i, kh, kw), padding=kh // 2, groups=n)
+                wt = wmod.flip([3, 4]).transpose(1, 2).reshape(n * i, o, kh, kw)
+                y = F.conv_transpose2d(x, wt, stride=2, groups=n)
+                y = F.conv2d(F.pad(y, (1, 1, 1, 1)), f.to(x.dtype).expand(n * o, 1, 4, 4) * 4,
+                             groups=n * o)
+            else:
+                y = F.conv2d(x, wmod.reshape(n * o, i, kh, kw), padding=kh // 2, groups=n)
             return y.reshape(n, o, y.shape[2], y.shape[3])
         x = x * styles.reshape(n, i, 1, 1)
         if up == 2:
-            x = upsample2d(x, f)
-        y = F.conv2d(x, weight, padding=kh // 2)
+            y = F.conv_transpose2d(x, weight.flip([2, 3]).transpose(0, 1), stride=2)
+            y = F.conv2d(F.pad(y, (1, 1, 1, 1)), f.to(x.dtype).expand(o, 1, 4, 4) * 4, groups=o)
+        else:
+            y = F.conv2d(x, weight, padding=kh // 2)
         return y if d is None else y * d.reshape(n, o, 1, 1)
 
     class NoiseInjection(nn.Module):
