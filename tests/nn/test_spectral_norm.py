@@ -444,3 +444,26 @@ def test_matches_torch_spectral_norm(name, rng):
         tg = twin.weight_orig.grad.numpy()
         assert_within(g.numpy(), tg, sum_tolerance(1 + np.abs(tg), 8 * n * gy.size, F64),
                       f"{name} step {step}: gradient in weight_orig")
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU: the same numbers on the device
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.gpu
+def test_on_the_gpu_as_on_the_cpu(rng):
+    if not tinygan.cuda_is_available():
+        pytest.skip("CuPy with a GPU is not available")
+    from gpu_helpers import host
+    cpu, make_input, dim = _sn_layer("Conv2d")
+    gpu = copy.deepcopy(cpu).to("cuda")
+    assert gpu.weight_u.is_cuda and gpu.weight_v.is_cuda
+    w = _matrix(_np(cpu.weight_orig), dim)
+    n = w.size + w.shape[1]
+    for _ in range(3):
+        x = _input(rng, make_input)
+        y_cpu, y_gpu = cpu(x), gpu(x.to("cuda"))
+        assert y_gpu.is_cuda
+        # cuBLAS and OpenBLAS round differently: the bound of the torch cross-check.
+        ref = y_cpu.detach().numpy()
+        assert_within(host(y_gpu), ref, sum_tolerance(1 + np.abs(ref), 8 * n, F64), "output")
+        assert_within(host(gpu.weight_u), _np(cpu.weight_u), sum_tolerance(1.0, 8 * n, F64), "u")
