@@ -4,7 +4,7 @@ A discriminator whose every layer has spectral norm (largest singular value) 1, 
 activations are 1-Lipschitz (ReLU, leaky ReLU), is itself 1-Lipschitz: the norm of a product is
 at most the product of the norms (sec. 2.1).  So the paper replaces each weight W by
 
-    W_SN = W / sigma(W),        sigma(W) = max_{h != 0} ||W h|| / ||h||       (eq. 8 and eq. 7)
+    W_SN = W / sigma(W),        sigma(W) = max_{h != 0} ||W h|| / ||h||        (sec. 2.1, eq. 8)
 
 An SVD per step would be too dear; instead one step of power iteration per forward pass, started
 from the vector ``u`` the previous step left behind, tracks the top singular pair as W drifts
@@ -13,10 +13,12 @@ slowly under training (Algorithm 1, App. A)::
     v <- W^T u / ||W^T u||,      u <- W v / ||W v||,      sigma ~= u^T W v
 
 A convolution's weight (out, in, kh, kw) is first reshaped to the matrix (out, in*kh*kw), whose
-rows are the filters (the paper's choice, and PyTorch's; the conv's true operator norm differs
-by a bounded factor).  ``u`` and ``v`` are held constant in the gradient: sigma = u^T W v is then
-bilinear in W, so d sigma / dW = u v^T, which is the exact derivative of the top singular value
-when u and v have converged.  They are no_grad state, like BatchNorm's running statistics.
+rows are the filters (the paper's choice, and PyTorch's).  That matrix is what the conv applies
+to each image patch; the conv as a whole can stretch an image by up to sqrt(kh*kw) times more
+(at stride 1 each pixel enters kh*kw patches), a bounded factor the paper accepts.
+``u`` and ``v`` are held constant in the gradient: sigma = u^T W v is then bilinear in W, so
+d sigma / dW = u v^T, which is the exact derivative of the top singular value when u and v
+have converged.  They are no_grad state, like BatchNorm's running statistics.
 
 ``spectral_norm(module)`` works as PyTorch's ``torch.nn.utils.spectral_norm`` (the old-style
 hook, not the parametrization): the Parameter moves to ``weight_orig``, the persistent buffers
