@@ -392,7 +392,8 @@ def test_penalty_errors():
 
 
 def test_the_losses_package_exports_every_public_name():
-    # gan.py, penalties.py, path_length.py, lazy_regularization.py and vae.py are re-exported: tinygan.losses.X works for each of them.
+    # gan.py, penalties.py, path_length.py, lazy_regularization.py, orthogonal.py and vae.py are
+    # re-exported: tinygan.losses.X works for each of them.
     expected = {
         "minimax_d_loss", "minimax_g_loss", "nonsaturating_d_loss", "nonsaturating_g_loss",
         "lsgan_d_loss", "lsgan_g_loss", "hinge_d_loss", "hinge_g_loss", "wasserstein_d_loss",
@@ -400,10 +401,12 @@ def test_the_losses_package_exports_every_public_name():
         "reparameterize", "gaussian_kl", "log_normal", "bernoulli_log_likelihood",
         "gaussian_log_likelihood", "elbo", "vae_loss", "capacity_schedule", "iwae_bound",
         "path_length_penalty", "lazy_adam_settings", "lazy_ratio", "lazy_gain", "lazy_due",
+        "orthogonal_regularization",
     }
     assert set(losses.__all__) == expected
     for name in expected:
         assert getattr(losses, name) is not None, name
-    from tinygan.losses import gan, penalties, vae
+    from tinygan.losses import gan, orthogonal, penalties, vae
+    assert losses.orthogonal_regularization is orthogonal.orthogonal_regularization
     assert losses.elbo is vae.elbo and losses.r1_penalty is penalties.r1_penalty
     assert losses.GAN_LOSSES is gan.GAN_LOSSES

@@ -22,10 +22,12 @@ from .parameter import Parameter
 from .pooling import AvgPool2d, MaxPool2d
 from .shape import Flatten, Unflatten
 from .upsample import Upsample
+from . import utils   # after the layers: it builds on them
 
 __all__ = [
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout", "Embedding",
     "EqualizedConv2d", "EqualizedLinear", "Flatten", "Identity", "InstanceNorm2d", "LayerNorm",
     "LeakyReLU", "Linear", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NoiseInjection",
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "Unflatten", "Upsample", "functional", "init",
+    "utils",
 ]
