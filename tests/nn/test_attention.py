@@ -122,6 +122,25 @@ def test_the_map_rows_are_distributions_and_a_sharp_query_reads_one_position():
     np.testing.assert_allclose(beta[0, 2, 3], np.exp(-240.0), rtol=1e-10)
 
 
+def test_a_row_of_the_pooled_map_is_a_picture_of_the_pooled_grid():
+    """beta[n, h*W + w].reshape(H/2, W/2) is where (h, w) looks: the key of 2x2 block (a, b)
+    sits at (a, b).  One bright pixel at (2, 3) of a 4x4 map: its block (1, 1) wins."""
+    layer = _layer(8, pooling=True, gamma=1.0)
+    with tinygan.no_grad():
+        pick = np.zeros((1, 8, 1, 1))
+        pick[0, 0] = 1.0
+        layer.theta.weight.data[...] = 2000 * pick
+        layer.phi.weight.data[...] = pick
+    x = np.zeros((1, 8, 4, 4))
+    x[0, 0] = 0.1 * np.random.default_rng(4).random((4, 4)) + 0.1   # dim, positive
+    x[0, 0, 2, 3] = 1.0
+    _, beta = layer(tinygan.tensor(x), return_attention=True)
+    for h, w in [(0, 0), (2, 3), (3, 1)]:                           # every query is positive
+        picture = beta.detach().numpy()[0, h * 4 + w].reshape(2, 2)
+        assert np.unravel_index(picture.argmax(), (2, 2)) == (1, 1), (h, w, picture)
+        assert picture[1, 1] > 0.99
+
+
 def test_gamma_zero_is_the_identity():
     tinygan.manual_seed(3)
     layer = nn.SelfAttention2d(16)
@@ -132,7 +151,7 @@ def test_gamma_zero_is_the_identity():
 
 
 def test_at_gamma_zero_only_gamma_learns():
-    """SAGAN sec. 4: with gamma = 0 the attention weights get no gradient until gamma moves."""
+    """SAGAN sec. 3: with gamma = 0 the attention weights get no gradient until gamma moves."""
     layer = _layer(gamma=0.0)
     x = _x((2, 16, 4, 4))
     loss = (layer(x) * _x((2, 16, 4, 4), seed=5)).sum()

@@ -3,24 +3,27 @@
 A convolution sees only a small window, so a generator drawing one side of a digit has no
 direct way to look at the other side.  Self-attention lets every position j of a feature map
 x (C channels, H x W positions) read a weighted average of the features at *all* positions i,
-with weights it computes itself (SAGAN, eq. 1-3, in SAGAN's letters and BigGAN's names)::
+with weights it computes itself (SAGAN, eq. 1-3; BigGAN's reference code's names, SAGAN's
+letters in brackets)::
 
-    theta = W_theta x   (C/8 channels: SAGAN's f, the queries)
-    phi   = W_phi x     (C/8 channels: SAGAN's g, the keys)
-    g     = W_g x       (C/2 channels: SAGAN's h, the values)
+    theta = W_theta x   (C/8 channels: the queries, SAGAN's g(x_j))
+    phi   = W_phi x     (C/8 channels: the keys, SAGAN's f(x_i))
+    g     = W_g x       (C/2 channels: the values, SAGAN's h(x_i))
 
-    s_ji    = theta_j . phi_i                               (dot product of query j and key i)
-    beta_ji = exp(s_ji) / sum_i' exp(s_ji')                  (eq. 1: softmax over the positions i)
-    o_j     = W_o ( sum_i beta_ji g_i )                      (eq. 2: W_o back to C channels)
-    y_j     = x_j + gamma o_j                                (eq. 3: gamma learned, starting at 0)
+    s_ji    = theta_j . phi_i                              (SAGAN's s_ij = f(x_i)^T g(x_j))
+    beta_ji = exp(s_ji) / sum_i' exp(s_ji')                 (eq. 1: softmax over the positions i)
+    o_j     = W_o ( sum_i beta_ji g_i )                     (eq. 2: W_o, SAGAN's v, back to C)
+    y_j     = x_j + gamma o_j                               (eq. 3: gamma learned, starting at 0)
 
-Every W is a 1x1 convolution without bias.  BigGAN's variant (its reference code) makes the
-values C/2 channels wide and max-pools phi and g 2x2 before the product, so each of the H*W
-queries attends to H*W/4 keys: the (H*W) x (H*W/4) map costs a quarter of the full one, and
-a 2x2 neighbourhood is still told apart from the positions beyond it.
+beta_ji is how much position j attends to position i when it is computed.  Every W is a 1x1
+convolution without bias.  BigGAN's variant (its reference code) makes the values C/2
+channels wide and max-pools the keys and values 2x2 before the products, so each of the H*W
+queries attends to H*W/4 keys, one per 2x2 block: the (H*W) x (H*W/4) map costs a quarter of
+the full one.
 
-gamma starts at 0, so a fresh block is the identity and the network first learns from its
-convolutions; gamma grows as attention becomes useful (SAGAN, sec. 4).
+gamma starts at 0, so a fresh block is the identity: the network first relies on its
+convolutions' local cues and learns to weigh in the non-local evidence as gamma grows
+(SAGAN, sec. 3, after eq. 3).
 """
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ class SelfAttention2d(Module):
     Args:
         channels: C, a multiple of 8 (the queries and keys have C/8 channels, the values C/2).
         pooling: max-pool the keys and values 2x2 (BigGAN's variant; H and W must then be even).
-            False: every position attends to every position (SAGAN as written).
+            False: every position attends to every position, as in SAGAN's eq. 1 (the values
+            stay C/2 wide).
 
     Children: ``theta``, ``phi`` (Conv2d C -> C/8, 1x1, no bias), ``g`` (Conv2d C -> C/2),
     ``o`` (Conv2d C/2 -> C), each an ordinary ``nn.Conv2d`` with PyTorch's default
@@ -50,7 +54,8 @@ class SelfAttention2d(Module):
     Shapes: x ``(N, C, H, W)`` -> y ``(N, C, H, W)``.  ``forward(x, return_attention=True)``
     also returns the attention map ``beta`` ``(N, H*W, K)`` with K = H*W/4 when pooling
     (H*W otherwise): row ``j = h*W + w`` holds how much the position (h, w) reads from each
-    key position (``k = h'*(W/2) + w'`` of the pooled grid); each row sums to 1.
+    key position (``k = h'*(W/2) + w'`` of the pooled grid); each row sums to 1, and
+    ``beta[n, h*W + w].reshape(H // 2, W // 2)`` is the picture of where (h, w) looks.
     """
 
     def __init__(self, channels: int, pooling: bool = True, device=None, dtype=None):
