@@ -150,10 +150,10 @@ def truncated_normal(n: int, dim: int, threshold: float | None = None, dtype=Non
         accept = math.erf(threshold / math.sqrt(2.0))          # P(|z| <= threshold) for N(0, 1)
         while outside.size:
             k = int(outside.size)
-            # Enough candidates to fill all k places most of the time (mean + 5 sigma of the
-            # binomial), capped so that a tiny threshold takes more rounds, not more memory.
-            want = k / accept
-            m = min(int(want + 5 * math.sqrt(want) + 8), 1 << 22)
+            # m candidates accept about m p of them, give or take sqrt(m p (1 - p)): draw enough
+            # that k is 5 of those sigmas below the mean, so one round nearly always fills all
+            # k places; capped, so that a tiny threshold takes more rounds, not more memory.
+            m = min(int((k + 5 * math.sqrt(k * (1 - accept)) + 5) / accept) + 1, 1 << 22)
             cand = gen.standard_normal(m, dtype=dtype)
             ok = cand[xp.abs(cand.astype(np.float64)) <= threshold][:k]
             flat[outside[:ok.size]] = ok
