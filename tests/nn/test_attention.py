@@ -3,7 +3,9 @@
 The block against a direct NumPy formula (1x1 convs as sums over channels, 2x2 max pooling,
 an explicit softmax) in float64 and float32, with tolerances from a rounding-error bound
 carried through the formula; the attention map it returns; gamma = 0 as the identity; the
-first and second derivatives; the children that spectral norm will wrap; bad input.
+first and second derivatives; the children that spectral norm will wrap; bad input; and,
+where PyTorch is installed, against the same block written with torch's ops (outputs and
+gradients).
 """
 from __future__ import annotations
 
@@ -234,3 +236,61 @@ def test_on_a_gpu_against_numpy():
     assert y.is_cuda and beta.is_cuda
     assert_within(beta.detach().cpu().numpy(), ref_beta, 2 * e_beta, "attention map, GPU")
     assert_within(y.detach().cpu().numpy(), ref_y, 2 * e_y, "output, GPU")
+
+
+# -- against PyTorch, when installed: the same block written with torch's ops --------------------
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+def _torch_block(torch, channels, pooling):
+    """BigGAN's attention written with torch.nn: the same names, so the state_dicts match."""
+    tnn, tF = torch.nn, torch.nn.functional
+
+    class Block(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            c = channels
+            self.theta = tnn.Conv2d(c, c // 8, 1, bias=False)
+            self.phi = tnn.Conv2d(c, c // 8, 1, bias=False)
+            self.g = tnn.Conv2d(c, c // 2, 1, bias=False)
+            self.o = tnn.Conv2d(c // 2, c, 1, bias=False)
+            self.gamma = tnn.Parameter(torch.tensor(0.0))
+
+        def forward(self, x):
+            n, c, h, w = x.shape
+            phi, g = self.phi(x), self.g(x)
+            if pooling:
+                phi, g = tF.max_pool2d(phi, 2), tF.max_pool2d(g, 2)
+            q = self.theta(x).flatten(2)                              # (N, C/8, HW)
+            beta = torch.softmax(torch.bmm(q.transpose(1, 2), phi.flatten(2)), -1)
+            read = torch.bmm(g.flatten(2), beta.transpose(1, 2)).view(n, c // 2, h, w)
+            return x + self.gamma * self.o(read)
+
+    return Block().double()
+
+
+@pytest.mark.parametrize("pooling,shape", [(True, (3, 32, 8, 6)), (False, (2, 16, 4, 5))], ids=str)
+def test_matches_torch_with_gradients(torch, pooling, shape):
+    theirs = _torch_block(torch, shape[1], pooling)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * 0.5)
+    ours = nn.SelfAttention2d(shape[1], pooling=pooling, dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(1).standard_normal(shape)
+    w = np.random.default_rng(2).standard_normal(shape)
+    xt, xo = torch.tensor(x, requires_grad=True), tinygan.tensor(x, requires_grad=True)
+    yt, yo = theirs(xt), ours(xo)
+    # float64 both: two orders of the same sums (rtol far above float64's rounding, far below
+    # any slip of the formula)
+    np.testing.assert_allclose(yo.detach().numpy(), yt.detach().numpy(), rtol=1e-9, atol=1e-10)
+    (yt * torch.tensor(w)).sum().backward()
+    (yo * tinygan.tensor(w)).sum().backward()
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-10)
+    mine = dict(ours.named_parameters())
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(mine[name].grad.numpy(), p.grad.numpy(), rtol=1e-9, atol=1e-10,
+                                   err_msg=name)

@@ -3,7 +3,8 @@
 Per sample against NumPy (two samples with different conditions get different scales and
 shifts), in float64 and float32 with a rounding-error bound as tolerance; the running
 statistics in training and their use in eval mode; first and second derivatives in both
-modes; the children and the state_dict; bad input.
+modes; the children and the state_dict; bad input; and, where PyTorch is installed, against
+the same layer written with torch.nn (outputs, gradients, running statistics).
 """
 from __future__ import annotations
 
@@ -197,3 +198,55 @@ def test_on_a_gpu_against_numpy():
     y = layer(x.to("cuda"), cond.to("cuda"))
     assert y.is_cuda and layer.bn.running_mean.is_cuda
     assert_within(y.detach().cpu().numpy(), ref, 2 * bound, "CBN, GPU")
+
+
+# -- against PyTorch, when installed: BigGAN's conditional BN written with torch.nn ------------
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+def _torch_cbn(torch, c, k, momentum):
+    tnn = torch.nn
+
+    class CBN(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = tnn.BatchNorm2d(c, momentum=momentum, affine=False)
+            self.gain = tnn.Linear(k, c, bias=False)
+            self.bias = tnn.Linear(k, c, bias=False)
+
+        def forward(self, x, cond):
+            n = x.shape[0]
+            gain, bias = 1 + self.gain(cond), self.bias(cond)
+            return self.bn(x) * gain.view(n, c, 1, 1) + bias.view(n, c, 1, 1)
+
+    return CBN().double()
+
+
+def test_matches_torch_in_training_and_eval(torch):
+    theirs = _torch_cbn(torch, 4, 6, 0.3)
+    ours = _layer(c=4, k=6, momentum=0.3)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(0)
+    for step, training in enumerate([True, True, False]):
+        theirs.train(training)
+        ours.train(training)
+        x = rng.standard_normal((3, 4, 3, 2)) + step
+        cond, w = rng.standard_normal((3, 6)), rng.standard_normal((3, 4, 3, 2))
+        xt, ct = torch.tensor(x, requires_grad=True), torch.tensor(cond, requires_grad=True)
+        xo, co = tinygan.tensor(x, requires_grad=True), tinygan.tensor(cond, requires_grad=True)
+        yt, yo = theirs(xt, ct), ours(xo, co)
+        # float64 both: the same formulas summed in other orders
+        np.testing.assert_allclose(yo.detach().numpy(), yt.detach().numpy(), rtol=1e-9, atol=1e-10)
+        theirs.zero_grad()
+        ours.zero_grad()
+        (yt * torch.tensor(w)).sum().backward()
+        (yo * tinygan.tensor(w)).sum().backward()
+        for a, b, name in [(xo, xt, "x"), (co, ct, "cond"), (ours.gain.weight, theirs.gain.weight,
+                           "gain"), (ours.bias.weight, theirs.bias.weight, "bias")]:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-10,
+                                       err_msg=name)
+        for key, value in theirs.state_dict().items():
+            np.testing.assert_allclose(ours.state_dict()[key].data, value.numpy(), rtol=1e-9,
+                                       atol=1e-12, err_msg=key)
