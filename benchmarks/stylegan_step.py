@@ -122,7 +122,7 @@ def run_torch(preset: str, batch: int, steps: int, device: str, threads: int) ->
     family = _family(preset, "cpu")
     G, D = twin.build(torch, preset, device=device)
     twin.copy_from_tinygan(family, G, D)
-    stepper = twin.Stepper(torch, G, D, lr=family.defaults["lr_g"],
+    stepper = twin.Stepper(torch, G, D, lr_g=family.defaults["lr_g"], lr_d=family.defaults["lr_d"],
                            betas=tuple(family.defaults["betas"]), timed=(device == "cpu"))
     torch.manual_seed(0)
     real = (torch.rand(batch, 1, 32, 32) * 2 - 1).to(device)

@@ -30,15 +30,17 @@ import math
 
 import numpy as np
 
-# The networks' sizes, as tinygan.models.stylegan.PRESETS (kept here so that the twin runs
-# without tinygan; the cross-check test compares the two tables).
+# The networks' sizes, as tinygan.models.stylegan.PRESETS without the recipes (kept here so
+# that the twin runs without tinygan; the cross-check test compares the two tables).
 PRESETS = {
     "cpu": dict(z_dim=64, w_dim=128, mapping_layers=2,
                 g_channels={4: 64, 8: 64, 16: 32, 32: 32},
-                d_channels={32: 32, 16: 32, 8: 64, 4: 64}),
+                d_channels={32: 32, 16: 32, 8: 64, 4: 64},
+                mbstd_group_size=8, mbstd_num_channels=1),
     "gpu": dict(z_dim=256, w_dim=256, mapping_layers=4,
                 g_channels={4: 256, 8: 256, 16: 128, 32: 128},
-                d_channels={32: 128, 16: 128, 8: 256, 4: 256}),
+                d_channels={32: 128, 16: 128, 8: 256, 4: 256},
+                mbstd_group_size=4, mbstd_num_channels=1),
 }
 NUM_CLASSES = 10
 LRELU_ALPHA, LRELU_GAIN = 0.2, math.sqrt(2)
@@ -285,17 +287,20 @@ def build(torch, preset: str = "cpu", conditional: bool = False, image_channels:
         def __init__(self, ch, cmap_dim):
             super().__init__()
             self.cmap_dim = cmap_dim
-            self.conv = EqualizedConv2d(ch + 1, ch, 3, activation="lrelu")
+            self.group, self.f = p["mbstd_group_size"], p["mbstd_num_channels"]
+            self.conv = EqualizedConv2d(ch + self.f, ch, 3, activation="lrelu")
             self.fc = EqualizedLinear(ch * 16, ch, activation="lrelu")
             self.out = EqualizedLinear(ch, cmap_dim if cmap_dim else 1)
 
         def forward(self, x, cmap=None):
             n, c, h, w = x.shape
-            g = max(d for d in range(1, min(4, n) + 1) if n % d == 0)
-            # Minibatch stddev (Karras et al. 2018, sec. 3): sample g*m + j is member g of group j.
-            y = x.reshape(g, n // g, 1, c, h, w)
+            g = max(d for d in range(1, min(self.group, n) + 1) if n % d == 0)
+            f = self.f
+            # Minibatch stddev (Karras et al. 2018, sec. 3): sample g*m + j is member g of group
+            # j; the channels split into f parts, one std feature each.
+            y = x.reshape(g, n // g, f, c // f, h, w)
             y = ((y - y.mean(dim=0)).square().mean(dim=0) + 1e-8).sqrt().mean(dim=(2, 3, 4))
-            y = y.reshape(1, n // g, 1, 1, 1).expand(g, -1, -1, h, w).reshape(n, 1, h, w)
+            y = y.reshape(1, n // g, f, 1, 1).expand(g, -1, -1, h, w).reshape(n, f, h, w)
             x = self.conv(torch.cat([x, y], dim=1))
             x = self.out(self.fc(x.reshape(n, -1)))
             if self.cmap_dim:                      # projection (Miyato & Koyama 2018, eq. 3)
@@ -369,14 +374,15 @@ class Stepper:
     """StyleGANStepper's schedule in PyTorch (module docstring).  ``step(x, labels)``; the phase
     times of the last step are in ``times`` when ``timed`` (synchronized on CUDA)."""
 
-    def __init__(self, torch, G, D, lr=0.0025, betas=(0.0, 0.99), r1_gamma=0.0064, r1_interval=16,
+    def __init__(self, torch, G, D, lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99), r1_gamma=0.0064,
+                 r1_interval=16,
                  pl_weight=2.0, pl_interval=4, pl_decay=0.01, mixing=0.9, timed=False):
         self.torch, self.G, self.D = torch, G, D
         self.r1_gamma, self.r1_interval = r1_gamma, r1_interval
         self.pl_weight, self.pl_interval, self.pl_decay = pl_weight, pl_interval, pl_decay
         self.mixing, self.timed, self.times = mixing, timed, {}
-        self.opt_d = lazy_adam(torch, D.parameters(), lr, betas, r1_interval if r1_gamma > 0 else None)
-        self.opt_g = lazy_adam(torch, G.parameters(), lr, betas, pl_interval if pl_weight > 0 else None)
+        self.opt_d = lazy_adam(torch, D.parameters(), lr_d, betas, r1_interval if r1_gamma > 0 else None)
+        self.opt_g = lazy_adam(torch, G.parameters(), lr_g, betas, pl_interval if pl_weight > 0 else None)
         self.d_steps = self.g_steps = 0
         self.pl_mean = torch.zeros((), device=next(G.parameters()).device)
         self.conditional = G.c_dim > 0

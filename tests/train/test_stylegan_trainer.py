@@ -14,7 +14,7 @@ import tinygan
 from tinygan import checkpoint
 from tinygan.cli import main
 from tinygan.models import registry
-from tinygan.models.stylegan import StyleGAN
+from tinygan.models.stylegan import PRESETS, StyleGAN
 from tinygan.train import kinds
 from tinygan.train import stylegan as trainer
 from tinygan.train.loop import class_noise, fixed_inputs
@@ -134,7 +134,7 @@ def test_resume_is_bit_exact_when_the_intervals_straddle_the_stop(tmp_path, monk
     (every 4 G steps) are next due at step 4, after the stop; mixing and the EMA are on (the
     ramped EMA's beta depends on the images seen, which the resumed run reads back)."""
     monkeypatch.setenv("TINYGAN_FAST", "1")
-    kw = dict(batch_size=4, r1_gamma=0.1, r1_interval=4, pl_interval=4, mixing=0.9,
+    kw = dict(batch_size=4, r1_gamma=0.1, r1_interval=4, pl_weight=2.0, pl_interval=4, mixing=0.9,
               progress=False, **ema)
     train_stylegan("stylegan", out=tmp_path / "straight", max_steps=6, **kw)
     train_stylegan("stylegan", out=tmp_path / "split", max_steps=3, **kw)
@@ -197,13 +197,19 @@ def test_cli_smoke_run_and_options_reach_the_config(tmp_path, monkeypatch, capsy
     assert (cfg["r1_gamma"], cfg["r1_interval"], cfg["pl_weight"], cfg["pl_interval"],
             cfg["mixing"], cfg["lr_g"]) == (0.5, 8, 0.0, 2, 0.0, 0.001)
     defaults = json.loads((tmp_path / "plain" / "config.json").read_text())
+    # The defaults are the cpu preset's recipe (tinygan/models/stylegan.py PRESETS).
+    recipe = PRESETS["cpu"]["recipe"]
     assert (defaults["r1_gamma"], defaults["r1_interval"], defaults["pl_weight"],
-            defaults["pl_interval"], defaults["mixing"]) == (trainer.R1_GAMMA, 16, 2.0, 4, 0.9)
+            defaults["pl_interval"], defaults["mixing"], defaults["lr_g"], defaults["lr_d"]) == (
+        recipe["r1_gamma"], 16, recipe["pl_weight"], 4, recipe["mixing"], recipe["lr_g"],
+        recipe["lr_d"])
     assert defaults["model_options"] == {"preset": "cpu", "conditional": False}
-    # The EMA by default: the reference's half-life of 10k images, no ramp-up.
-    assert (defaults["ema_kimg"], defaults["ema_rampup"], defaults["ema"]) == (10.0, None, None)
+    # The EMA by default: the preset's half-life (10k images), ramped up from the start: after
+    # 3 steps of 4 images the last update saw 8 images, so its half-life was 8 * ramp-up.
+    assert (defaults["ema_kimg"], defaults["ema_rampup"], defaults["ema"]) == (
+        recipe["ema_kimg"], recipe["ema_rampup"], None)
     assert float(latest(tmp_path / "plain")["ema"]["beta"]) == \
-        pytest.approx(0.5 ** (4 / 10_000), rel=1e-15)
+        pytest.approx(0.5 ** (4 / (8 * recipe["ema_rampup"])), rel=1e-12)
     # --ema-kimg 0 switches it off; --ema-kimg and --ema-rampup reach the config.
     assert latest(run)["ema"] is None and cfg["ema_kimg"] == 0.0
     ramped = tmp_path / "ramped"

@@ -254,14 +254,23 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
     if entry.kind != "stylegan":
         raise ValueError(f"train_stylegan: {model_name!r} is of kind {entry.kind!r}; train it "
                          f"with tinygan.train.kinds.KINDS[{entry.kind!r}].train")
-    d = dict(entry.recipe)
+    preset = preset or "cpu"
+    presets = getattr(entry.cls, "PRESETS", {})
+    if preset not in presets:
+        raise ValueError(f"train_stylegan: unknown preset {preset!r}; known: {', '.join(presets)}")
+    # The preset's recipe (tinygan/models/stylegan.py PRESETS) over the class's defaults.
+    d = {**entry.recipe, **presets[preset].get("recipe", {})}
     counts = dict(epochs=epochs if epochs is not None else d.get("epochs", EPOCHS),
                   batch_size=batch_size if batch_size is not None else d.get("batch_size", 32),
                   r1_interval=R1_INTERVAL if r1_interval is None else r1_interval,
                   pl_interval=PL_INTERVAL if pl_interval is None else pl_interval)
     check_settings(**counts, max_steps=max_steps, read_every=read_every, ema=ema)
+    if ema is None:     # the preset's EMA unless the command line sets the EMA some way
+        ema_kimg = d.get("ema_kimg") if ema_kimg is None else ema_kimg
+        if ema_rampup is None and ema_kimg:
+            ema_rampup = d.get("ema_rampup")
     ema_kimg, ema_rampup = _ema_settings(ema, ema_kimg, ema_rampup)
-    model_options = dict(preset=preset or "cpu", conditional=bool(conditional))
+    model_options = dict(preset=preset, conditional=bool(conditional))
     random.manual_seed(seed)
     dev = str(backend.device(device or "cpu"))
     family = build_family(model_name, **model_options).to(dev)   # checks the preset
@@ -272,11 +281,11 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
                lr_g=_number(d["lr_g"] if lr_g is None else lr_g, "lr_g", 0),
                lr_d=_number(d["lr_d"] if lr_d is None else lr_d, "lr_d", 0),
                betas=list(d["betas"]),
-               r1_gamma=_number(R1_GAMMA if r1_gamma is None else r1_gamma, "r1_gamma", 0),
+               r1_gamma=_number(d.get("r1_gamma", R1_GAMMA) if r1_gamma is None else r1_gamma, "r1_gamma", 0),
                r1_interval=int(counts["r1_interval"]),
-               pl_weight=_number(PL_WEIGHT if pl_weight is None else pl_weight, "pl_weight", 0),
+               pl_weight=_number(d.get("pl_weight", PL_WEIGHT) if pl_weight is None else pl_weight, "pl_weight", 0),
                pl_interval=int(counts["pl_interval"]), pl_decay=PL_DECAY,
-               mixing=_number(MIXING if mixing is None else mixing, "mixing", 0, 1),
+               mixing=_number(d.get("mixing", MIXING) if mixing is None else mixing, "mixing", 0, 1),
                ema=None if ema is None else float(ema), ema_kimg=ema_kimg, ema_rampup=ema_rampup)
     log_every = int(log_every or (FAST_LOG_EVERY if fast else LOG_EVERY))
     out = Path(out or f"runs/{model_name}-{dataset}")
