@@ -105,7 +105,8 @@ def test_cbn_conditions_per_sample_in_eval_mode():
     z2[2, -1] += 1.0
     c = model.generate(tinygan.tensor(z2), _labels([0, 1, 2, 3])).detach().numpy()
     assert np.abs(c[2] - a[2]).max() > 1e-4
-    np.testing.assert_array_equal(np.delete(c, 2, axis=0), np.delete(a, 2, axis=0))  # exact: as above
+    # exact: as above
+    np.testing.assert_array_equal(np.delete(c, 2, axis=0), np.delete(a, 2, axis=0))
 
 
 def _sn_matrix(layer):
@@ -192,13 +193,16 @@ def test_generate_with_truncation_feeds_g_a_truncated_z(monkeypatch):
     model = BigGAN("cpu")
     seen = []
     forward = type(model.G).forward
-    monkeypatch.setattr(type(model.G), "forward",
-                        lambda self, z, y: (seen.append(z.detach().numpy().copy()), forward(self, z, y))[1])
+    def spy(self, z, y):
+        seen.append(z.detach().numpy().copy())
+        return forward(self, z, y)
+
+    monkeypatch.setattr(type(model.G), "forward", spy)
     z = tinygan.randn(4, model.latent_dim) * 3
     model.generate(z, truncation=0.25)
     assert np.abs(seen[0]).max() <= 0.25
     model.generate(z)
-    np.testing.assert_array_equal(seen[1], z.detach().numpy())       # exact: no truncation, z as given
+    np.testing.assert_array_equal(seen[1], z.detach().numpy())   # exact: not truncated, z as given
 
 
 def test_hinge_losses_and_what_they_reach():
@@ -216,7 +220,8 @@ def test_hinge_losses_and_what_they_reach():
     loss, stats = model.g_loss(4, y)
     loss.backward()
     assert all(p.grad is None for p in model.D.parameters())
-    assert any(p.grad is not None and np.abs(p.grad.detach().numpy()).max() > 0 for p in model.G.parameters())
+    assert any(p.grad is not None and np.abs(p.grad.detach().numpy()).max() > 0
+               for p in model.G.parameters())
     # L_G = -E D(G(z)), the negative mean of D's output: recomputed from the same draws.
     tinygan.manual_seed(9)
     model.eval()
@@ -240,7 +245,8 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="BigGAN: image_channels must be 1 or 3, got 2"):
         BigGAN(image_channels=2)
     model = BigGAN("cpu")
-    with pytest.raises(ValueError, match=r"BigGAN.generate: labels must be a Tensor of shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"BigGAN.generate: labels must be a Tensor of shape "
+                                         r"\(2,\)"):
         model.generate(tinygan.randn(2, model.latent_dim), _labels([1, 2, 3]))
     with pytest.raises(ValueError, match=r"BigGAN.generate: z must have shape \(N, 64\)"):
         model.generate(tinygan.randn(2, 10))

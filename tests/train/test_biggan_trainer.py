@@ -167,6 +167,8 @@ def test_resume_is_bit_exact_including_the_u_buffers(tmp_path, monkeypatch):
     assert records(tmp_path / "straight") == records(tmp_path / "split")
     assert a["config"]["ortho_reg"] == 1e-4 and a["config"]["ema_kimg"] == trainer.EMA_KIMG
     assert a["ema"] is not None and 0 < float(a["ema"]["beta"]) < 1
+    # The sample grids have a row per class: row r of the 10 x 10 fixed noise is class r.
+    np.testing.assert_array_equal(a["fixed"]["labels"], np.repeat(np.arange(10), 10))  # exact: ints
 
 
 @needs_mnist
@@ -210,7 +212,8 @@ def test_cli_train_sample_and_eval(tmp_path, monkeypatch, capsys):
 
     # A threshold must be > 0, and the cutoff is StyleGAN's.
     assert main(["sample", str(run), "--truncation", "0", "--out", str(tmp_path / "x.npz")]) == 2
-    assert "biggan's truncation is a threshold on |z_i|, which must be > 0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "biggan's truncation is a threshold on |z_i|, which must be > 0" in err
     assert main(["sample", str(run), "--truncation", "1", "--truncation-cutoff", "1",
                  "--out", str(tmp_path / "x.npz")]) == 2
     assert "the cutoff (which ws psi truncates) is StyleGAN's" in capsys.readouterr().err

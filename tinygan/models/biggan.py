@@ -6,7 +6,7 @@ Miyato et al. 2018 on every layer.
 Generator (BigGAN App. B, Fig. 15 (a, b); the reference code's names)::
 
     z (N, z_dim) ~ N(0, I), split into num_blocks + 1 = 4 equal chunks z_0 .. z_3   (hierarchical z)
-    shared = Embedding(10, shared_dim)(y)                                          (shared embedding)
+    shared = Embedding(10, shared_dim)(y)                                    (shared embedding)
     z_0 -> Linear -> (N, C4, 4, 4)
     GBlock i = 1..3, cond_i = [z_i | shared]  (each block's own z chunk, the class for all):
         h = conv3x3( ReLU( CBN(conv3x3( up( ReLU( CBN(x, cond_i) ) ) ), cond_i) ) )
@@ -130,7 +130,7 @@ class GBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """G(z, y): z (N, z_dim), y (N,) int64 -> images (N, C, 32, 32) in [-1, 1] (module docstring)."""
+    """G(z, y): z (N, z_dim), y (N,) int64 -> images (N, C, 32, 32) in [-1, 1] (module doc)."""
 
     def __init__(self, z_dim: int, shared_dim: int, channels: tuple, img_channels: int = 1,
                  num_classes: int = NUM_CLASSES):
