@@ -232,6 +232,31 @@ def test_hinge_losses_and_what_they_reach():
     np.testing.assert_allclose(float(loss.detach().numpy()), -out.mean(), rtol=1e-6, atol=1e-6)
 
 
+def test_d_loss_on_one_batch_of_reals_and_fakes_equals_two_passes():
+    """D sees reals and fakes as one batch; without BatchNorm in D that is the hinge loss of
+    two separate passes (eval mode: the same u's for both)."""
+    tinygan.manual_seed(10)
+    model = BigGAN("cpu").eval()
+    x = tinygan.tensor(np.random.default_rng(10).uniform(-1, 1, (3, 1, 32, 32)).astype(np.float32))
+    y = _labels([4, 0, 9])
+    tinygan.manual_seed(11)
+    loss, stats = model.d_loss(x, y)
+    tinygan.manual_seed(11)
+    z, _ = model.sample_noise(3)
+    with tinygan.no_grad():
+        fake = model.generate(z, y)
+        real_out = model.discriminate(x, y).numpy().astype(np.float64)
+        fake_out = model.discriminate(fake, y).numpy().astype(np.float64)
+    expected = np.maximum(0, 1 - real_out).mean() + np.maximum(0, 1 + fake_out).mean()
+    # float32 through a dozen layers: a batch of 6 and two of 3 may round each layer's sums
+    # differently, a few eps of their terms each; 1e-4 of the outputs' size is far above that
+    # and far below a wrong loss (a real and a fake swapped move it by about 1).
+    scale = np.abs(real_out).max() + np.abs(fake_out).max() + 2
+    np.testing.assert_allclose(float(loss.detach().numpy()), expected, rtol=0,
+                               atol=1e-4 * scale)
+    np.testing.assert_allclose(float(stats["d_real"]), real_out.mean(), rtol=0, atol=1e-4 * scale)
+
+
 def test_ortho_parameters_leave_out_the_shared_embedding():
     model = BigGAN("cpu")
     params = model.ortho_parameters()

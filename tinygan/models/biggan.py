@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from .. import losses, nn
 from ..autograd import Tensor, no_grad
-from ..creation import randn, truncated_normal
+from ..creation import truncated_normal
 from ..nn import init
 from ..nn import functional as F
 from ..nn.utils import spectral_norm
@@ -314,12 +314,17 @@ class BigGAN(GAN):
 
     def d_loss(self, real: Tensor, labels: Tensor | None = None) -> tuple:
         """Hinge: E relu(1 - D(x, y)) + E relu(1 + D(G(z, y), y)), the fakes made (without a
-        graph) for the real batch's labels."""
+        graph) for the real batch's labels.
+
+        Reals and fakes go through D as one batch, as in the reference code: D has no
+        BatchNorm, so this is the same function of each image, and every spectrally normalized
+        layer takes one power-iteration step per D step, not two."""
         self._check_real(real, labels)
+        n = real.shape[0]
         with no_grad():
-            fake, fake_labels = self._fakes(real.shape[0], labels, real.device)
-        real_out = self.discriminate(real, labels)
-        fake_out = self.discriminate(fake, fake_labels)
+            fake, fake_labels = self._fakes(n, labels, real.device)
+        out = self.discriminate(cat([real, fake], dim=0), cat([labels, fake_labels], dim=0))
+        real_out, fake_out = out[:n], out[n:]
         loss = losses.hinge_d_loss(real_out, fake_out)
         return loss, {"d_loss": loss.data, "d_real": real_out.detach().mean().data,
                       "d_fake": fake_out.detach().mean().data}
