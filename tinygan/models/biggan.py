@@ -245,8 +245,9 @@ class BigGAN(GAN):
     1 channel / 3 channels:
         cpu: G 193,122 / 193,700, D 221,026 / 221,666;
         gpu: G 2,346,242 / 2,347,396, D 2,373,826 / 2,375,106.
-    A training iteration (2 D steps + 1 G step) of the cpu preset at batch 64 takes 1.75 s on
-    one CPU thread, 73 images/s (benchmarks/biggan_cpu_step.py).
+    A training iteration (2 D steps + 1 G step, 2 x 64 images) of the cpu preset takes 1.75 to
+    2 s on one thread of a busy 2-core CPU, 65 to 73 images/s (benchmarks/biggan_cpu_step.py;
+    the convolutions are nearly all of it).
     """
 
     name = "biggan"
