@@ -154,8 +154,8 @@ register(Kind(
 register(Kind(
     name="biggan", title="BigGAN", stepper=biggan.BigGANStepper, train=biggan.train_biggan,
     options=(
-        Option("--preset", "preset", str, "the networks' size (default cpu)",
-               choices=("cpu", "gpu")),
+        Option("--preset", "preset", str, "cpu (G 64-32 channels, D 32-64; the default) or gpu "
+               "(G 256-64, D 64-256)", choices=("cpu", "gpu")),
         Option("--lr-g", "lr_g", positive, "generator learning rate (default the paper's)"),
         Option("--lr-d", "lr_d", positive, "discriminator learning rate"),
         Option("--n-critic", "n_critic", whole(1), "D steps per G step (default 2)"),
@@ -163,8 +163,8 @@ register(Kind(
                "orthogonal regularization's beta on G (Brock et al. 2019, eq. 3; the paper's "
                "1e-4; default 0: off)", metavar="B"),
         Option("--ema-kimg", "ema_kimg", real(0),
-               f"the generator EMA's half-life in thousands of images (default "
-               f"{biggan.EMA_KIMG:g}; 0: no EMA); --ema BETA instead fixes beta"),
+               f"the same, default {biggan.EMA_KIMG:g}, at most {biggan.EMA_RAMPUP:g} x the "
+               f"images seen (in place of BigGAN's EMA start)"),
     ),
     pictures="{run}/truncation.png",
     belongs=("is a BigGAN option", "are BigGAN options")))
