@@ -70,8 +70,8 @@ def test_psi_0_gives_w_avg_for_every_sample_of_the_label(run, tmp_path, mapped, 
 
 def test_cutoff_truncates_only_the_first_ws_and_psi_1_changes_nothing(run, mapped):
     plain = sample_run(run, 6, seed=5)
-    cut = sample_run(run, 6, seed=5, truncation_psi=0.0, truncation_cutoff=2)
-    one = sample_run(run, 6, seed=5, truncation_psi=1.0)
+    cut = sample_run(run, 6, seed=5, truncation=0.0, truncation_cutoff=2)
+    one = sample_run(run, 6, seed=5, truncation=1.0)
     ws_plain, ws_cut = mapped[0]["ws"], mapped[1]["ws"]
     w_avg = mapped[1]["w_avg"]
     # exact: psi 0 on the first 2 ws gives w_avg; the rest are the untruncated ws of the
@@ -107,8 +107,8 @@ def test_label_on_a_conditional_gan(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv, words", [
     (["pretrained:dcgan", "--truncation", "0.5"],
-     "--truncation: dcgan has no truncation (a model whose generate takes truncation_psi has, "
-     "such as stylegan)"),
+     "--truncation: dcgan has no truncation (a model that has: stylegan, whose T is psi "
+     "towards w_avg, and biggan, whose T is a threshold on |z|)"),
     (["pretrained:cgan", "--truncation-cutoff", "1"], "--truncation-cutoff: cgan has no truncation"),
     (["pretrained:dcgan", "--label", "1"], "--label: dcgan is not conditional"),
     (["RUN", "--label", "10"], "--label: stylegan has classes 0..9, got 10"),
@@ -141,7 +141,7 @@ def test_bad_values_are_refused_by_the_parser(tmp_path, capsys, argv, words):
 
 def test_sample_run_refuses_a_psi_that_is_not_finite(run):
     with pytest.raises(ValueError, match="--truncation: psi must be a finite number, got nan"):
-        sample_run(run, 4, truncation_psi=float("nan"))
+        sample_run(run, 4, truncation=float("nan"))
 
 
 def test_eval_says_that_32x32_samples_are_cropped_for_the_classifier(run, capsys, monkeypatch):

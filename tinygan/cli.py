@@ -12,10 +12,15 @@
                                [--r1-gamma G] [--r1-interval N] [--pl-weight W]
                                [--pl-interval N] [--mixing P] [--ema-kimg K] [--ema-rampup R]
                                (the EMA: --ema-kimg, default 10, 0 off; or --ema BETA)
+                        BigGANs: [--preset cpu|gpu] [--lr-g LR] [--lr-d LR] [--n-critic N]
+                               [--ortho-reg B] [--ema-kimg K]
+                               (the EMA: --ema-kimg, default 10, 0 off; or --ema BETA)
     tinygan sample RUN --n N --out FILE.npz [--force] [--label Y]
-                       [--truncation PSI [--truncation-cutoff N]]
-                        (--label: conditional models; --truncation: models with a w_avg,
-                        StyleGAN; both recorded in the .npz)
+                       [--truncation T [--truncation-cutoff N]]
+                        (--label: conditional models; --truncation: what the model calls
+                        truncation -- StyleGAN: psi towards w_avg (and the cutoff); BigGAN:
+                        the threshold t on |z_i|, entries beyond it resampled; recorded in
+                        the .npz)
     tinygan eval RUN [--n N] [--json]   and the eval options of the run's kind, today
                                         VAEs:  [--iwae-k K]
                         (samples larger than 28x28 are cropped to their centre 28x28 for the
@@ -192,7 +197,7 @@ def _sample(args) -> int:
     path = _output_file(args.out, args.force)
     _check_device(args.device)
     out = sample_run(args.run, args.n, seed=args.seed, device=args.device,
-                     truncation_psi=args.truncation, truncation_cutoff=args.truncation_cutoff,
+                     truncation=args.truncation, truncation_cutoff=args.truncation_cutoff,
                      label=args.label)
     # Atomically: a write that fails (a full disk, Ctrl-C) leaves no half-written file.
     atomic_write(path, lambda f: np.savez(f, **out))
@@ -391,9 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="write over --out if it exists")
     s.add_argument("--seed", type=whole(0), default=0)
     s.add_argument("--device", default="cpu")
-    s.add_argument("--truncation", type=finite, metavar="PSI",
-                   help="the truncation trick, w = w_avg + PSI (w - w_avg): 1 none, 0 the "
-                   "average w (models with a w_avg: StyleGAN); recorded as truncation_psi")
+    s.add_argument("--truncation", type=finite, metavar="T",
+                   help="the truncation trick, as the model defines it: StyleGAN's psi, "
+                   "w = w_avg + T (w - w_avg), 1 none, 0 the average w (recorded as "
+                   "truncation_psi); BigGAN's threshold, every entry of z with |z_i| > T "
+                   "resampled, T > 0 (recorded as truncation_threshold)")
     s.add_argument("--truncation-cutoff", type=whole(0), metavar="N",
                    help="truncate only the first N ws (the coarse styles; default all)")
     s.add_argument("--label", type=whole(0), metavar="Y",

@@ -458,6 +458,7 @@ class StyleGAN(GAN):
     name = "stylegan"
     PRESETS = PRESETS           # the sizes and their recipes (module level, above)
     num_classes = NUM_CLASSES
+    truncation = "psi"           # tinygan sample --truncation T: w = w_avg + T (w - w_avg)
     image_shape = (1, RESOLUTION, RESOLUTION)
     defaults = dict(optimizer="adam", lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99), n_critic=1,
                     batch_size=32)

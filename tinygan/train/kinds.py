@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import gan, stylegan, vae
+from . import biggan, gan, stylegan, vae
 from .evaluate import evaluate_run, evaluate_vae_run
 from .options import Option, real, whole
 
@@ -150,6 +150,24 @@ register(Kind(
     pictures="{run}/style_mixing.png, {run}/truncation.png, {run}/noise_variation.png, "
              "{run}/interpolation.png",
     belongs=("is a StyleGAN option", "are StyleGAN options")))
+
+register(Kind(
+    name="biggan", title="BigGAN", stepper=biggan.BigGANStepper, train=biggan.train_biggan,
+    options=(
+        Option("--preset", "preset", str, "cpu (G 64-32 channels, D 32-64; the default) or gpu "
+               "(G 256-64, D 64-256)", choices=("cpu", "gpu")),
+        Option("--lr-g", "lr_g", positive, "generator learning rate (default the paper's)"),
+        Option("--lr-d", "lr_d", positive, "discriminator learning rate"),
+        Option("--n-critic", "n_critic", whole(1), "D steps per G step (default 2)"),
+        Option("--ortho-reg", "ortho_reg", real(0),
+               "orthogonal regularization's beta on G (Brock et al. 2019, eq. 3; the paper's "
+               "1e-4; default 0: off)", metavar="B"),
+        Option("--ema-kimg", "ema_kimg", real(0),
+               f"the same, default {biggan.EMA_KIMG:g}, at most {biggan.EMA_RAMPUP:g} x the "
+               f"images seen (in place of BigGAN's EMA start)"),
+    ),
+    pictures="{run}/truncation.png",
+    belongs=("is a BigGAN option", "are BigGAN options")))
 
 
 __all__ = ["Kind", "KINDS", "register", "kind_of"]

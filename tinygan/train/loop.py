@@ -358,24 +358,52 @@ def check_sample_memory(family, n: int, extra_per_sample: int = 0) -> None:
                          f"{limit // per_sample:,} at a time")
 
 
+# What ``--truncation`` means, per family (its class's ``truncation`` attribute), and the
+# keyword of its ``generate`` that takes the value.
+TRUNCATION_KEYWORDS = {"psi": "truncation_psi", "threshold": "truncation"}
+
+
+def truncation_kind(family) -> str | None:
+    """What ``tinygan sample --truncation T`` means for ``family`` (its ``truncation``):
+
+    - ``"psi"``: StyleGAN's truncation trick in W, w = w_avg + T (w - w_avg) (any finite T; 1
+      none, 0 the average w), its generate's ``truncation_psi``;
+    - ``"threshold"``: BigGAN's, the entries of z with |z_i| > T resampled (T > 0), its
+      generate's ``truncation``;
+    - None: the family has no truncation.
+    """
+    kind = getattr(family, "truncation", None)
+    return kind if kind in TRUNCATION_KEYWORDS else None
+
+
 def takes_truncation(family) -> bool:
-    """Whether ``family.generate`` takes ``truncation_psi`` (StyleGAN's truncation trick)."""
-    return "truncation_psi" in inspect.signature(family.generate).parameters
+    """Whether ``family`` has a truncation trick (``truncation_kind``)."""
+    return truncation_kind(family) is not None
 
 
-def _check_sampling(family, model: str, truncation_psi, truncation_cutoff, label) -> None:
+def _check_sampling(family, model: str, truncation, truncation_cutoff, label) -> None:
     """Refuse (ValueError) sampling options ``family`` (the model ``model``) has no use for,
     and values out of range -- before anything is drawn."""
-    if truncation_psi is not None or truncation_cutoff is not None:
-        if not takes_truncation(family):
-            flag = "--truncation" if truncation_psi is not None else "--truncation-cutoff"
-            raise ValueError(f"{flag}: {model} has no truncation (a model whose generate takes "
-                             "truncation_psi has, such as stylegan)")
-    if truncation_psi is not None and not (isinstance(truncation_psi, (int, float, np.number))
-                                           and math.isfinite(truncation_psi)):
-        raise ValueError(f"--truncation: psi must be a finite number, got {truncation_psi!r}")
+    kind = truncation_kind(family)
+    if truncation is not None or truncation_cutoff is not None:
+        if kind is None:
+            flag = "--truncation" if truncation is not None else "--truncation-cutoff"
+            raise ValueError(f"{flag}: {model} has no truncation (a model that has: stylegan, "
+                             "whose T is psi towards w_avg, and biggan, whose T is a threshold "
+                             "on |z|)")
+    if truncation is not None and not (isinstance(truncation, (int, float, np.number))
+                                       and math.isfinite(truncation)):
+        raise ValueError(f"--truncation: {'psi' if kind == 'psi' else 'the threshold'} must be "
+                         f"a finite number, got {truncation!r}")
+    if kind == "threshold" and truncation is not None and not truncation > 0:
+        raise ValueError(f"--truncation: {model}'s truncation is a threshold on |z_i|, which "
+                         f"must be > 0, got {truncation!r}")
     if truncation_cutoff is not None:
-        if truncation_psi is None:
+        if kind == "threshold":
+            raise ValueError(f"--truncation-cutoff: {model}'s truncation resamples every entry "
+                             "of z beyond the threshold; the cutoff (which ws psi truncates) "
+                             "is StyleGAN's")
+        if truncation is None:
             raise ValueError(f"--truncation-cutoff {truncation_cutoff}: give --truncation PSI "
                              "too (the cutoff says which ws psi truncates)")
         num_ws = getattr(getattr(getattr(family, "G", None), "mapping", None), "num_ws", None)
@@ -387,44 +415,51 @@ def _check_sampling(family, model: str, truncation_psi, truncation_cutoff, label
     if label is not None:
         if not getattr(family, "conditional", False):
             raise ValueError(f"--label: {model} is not conditional; only a model trained on "
-                             "the class labels (cgan, cvae, stylegan --conditional) takes one")
+                             "the class labels (cgan, cvae, stylegan --conditional, biggan) "
+                             "takes one")
         k = num_classes(family)
         if isinstance(label, bool) or int(label) != label or not 0 <= label < k:
             raise ValueError(f"--label: {model} has classes 0..{k - 1}, got {label!r}")
 
 
 def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500,
-               truncation_psi: float | None = None, truncation_cutoff: int | None = None,
+               truncation: float | None = None, truncation_cutoff: int | None = None,
                label: int | None = None) -> dict:
     """``n`` samples of a run: ``{"images": float32 (n, C, H, W) in [-1, 1]}`` plus
     ``"labels"`` int64 (n,) for conditional models (the classes 0..K-1 in turn, or all
     ``label``), or ``"codes"`` for InfoGAN (its categorical code, 0..K-1 in turn).  For a VAE
     the images are its decoder's means at z ~ N(0, I) mapped to [-1, 1] (``family.generate``).
 
-    ``truncation_psi`` (and ``truncation_cutoff``, the number of ws it applies to; None: all),
-    for a model whose generate takes them (StyleGAN): w = w_avg + psi (w - w_avg), recorded
-    as ``"truncation_psi"`` (and ``"truncation_cutoff"``) float64 / int64 0-d arrays.
+    ``truncation``, for a model that has a truncation trick, means what its ``truncation``
+    says (``truncation_kind``): StyleGAN's psi, w = w_avg + psi (w - w_avg) (with
+    ``truncation_cutoff``, the number of ws it applies to; None: all), recorded as
+    ``"truncation_psi"`` (and ``"truncation_cutoff"``); BigGAN's threshold t, the entries of z
+    with |z_i| > t resampled, recorded as ``"truncation_threshold"`` (float64 / int64 0-d).
     ``label``: every sample of that class (a conditional model).  Options the model has no
     use for, and values out of range, are refused (ValueError) before anything is drawn.
     The noise is the same as without the options: only what is done with it changes."""
     if n < 1:
         raise ValueError(f"n must be at least 1 sample, got {n}")
     family, cfg, _ = load_run(folder, device)
-    _check_sampling(family, cfg.get("model", "the model"), truncation_psi, truncation_cutoff, label)
+    _check_sampling(family, cfg.get("model", "the model"), truncation, truncation_cutoff, label)
     check_sample_memory(family, n)
     random.manual_seed(seed)
     z, classes = class_noise(family, n, device)
     if label is not None:
         classes = np.full(n, int(label), dtype=np.int64)
     lab = None if classes is None else Tensor(backend.to_device(classes, device))
-    options = {} if truncation_psi is None else {"truncation_psi": float(truncation_psi),
-                                                 "truncation_cutoff": truncation_cutoff}
+    kind = truncation_kind(family)
+    options = {}
+    if truncation is not None:
+        options[TRUNCATION_KEYWORDS[kind]] = float(truncation)
+        if kind == "psi":
+            options["truncation_cutoff"] = truncation_cutoff
     images = generate(family, z, lab, batch_size, **options)
     out = {"images": np.clip(images, -1, 1, out=images)}
     if classes is not None:
         out["labels" if getattr(family, "conditional", False) else "codes"] = classes
-    if truncation_psi is not None:
-        out["truncation_psi"] = np.array(float(truncation_psi), dtype=np.float64)
+    if truncation is not None:
+        out[f"truncation_{kind}"] = np.array(float(truncation), dtype=np.float64)
         if truncation_cutoff is not None:
             out["truncation_cutoff"] = np.array(int(truncation_cutoff), dtype=np.int64)
     return out
@@ -768,5 +803,5 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
 __all__ = ["TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
            "family_registry", "build_family", "family_entry", "is_vae", "ema_module", "make_optimizer",
            "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run",
-           "load_weights", "restoring_from", "check_settings", "takes_truncation", "check_sample_memory",
+           "load_weights", "restoring_from", "check_settings", "takes_truncation", "truncation_kind", "check_sample_memory",
            "SAMPLE_MEMORY_LIMIT", "EVAL_BYTES_PER_SAMPLE", "is_pretrained", "run_config"]
