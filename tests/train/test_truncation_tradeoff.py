@@ -71,7 +71,8 @@ def test_a_threshold_scores_the_samples_of_tinygan_sample(run, points):
         assert {k: p[k] for k in scores} == scores
 
 
-def test_a_family_and_the_generator_state(run, points):
+def test_a_family_and_the_generator_state(run):
+    # (``run`` for its fast mode: the test statistics of 1000 test images)
     tinygan.manual_seed(5)
     model = BigGAN("cpu")
     state = tinygan.random.get_rng_state()
