@@ -23,6 +23,8 @@
                         the .npz)
     tinygan eval RUN [--n N] [--json]   and the eval options of the run's kind, today
                                         VAEs:  [--iwae-k K]
+                                        BigGANs: [--truncation-sweep]  (FID and score at
+                                        t = 2, 1, 0.5, 0.25; RUN/truncation_tradeoff.png)
                         (samples larger than 28x28 are cropped to their centre 28x28 for the
                         frozen classifier, and the output says so)
     tinygan export RUN --out FILE.npz [--float16] [--force]
@@ -205,6 +207,11 @@ def _sample(args) -> int:
     return 0
 
 
+def _number(value) -> str:
+    """A figure for ``tinygan eval``'s table: floats to 4 decimals, the rest as they are."""
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def _eval(args) -> int:
     from .models.registry import REGISTRY
     from .train.evaluate import evaluate_run
@@ -229,7 +236,12 @@ def _eval(args) -> int:
         return 0
     ref = result.pop("reference", None)
     for key, value in result.items():
-        print(f"{key:17s} {value:.4f}" if isinstance(value, float) else f"{key:17s} {value}")
+        if isinstance(value, list):        # a kind's table (BigGAN's truncation sweep): a row each
+            print(key)
+            for row in value:
+                print("  " + "  ".join(f"{k} {_number(v)}" for k, v in row.items()))
+            continue
+        print(f"{key:17s} {_number(value)}")
     if ref is not None:
         print(f"reference (real training images, n={ref['n_samples']}): FID {ref['fid']:.4f}, "
               f"classifier score of the test images {ref['classifier_score']:.4f}")

@@ -56,6 +56,35 @@ def test_hierarchical_z_gives_each_block_its_own_chunk_and_the_shared_class():
             [zz[:, i * chunk:(i + 1) * chunk], shared], axis=1))
 
 
+def test_g_from_the_shared_embedding_and_its_attention_map(monkeypatch):
+    """G(z, y) is G.from_embedding(z, shared(y)) (what class interpolation feeds a point
+    between two embeddings), and return_attention hands out the 16x16 attention block's map."""
+    tinygan.manual_seed(2)
+    model = BigGAN("cpu").eval()          # eval: no power iteration, so repeated calls agree
+    G = model.G
+    z, y = tinygan.randn(3, model.latent_dim), _labels([3, 7, 3])
+    seen = []
+    attention_forward = nn.SelfAttention2d.forward
+
+    def spy(self, x, return_attention=False):
+        out = attention_forward(self, x, return_attention)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(nn.SelfAttention2d, "forward", spy)
+    with tinygan.no_grad():
+        by_label = G(z, y).numpy()
+        shared = tinygan.tensor(G.shared.weight.detach().numpy()[[3, 7, 3]])
+        images, beta = G.from_embedding(z, shared, return_attention=True)
+    # exact: the same layers on the same numbers (the embedding lookup is a copy)
+    np.testing.assert_array_equal(images.numpy(), by_label)
+    assert tuple(beta.shape) == (3, 256, 64)
+    assert beta is seen[-1][1]               # the attention block's own map, handed out
+    with pytest.raises(ValueError, match=r"shared must have shape \(3, 64\) for z of shape "
+                                         r"\(3, 64\), got \(3, 32\)"):
+        G.from_embedding(z, tinygan.randn(3, 32))
+
+
 def test_every_conv_and_linear_carries_spectral_norm():
     model = BigGAN("cpu")
     state = model.state_dict()

@@ -157,18 +157,41 @@ class Generator(nn.Module):
     def conditions(self, z: Tensor, labels: Tensor) -> tuple:
         """``(z_0, [cond_1, .., cond_B])``: the linear layer's chunk and each block's condition
         [z_i | shared(y)] (N, chunk + shared_dim)."""
-        shared = self.shared(labels)
+        return self.conditions_from_embedding(z, self.shared(labels))
+
+    def conditions_from_embedding(self, z: Tensor, shared: Tensor) -> tuple:
+        """``conditions`` with the class embeddings ``shared`` (N, shared_dim) given."""
         chunks = [z[:, i * self.chunk:(i + 1) * self.chunk] for i in range(self.num_chunks)]
         return chunks[0], [cat([c, shared], dim=1) for c in chunks[1:]]
 
-    def forward(self, z: Tensor, labels: Tensor) -> Tensor:
-        z0, conds = self.conditions(z, labels)
+    def forward(self, z: Tensor, labels: Tensor, return_attention: bool = False):
+        """z (N, z_dim), labels (N,) int64 -> images (N, C, 32, 32); with ``return_attention``
+        also the attention map at 16x16 (N, 256, 64) (``from_embedding``)."""
+        return self.from_embedding(z, self.shared(labels), return_attention)
+
+    def from_embedding(self, z: Tensor, shared: Tensor, return_attention: bool = False):
+        """G from the shared class embedding itself: z (N, z_dim), shared (N, shared_dim) ->
+        images (N, C, 32, 32).  ``forward`` is ``from_embedding(z, self.shared(labels))``; a
+        point between two classes' embeddings gives BigGAN's class interpolation (Fig. 8).
+
+        ``return_attention``: (images, beta), beta (N, 16*16, 8*8) the self-attention's map at
+        16x16 (``nn.SelfAttention2d``: row h*16 + w is where the position (h, w) reads from,
+        over the 2x2-pooled 8x8 grid of keys; each row sums to 1).
+        """
+        if shared.ndim != 2 or shared.shape[0] != z.shape[0] \
+                or shared.shape[1] != self.shared.weight.shape[1]:
+            raise ValueError(f"BigGAN Generator: shared must have shape ({z.shape[0]}, "
+                             f"{self.shared.weight.shape[1]}) for z of shape {tuple(z.shape)}, "
+                             f"got {tuple(shared.shape)}")
+        z0, conds = self.conditions_from_embedding(z, shared)
         x = self.linear(z0).reshape(z.shape[0], self.bottom_channels, 4, 4)
+        beta = None
         for i, (block, cond) in enumerate(zip(self.blocks, conds)):
             x = block(x, cond)
             if i == self.attention_after:
-                x = self.attention(x)
-        return self.output_conv(F.relu(self.output_bn(x))).tanh()
+                x, beta = self.attention(x, return_attention=True)
+        images = self.output_conv(F.relu(self.output_bn(x))).tanh()
+        return (images, beta) if return_attention else images
 
 
 class DBlock(nn.Module):

@@ -20,8 +20,12 @@ preset), a default generator EMA, a regularizer on G's loss and a picture:
   half-life is at most ``EMA_RAMPUP`` = 0.1 times the images seen, so the average forgets the
   random start quickly and reaches its full memory after 100k images.  ``--ema-kimg 0`` turns
   it off; ``--ema BETA`` fixes beta instead.
-- With every sample grid, truncation.png (tinygan/train/biggan_pictures.py): the same z's
-  at t = 2, 1, 0.5, 0.25, one row per class.
+- With every sample grid (tinygan/train/biggan_pictures.py): truncation.png, the same z's
+  at t = 2, 1, 0.5, 0.25, one row per class; interpolation_within_class.png (slerp between
+  two z's, one row per class) and interpolation_between_classes.png (the shared embedding
+  from one class to another at a fixed z); attention.png (where G's self-attention looks).
+  ``tinygan eval RUN --truncation-sweep`` adds the quality-diversity curve
+  (tinygan/train/truncation_tradeoff.py).
 
 Everything of the run -- spectral norm's u and v buffers included (they are module buffers,
 so in the weights) -- is in the checkpoint, and a resumed run is bit-exact, as every kind's.
@@ -47,8 +51,8 @@ EMA_RAMPUP = 0.1         # ... at most this times the images seen (in place of B
 
 
 class BigGANStepper(GANStepper):
-    """GANStepper with orthogonal regularization on G (cfg ``ortho_reg``) and the truncation
-    picture."""
+    """GANStepper with orthogonal regularization on G (cfg ``ortho_reg``) and BigGAN's
+    pictures."""
 
     def generator_loss(self, n: int, labels) -> tuple:
         """The family's hinge G loss, plus beta * R(G's weights) (eq. 3) when ``ortho_reg`` > 0."""
@@ -61,7 +65,8 @@ class BigGANStepper(GANStepper):
         return loss, stats
 
     def pictures(self, out: Path, name: str, title: str) -> None:
-        """truncation.png in the run folder, the latest one (tinygan/train/biggan_pictures.py)."""
+        """The truncation sweep, the two interpolations and the attention map in the run
+        folder, the latest ones (tinygan/train/biggan_pictures.py)."""
         biggan_pictures(self.family, out, seed=self.cfg["seed"], title=title)
 
 

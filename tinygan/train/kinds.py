@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import biggan, gan, stylegan, vae
+from . import biggan, biggan_pictures, gan, stylegan, truncation_tradeoff, vae
 from .evaluate import evaluate_run, evaluate_vae_run
 from .options import Option, real, whole
 
@@ -166,7 +166,14 @@ register(Kind(
                f"the same, default {biggan.EMA_KIMG:g}, at most {biggan.EMA_RAMPUP:g} x the "
                f"images seen (in place of BigGAN's EMA start)"),
     ),
-    pictures="{run}/truncation.png",
+    evaluate=truncation_tradeoff.evaluate_biggan_run,
+    eval_options=(Option("--truncation-sweep", "truncation_sweep", bool,
+                         "also score the same samples truncated at |z_i| <= "
+                         + ", ".join(f"{t:g}" for t in biggan_pictures.THRESHOLDS)
+                         + " and draw FID against the classifier score (the quality-diversity "
+                         "trade-off) as RUN/" + truncation_tradeoff.PLOT, switch=True),),
+    pictures="{run}/truncation.png, {run}/interpolation_within_class.png, "
+             "{run}/interpolation_between_classes.png, {run}/attention.png",
     belongs=("is a BigGAN option", "are BigGAN options")))
 
 

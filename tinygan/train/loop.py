@@ -174,40 +174,46 @@ def fixed_inputs(family, device) -> dict:
     return {"z": z, "labels": Tensor(backend.to_device(rows, device))}
 
 
-def generate(family, z, labels=None, batch_size: int = 500, **options) -> np.ndarray:
-    """``family.generate`` under no_grad, in batches: float32 (N, C, H, W) on the CPU.
-    ``options`` go to every call of ``family.generate`` (StyleGAN's ``truncation_psi``).
-
-    BatchNorm layers normalize with the statistics of the batch being generated (train mode),
-    as in the PyTorch DCGAN example, not with their running averages: those lag behind a
-    generator that is still changing (early in training they give washed-out grey samples) and
-    belong to G's live weights, not to the EMA's averaged ones.  The running averages, the
-    random generator and the module's mode are restored afterwards, so sampling has no effect
-    on training (and a resumed run stays bit-exact).  (A VAE's decoder has no BatchNorm: for
-    it the mode makes no difference.)
-    """
+@contextlib.contextmanager
+def sampling(family):
+    """How tinygan draws samples: under no_grad, in train mode, so that BatchNorm layers
+    normalize with the statistics of the batch being generated, as in the PyTorch DCGAN
+    example, not with their running averages: those lag behind a generator that is still
+    changing (early in training they give washed-out grey samples) and belong to G's live
+    weights, not to the EMA's averaged ones.  On exit the running averages, the random
+    generator and the module's mode are put back, so sampling has no effect on training (and a
+    resumed run stays bit-exact).  (A VAE's decoder has no BatchNorm: for it the mode makes no
+    difference.)"""
     was_training = family.training
     buffers = [(b, b.data.copy()) for _, b in family.named_buffers()]
     rng = random.get_rng_state()
     family.train()
-    n = z.shape[0]
-    # One array filled batch by batch: a list of batches joined at the end would hold every
-    # image twice (tinygan sample's memory check counts on once).
-    out = None       # allocated at the first batch, when the images' shape is known
     try:
         with no_grad():
-            for a in range(0, n, batch_size):
-                lab = None if labels is None else labels[a:a + batch_size]
-                x = family.generate(z[a:a + batch_size], lab, **options)
-                batch = np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32)
-                if out is None:
-                    out = np.empty((n, *batch.shape[1:]), dtype=np.float32)
-                out[a:a + batch_size] = batch
+            yield family
     finally:
         for b, saved in buffers:
             b.data[...] = saved
         random.set_rng_state(rng)
         family.train(was_training)
+
+
+def generate(family, z, labels=None, batch_size: int = 500, **options) -> np.ndarray:
+    """``family.generate`` under ``sampling`` (batch statistics; buffers, random generator and
+    mode restored), in batches: float32 (N, C, H, W) on the CPU.  ``options`` go to every call
+    of ``family.generate`` (StyleGAN's ``truncation_psi``)."""
+    n = z.shape[0]
+    # One array filled batch by batch: a list of batches joined at the end would hold every
+    # image twice (tinygan sample's memory check counts on once).
+    out = None       # allocated at the first batch, when the images' shape is known
+    with sampling(family):
+        for a in range(0, n, batch_size):
+            lab = None if labels is None else labels[a:a + batch_size]
+            x = family.generate(z[a:a + batch_size], lab, **options)
+            batch = np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32)
+            if out is None:
+                out = np.empty((n, *batch.shape[1:]), dtype=np.float32)
+            out[a:a + batch_size] = batch
     return out
 
 
@@ -802,6 +808,6 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
 
 __all__ = ["TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
            "family_registry", "build_family", "family_entry", "is_vae", "ema_module", "make_optimizer",
-           "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run",
+           "num_classes", "class_noise", "fixed_inputs", "sampling", "generate", "load_run", "sample_run",
            "load_weights", "restoring_from", "check_settings", "takes_truncation", "truncation_kind", "check_sample_memory",
            "SAMPLE_MEMORY_LIMIT", "EVAL_BYTES_PER_SAMPLE", "is_pretrained", "run_config"]
