@@ -67,11 +67,12 @@ NUM_CLASSES = 10
 # The two sizes: channels per resolution, z and w sizes, mapping depth, D's minibatch stddev
 # (group size, channels) -- and each size's training recipe, which ``tinygan train stylegan``
 # uses where the command line gives nothing (tinygan/train/stylegan.py).  The gpu preset keeps
-# the reference code's recipe; the cpu preset's was searched for on a 2-core CPU, because that
-# recipe MODE-COLLAPSES a network this small within a few hundred steps (benchmarks/README.md,
-# "StyleGAN-lite on a CPU: the recipe"): D learns faster than G there (lr_g < lr_d), D's
-# minibatch stddev sees more of the batch, and path length and style mixing are off (as the
-# reference's own 32x32 CIFAR configuration has them).
+# the reference code's recipe.  That recipe MODE-COLLAPSES the cpu preset's small networks on
+# MNIST within about 10,000 images (every sample the same stroke); the cpu recipe is the best
+# of the variants searched on a 2-core CPU (benchmarks/README.md, "StyleGAN-lite on a CPU: the
+# recipe"): G learns 4x slower than D (lr_g 0.0005, lr_d 0.002), R1 gamma 0.1, stddev group 8,
+# no path length or mixing (as the reference's own 32x32 CIFAR configuration).  It keeps the
+# samples diverse for about 30,000 images, but it too collapses by 60,000.
 PRESETS = {
     "cpu": dict(z_dim=64, w_dim=128, mapping_layers=2,
                 g_channels={4: 64, 8: 64, 16: 32, 32: 32},
