@@ -37,13 +37,15 @@ and CuPy's memory pool are not counted.  Launches of tinygan's own CUDA kernels
 (``cuda.function``) are counted under their kernel names when the loader is present
 and ``--kernels`` is given (they then run in the CUDA-on-CPU emulator).
 
-    python benchmarks/step_profile.py [--model dcgan|vae] [--batch N] [--json OUT] [--kernels]
+    python benchmarks/step_profile.py [--model dcgan|vae|stylegan] [--batch N] [--json OUT]
+                                      [--kernels]
 
 The DCGAN step (the default) is benchmarks/gpu_dcgan_step.py's: a D update
 (``model.d_loss``, backward, Adam), then a G update (``model.g_loss``, backward, Adam).
 The VAE step (``--model vae``, batch 128) is train/vae.py's: a batch cut from uint8 digits
 on the device, made float and dynamically binarized, ``family.loss``, backward, Adam; the
-loop's read point, where the data checks a step defers are read, is counted apart.  Two
+loop's read point, where the data checks a step defers are read, is counted apart.  The StyleGAN-lite step (``--model stylegan``, batch 32) is
+train/stylegan.py's StyleGANStepper step with R1 and path length both due.  Two
 steps run first (the optimizers create their state in the first one); the third is counted.
 """
 from __future__ import annotations
@@ -574,6 +576,36 @@ def profile_vae(batch: int = 128) -> dict:
         return result
 
 
+def profile_stylegan(batch: int = 32) -> dict:
+    """The tally of one StyleGAN-lite training step on the counting backend: the cpu preset's
+    networks, tinygan.train.stylegan.StyleGANStepper's step with both lazy regularizers due
+    (Dmain, R1, Gmain, path length: the heaviest step of a period; R1 runs every 16th step,
+    path length every 4th), after two warm-up steps."""
+    import tinygan
+    from tinygan.train.loop import build_family
+    from tinygan.train.stylegan import PL_INTERVAL, R1_INTERVAL, StyleGANStepper
+    with counting_backend() as tally:
+        tinygan.manual_seed(0)
+        family = build_family("stylegan", preset="cpu").to("cuda")
+        stepper = StyleGANStepper(family, dict(
+            lr_g=0.0025, lr_d=0.0025, betas=[0.0, 0.99], r1_gamma=0.0064,
+            r1_interval=R1_INTERVAL, pl_weight=2.0, pl_interval=PL_INTERVAL, mixing=0.9, seed=0))
+        real = tinygan.rand(batch, 1, 32, 32, device="cuda") * 2 - 1
+
+        def step():
+            stepper.d_steps = stepper.g_steps = 0          # both regularizers due
+            stepper.step(real, None, lambda *a: None)
+
+        step(), step()
+        tally.reset()
+        tally.on = True
+        try:
+            step()
+        finally:
+            tally.on = False
+        return _result(batch, tally)
+
+
 def _result(batch: int, tally: Tally) -> dict:
     return {"batch": batch, "totals": tally.totals(),
             "launches_by_kind": _by(tally.events, "launch"),
@@ -605,9 +637,10 @@ def _table(title: str, rows: dict, limit: int | None = None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", choices=("dcgan", "vae"), default="dcgan",
-                    help="the step profiled: DCGAN's (D then G) or the VAE's")
-    ap.add_argument("--batch", type=int, default=None, help="default 64 (dcgan), 128 (vae)")
+    ap.add_argument("--model", choices=("dcgan", "vae", "stylegan"), default="dcgan",
+                    help="the step profiled: DCGAN's (D then G), the VAE's or StyleGAN-lite's")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="default 64 (dcgan), 128 (vae), 32 (stylegan)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--kernels", action="store_true",
                     help="tinygan's CUDA kernels on (run in the emulator); default: TINYGAN_KERNELS=0")
@@ -621,6 +654,10 @@ def main() -> None:
         batch = args.batch or 128
         result = profile_vae(batch)
         what = "One VAE training step"
+    elif args.model == "stylegan":
+        batch = args.batch or 32
+        result = profile_stylegan(batch)
+        what = "One StyleGAN-lite training step (Dmain, R1, Gmain, path length)"
     else:
         batch = args.batch or 64
         result = profile(batch)

@@ -92,7 +92,8 @@ def test_the_script_runs_to_the_end_without_a_gpu(tmp_path):
                           "--assume-no-gpu"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     report = (tmp_path / "r" / "report.md").read_text()
-    assert "Skipped for lack of a GPU: gpu-tests, memcheck, racecheck, dcgan-step." in report, report
+    assert ("Skipped for lack of a GPU: gpu-tests, memcheck, racecheck, dcgan-step, stylegan-step, "
+            "stylegan-run." in report), report
     for step in ("environment", "nvrtc", "kernel-bench"):
         assert f"| {step} | passed |" in report, report
     assert "ok  scale.cu" in report                        # the NVRTC check's lines

@@ -19,7 +19,8 @@ from .autograd import (Function, Tensor, as_tensor, backward, bool_, enable_grad
 from .backend import cuda_is_available, device
 from .kernels.threads import get_num_threads, set_num_threads
 from .creation import (arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like,
-                       rand, rand_like, randint, randn, randn_like, randperm, zeros, zeros_like)
+                       rand, rand_like, randint, randn, randn_like, randperm, truncated_normal,
+                       zeros, zeros_like)
 from .ops import (abs, add, amax, amin, broadcast_to, cat, chunk, clamp, cos, div, exp, expand,
                   flatten, leaky_relu, log, log_softmax, logsumexp, matmul, max, maximum, mean,
                   min, minimum, mul, neg, pad, permute, pow, relu, reshape, sigmoid, sign, sin,

@@ -8,9 +8,25 @@
                         GANs:  [--lr-g LR] [--lr-d LR] [--n-critic N]
                         VAEs:  [--lr LR] [--latent-dim D] [--likelihood bernoulli|gaussian]
                                [--beta B] [--capacity C_MAX] [--capacity-steps N] [--gamma G]
-    tinygan sample RUN --n N --out FILE.npz [--force]
+                        StyleGANs: [--preset cpu|gpu] [--conditional] [--lr-g LR] [--lr-d LR]
+                               [--r1-gamma G] [--r1-interval N] [--pl-weight W]
+                               [--pl-interval N] [--mixing P] [--ema-kimg K] [--ema-rampup R]
+                               (the EMA: --ema-kimg, default 10, 0 off; or --ema BETA)
+                        BigGANs: [--preset cpu|gpu] [--lr-g LR] [--lr-d LR] [--n-critic N]
+                               [--ortho-reg B] [--ema-kimg K]
+                               (the EMA: --ema-kimg, default 10, 0 off; or --ema BETA)
+    tinygan sample RUN --n N --out FILE.npz [--force] [--label Y]
+                       [--truncation T [--truncation-cutoff N]]
+                        (--label: conditional models; --truncation: what the model calls
+                        truncation -- StyleGAN: psi towards w_avg (and the cutoff); BigGAN:
+                        the threshold t on |z_i|, entries beyond it resampled; recorded in
+                        the .npz)
     tinygan eval RUN [--n N] [--json]   and the eval options of the run's kind, today
                                         VAEs:  [--iwae-k K]
+                                        BigGANs: [--truncation-sweep]  (FID and score at
+                                        t = 2, 1, 0.5, 0.25; RUN/truncation_tradeoff.png)
+                        (samples larger than 28x28 are cropped to their centre 28x28 for the
+                        frozen classifier, and the output says so)
     tinygan export RUN --out FILE.npz [--float16] [--force]
     every command: [--debug]  (or TINYGAN_DEBUG=1) shows the traceback of a failure
 
@@ -182,11 +198,18 @@ def _sample(args) -> int:
     from .train.loop import sample_run
     path = _output_file(args.out, args.force)
     _check_device(args.device)
-    out = sample_run(args.run, args.n, seed=args.seed, device=args.device)
+    out = sample_run(args.run, args.n, seed=args.seed, device=args.device,
+                     truncation=args.truncation, truncation_cutoff=args.truncation_cutoff,
+                     label=args.label)
     # Atomically: a write that fails (a full disk, Ctrl-C) leaves no half-written file.
     atomic_write(path, lambda f: np.savez(f, **out))
     print(f"wrote {len(out['images'])} samples to {path} ({', '.join(out)})")
     return 0
+
+
+def _number(value) -> str:
+    """A figure for ``tinygan eval``'s table: floats to 4 decimals, the rest as they are."""
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _eval(args) -> int:
@@ -213,11 +236,32 @@ def _eval(args) -> int:
         return 0
     ref = result.pop("reference", None)
     for key, value in result.items():
-        print(f"{key:17s} {value:.4f}" if isinstance(value, float) else f"{key:17s} {value}")
+        if isinstance(value, list):        # a kind's table (BigGAN's truncation sweep): a row each
+            print(key)
+            for row in value:
+                print("  " + "  ".join(f"{k} {_number(v)}" for k, v in row.items()))
+            continue
+        print(f"{key:17s} {_number(value)}")
     if ref is not None:
         print(f"reference (real training images, n={ref['n_samples']}): FID {ref['fid']:.4f}, "
               f"classifier score of the test images {ref['classifier_score']:.4f}")
+    if model in REGISTRY:
+        note = _classifier_input_note(REGISTRY[model].data_shape)
+        if note:
+            print(note)
     return 0
+
+
+def _classifier_input_note(shape) -> str:
+    """What ``tinygan.metrics.classifier_input`` does to samples of ``shape`` (C, H, W) before
+    the frozen classifier (which takes 1x28x28) sees them, in one line; "" if nothing."""
+    c, h, w = shape
+    parts = []
+    if (h, w) != (28, 28):
+        parts.append(f"samples {h}x{w} cropped to the centre 28x28")
+    if c != 1:
+        parts.append(f"{'their' if parts else 'samples'} {c} channels averaged to gray")
+    return ", ".join(parts) + " for the classifier (FID, classifier score)" if parts else ""
 
 
 def _export(args) -> int:
@@ -324,7 +368,7 @@ def _list(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train.options import real, whole
+    from .train.options import finite, real, whole
     p = _Parser(prog="tinygan", description="Train and sample generative models.")
     debug = dict(action="store_true", help="on a failure, show the Python traceback too "
                  "(as TINYGAN_DEBUG=1 does)")
@@ -364,6 +408,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="write over --out if it exists")
     s.add_argument("--seed", type=whole(0), default=0)
     s.add_argument("--device", default="cpu")
+    s.add_argument("--truncation", type=finite, metavar="T",
+                   help="the truncation trick, as the model defines it: StyleGAN's psi, "
+                   "w = w_avg + T (w - w_avg), 1 none, 0 the average w (recorded as "
+                   "truncation_psi); BigGAN's threshold, every entry of z with |z_i| > T "
+                   "resampled, T > 0 (recorded as truncation_threshold)")
+    s.add_argument("--truncation-cutoff", type=whole(0), metavar="N",
+                   help="truncate only the first N ws (the coarse styles; default all)")
+    s.add_argument("--label", type=whole(0), metavar="Y",
+                   help="every sample of class Y (conditional models; default the classes in turn)")
     s.set_defaults(func=_sample)
 
     e = sub.add_parser("eval", help="FID, classifier score (and label/code accuracy) of a run; "

@@ -6,6 +6,8 @@ float64 (the gradient checks use it).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import backend, random
@@ -96,6 +98,67 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator
         arr = gen.standard_normal(_size(size), dtype=dtype if dtype in (np.float32, np.float64)
                                   else np.float64).astype(dtype, copy=False)
     return _make(arr, requires_grad)
+
+
+def truncated_normal(n: int, dim: int, threshold: float | None = None, dtype=None, device=None,
+                     generator=None) -> Tensor:
+    """Latent vectors z ~ N(0, I) with every entry of magnitude above ``threshold`` redrawn.
+
+    BigGAN's truncation trick (Brock et al. 2019, sec. 4.1): sample z from N(0, I) as in
+    training, then resample each value with |z_i| > threshold until it lands inside.  Every
+    entry then follows N(0, 1) conditioned on |z_i| <= threshold; a smaller threshold keeps z
+    nearer the mode, trading the variety of the samples for their individual quality.
+
+    The values come from the device's seeded generator (or ``generator``), so a run under
+    ``manual_seed`` draws the same z's every time: first the (n, dim) draw ``randn`` would
+    make, whose values inside the threshold are kept as drawn; then, for the k values still
+    outside, batches of fresh N(0, 1) candidates of about k / P(|z| <= threshold) each, the
+    accepted candidates filling those places in order (rejection sampling: the same law as
+    redrawing each value on its own, in a few batches even for a small threshold).
+
+    Args:
+        n, dim: the output's shape (samples, latent size).
+        threshold: a positive float; None draws plain N(0, I), like ``randn(n, dim)``.
+        dtype: float32 (the default dtype) or float64; |z_i| <= threshold holds exactly in
+            either (the check is made on the float64 value of each draw).
+    Returns: (n, dim) Tensor.
+    """
+    op = "truncated_normal"
+    for name, value in (("n", n), ("dim", dim)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{op}: {name} must be an int >= 0, got {value!r}")
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer,
+                                                                      np.floating)):
+            raise TypeError(f"{op}: threshold must be a positive number or None, got "
+                            f"{type(threshold).__name__} {threshold!r}")
+        if not (math.isfinite(threshold) and threshold > 0):
+            raise ValueError(f"{op}: threshold must be a positive finite number (or None: no "
+                             f"truncation), got {threshold!r}")
+        threshold = float(threshold)
+    dtype = _random_float(dtype, op)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
+    gen = generator or random.generator_for(device)
+    with _on(device):
+        z = gen.standard_normal((int(n), int(dim)), dtype=dtype)
+        if threshold is None:
+            return _make(z, False)
+        xp = backend.get_array_module(z)
+        flat = z.reshape(-1)                       # a view: writing it fills z
+        outside = xp.flatnonzero(xp.abs(flat.astype(np.float64)) > threshold)
+        accept = math.erf(threshold / math.sqrt(2.0))          # P(|z| <= threshold) for N(0, 1)
+        while outside.size:
+            k = int(outside.size)
+            # m candidates accept about m p of them, give or take sqrt(m p (1 - p)): draw enough
+            # that k is 5 of those sigmas below the mean, so one round nearly always fills all
+            # k places; capped, so that a tiny threshold takes more rounds, not more memory.
+            m = min(int((k + 5 * math.sqrt(k * (1 - accept)) + 5) / accept) + 1, 1 << 22)
+            cand = gen.standard_normal(m, dtype=dtype)
+            ok = cand[xp.abs(cand.astype(np.float64)) <= threshold][:k]
+            flat[outside[:ok.size]] = ok
+            outside = outside[ok.size:]
+    return _make(z, False)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:

@@ -150,3 +150,85 @@ def plot_latent_scatter(z, labels, path, title: str | None = None, num_classes: 
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_attention_maps(image, maps, queries, path, title: str | None = None,
+                        query_grid: tuple | None = None) -> Path:
+    """Draw attention maps over the image they belong to: the image (C, H, W) in [-1, 1] with
+    the query positions numbered, then one panel per query with its map laid over the image
+    in colour and the query marked.
+
+    ``maps`` (Q, h, w): each query's weights over an h x w grid of keys, key (i, j) covering
+    the (H/h) x (W/w) block of pixels at (i H/h, j W/w).  ``queries`` (Q, 2): (row, column)
+    on a ``query_grid`` (gh, gw) of queries over the same image, default (2h, 2w) (the keys
+    of ``nn.SelfAttention2d`` are 2x2-pooled queries)."""
+    plt = _plt()
+    img = np.asarray(backend.to_device(getattr(image, "data", image), "cpu"), dtype=np.float32)
+    maps = np.asarray(backend.to_device(getattr(maps, "data", maps), "cpu"), dtype=np.float64)
+    queries = np.asarray(queries).reshape(-1, 2)
+    if img.ndim != 3 or maps.ndim != 3 or len(maps) != len(queries):
+        raise ValueError(f"save_attention_maps: expected image (C, H, W), maps (Q, h, w) and "
+                         f"queries (Q, 2), got {img.shape}, {maps.shape} and {queries.shape}")
+    c, h, w = img.shape
+    kh, kw = maps.shape[1:]
+    gh, gw = query_grid or (2 * kh, 2 * kw)
+    if h % kh or w % kw or h % gh or w % gw:
+        raise ValueError(f"save_attention_maps: the image's {h}x{w} must be whole blocks of the "
+                         f"maps' {kh}x{kw} keys and of the {gh}x{gw} queries")
+    shown = np.clip((img + 1) / 2, 0, 1).transpose(1, 2, 0)
+    shown = shown[..., 0] if c == 1 else shown
+    # A query is a block of (H/gh) x (W/gw) pixels; its centre is marked.
+    qh, qw = h / gh, w / gw
+    ys, xs = (queries[:, 0] + 0.5) * qh - 0.5, (queries[:, 1] + 0.5) * qw - 0.5
+    panels = len(queries) + 1
+    fig, axes = plt.subplots(1, panels, figsize=(1.6 * panels, 1.9 if title else 1.7), dpi=100)
+    axes[0].imshow(shown, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for q in range(len(queries)):
+        axes[0].text(xs[q], ys[q], str(q + 1), color="red", fontsize=7, ha="center", va="center")
+        ax = axes[q + 1]
+        ax.imshow(shown, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        # Each key's weight spread over the block of pixels it pooled.
+        up = np.kron(maps[q], np.ones((h // kh, w // kw)))
+        ax.imshow(up / max(up.max(), 1e-30), cmap="inferno", alpha=0.6, vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.plot([xs[q]], [ys[q]], marker="x", color="cyan", markersize=6)
+        ax.set_title(f"{q + 1}: ({queries[q, 0]}, {queries[q, 1]})", fontsize=7)
+    for ax in axes:
+        ax.axis("off")
+    axes[0].set_title("sample", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_tradeoff(points: Sequence[dict], x: str, y: str, label: str, path,
+                  title: str | None = None, xlabel: str | None = None,
+                  ylabel: str | None = None, label_name: str | None = None) -> Path:
+    """One curve through ``points`` (dicts), ``y`` against ``x``, in their order, each point
+    labelled "``label_name`` value" with its ``label`` value (None written "none"): a
+    trade-off curve such as FID against the classifier score over truncation thresholds."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.8), dpi=100)
+    xs, ys = [p[x] for p in points], [p[y] for p in points]
+    ax.plot(xs, ys, marker="o", lw=1)
+    for p, px, py in zip(points, xs, ys):
+        value = p[label]
+        ax.annotate(f"{label_name or label} {'none' if value is None else f'{value:g}'}",
+                    (px, py), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.margins(0.15)                       # room for the labels of the points at the edges
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -11,6 +11,10 @@ on an H100, compiles included), downloading nothing.  The steps, in order:
     racecheck     compute-sanitizer --tool racecheck over pytest tests/kernels -m gpu
     kernel-bench  benchmarks/kernels.py: each kernel against the plain CuPy it replaces
     dcgan-step    benchmarks/gpu_dcgan_step.py --batches 64 256: a DCGAN step against PyTorch CUDA
+    stylegan-step benchmarks/stylegan_step.py --device cuda: StyleGAN-lite's gpu preset step
+                  against its PyTorch twin (target >= 0.7x)
+    stylegan-run  benchmarks/stylegan_short_run.py: 600 steps of the gpu preset, images/s, FID
+                  and classifier score (last: it runs only on what is left of the budget)
 
 Each step runs in its own process group with its own timeout (never more than what is
 left of the budget); a step that fails or times out is recorded and the next one runs.
@@ -170,6 +174,15 @@ def default_steps() -> list[Step]:
              ["{python}", "benchmarks/gpu_dcgan_step.py", "--batches", "64", "256",
               "--json", "{dir}/dcgan_step.json"],
              timeout=80, summarize=table_summary),
+        Step("stylegan-step", "StyleGAN-lite step (gpu preset) against PyTorch CUDA (benchmarks/stylegan_step.py)",
+             ["{python}", "benchmarks/stylegan_step.py", "--device", "cuda", "--rounds", "1",
+              "--json", "{dir}/stylegan_step.json"],
+             timeout=100, summarize=tail_summary),
+        Step("stylegan-run", "A 600-step StyleGAN-lite run on the GPU, its images/s, FID and score "
+             "(benchmarks/stylegan_short_run.py)",
+             ["{python}", "benchmarks/stylegan_short_run.py", "--out", "{dir}/stylegan-run",
+              "--steps", "600", "--n", "5000", "--json", "{dir}/stylegan_run.json"],
+             timeout=120, summarize=tail_summary),
     ]
 
 

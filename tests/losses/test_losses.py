@@ -152,6 +152,30 @@ def test_g_loss_gradients(name, rng):
         assert gradgradcheck(fn, (f,))
 
 
+def test_hinge_gradients_are_the_margin_indicators():
+    """Lim & Ye 2017 (as SAGAN and BigGAN use it): dL_D/dD(x_i) = -1/N where D(x_i) < 1 (a real
+    sample inside the margin) and 0 beyond it; dL_D/dD(G(z_j)) = 1/M where D(G(z_j)) > -1;
+    dL_G/dD(G(z_j)) = -1/M everywhere."""
+    r = tinygan.tensor([2.0, 0.5, -3.0, 1.5], dtype=tinygan.float64, requires_grad=True)
+    f = tinygan.tensor([-2.0, -0.5, 0.25], dtype=tinygan.float64, requires_grad=True)
+    gr, gf = tinygan.grad(losses.hinge_d_loss(r, f), (r, f))
+    # exact: the gradients are +-1/N times 0 or 1 (1/3 rounded once, by the mean)
+    np.testing.assert_array_equal(gr.numpy(), [0.0, -0.25, -0.25, 0.0])
+    np.testing.assert_array_equal(gf.numpy(), [0.0, 1 / 3, 1 / 3])
+    (gg,) = tinygan.grad(losses.hinge_g_loss(f), f)
+    np.testing.assert_array_equal(gg.numpy(), [-1 / 3] * 3)        # exact: as above
+
+
+def test_hinge_second_order_away_from_the_kinks(rng):
+    """Piecewise linear: its second derivative is 0 off the kinks at +-1, and the derivative of
+    the recorded backward with respect to its incoming gradient is the first derivative again;
+    gradgradcheck checks both."""
+    r = tinygan.tensor(_logits(rng, (4, 1), kink_free=True), requires_grad=True)
+    f = tinygan.tensor(_logits(rng, (3,), kink_free=True), requires_grad=True)
+    assert gradgradcheck(losses.hinge_d_loss, (r, f))
+    assert gradgradcheck(losses.hinge_g_loss, (f,))
+
+
 def test_registry_pairs_each_d_loss_with_its_g_loss():
     assert set(losses.GAN_LOSSES) == {"minimax", "nonsaturating", "lsgan", "hinge", "wasserstein"}
     assert losses.GAN_LOSSES["nonsaturating"] == (losses.minimax_d_loss, losses.nonsaturating_g_loss)
@@ -392,7 +416,8 @@ def test_penalty_errors():
 
 
 def test_the_losses_package_exports_every_public_name():
-    # gan.py, penalties.py, path_length.py, lazy_regularization.py and vae.py are re-exported: tinygan.losses.X works for each of them.
+    # gan.py, penalties.py, path_length.py, lazy_regularization.py, orthogonal.py and vae.py are
+    # re-exported: tinygan.losses.X works for each of them.
     expected = {
         "minimax_d_loss", "minimax_g_loss", "nonsaturating_d_loss", "nonsaturating_g_loss",
         "lsgan_d_loss", "lsgan_g_loss", "hinge_d_loss", "hinge_g_loss", "wasserstein_d_loss",
@@ -400,10 +425,12 @@ def test_the_losses_package_exports_every_public_name():
         "reparameterize", "gaussian_kl", "log_normal", "bernoulli_log_likelihood",
         "gaussian_log_likelihood", "elbo", "vae_loss", "capacity_schedule", "iwae_bound",
         "path_length_penalty", "lazy_adam_settings", "lazy_ratio", "lazy_gain", "lazy_due",
+        "orthogonal_regularization",
     }
     assert set(losses.__all__) == expected
     for name in expected:
         assert getattr(losses, name) is not None, name
-    from tinygan.losses import gan, penalties, vae
+    from tinygan.losses import gan, orthogonal, penalties, vae
+    assert losses.orthogonal_regularization is orthogonal.orthogonal_regularization
     assert losses.elbo is vae.elbo and losses.r1_penalty is penalties.r1_penalty
     assert losses.GAN_LOSSES is gan.GAN_LOSSES

@@ -21,8 +21,9 @@ from tinygan.models.base import frozen
 from tolerances import assert_within, sum_tolerance
 
 NAMES = ["gan", "dcgan", "cgan", "infogan", "wgan", "wgan_gp"]
-# Families of 32x32 images, tested in their own files (tests/models/test_stylegan.py).
-NAMES_32 = ["stylegan"]
+# Families of 32x32 images, tested in their own files (tests/models/test_stylegan.py,
+# tests/models/test_biggan.py).
+NAMES_32 = ["stylegan", "biggan"]
 B = 6
 
 

@@ -82,20 +82,33 @@ def test_conv_forward_matches_formula(lr_multiplier):
 
 @pytest.mark.parametrize("up,down", [(2, 1), (1, 2)])
 def test_conv_resampling_is_the_filtered_composition(up, down):
-    """up: upsample2d with [1, 3, 3, 1] then the scaled conv; down: the conv then downsample2d."""
+    """The StyleGAN2 reference code's forms with [1, 3, 3, 1]: up: a stride-2 transposed conv
+    with the scaled weight flipped, then the filter (gain 4); down: the filter, then a
+    stride-2 conv.  Away from the border that is the plain composition (upsample2d then the
+    conv; the conv then downsample2d): only the outermost ring of pixels may differ."""
     tinygan.manual_seed(3)
     layer = nn.EqualizedConv2d(2, 3, 3, up=up, down=down, dtype=np.float64)
-    x = tinygan.tensor(np.random.default_rng(3).standard_normal((2, 2, 4, 4)))
+    x = tinygan.tensor(np.random.default_rng(3).standard_normal((2, 2, 8, 8)))
     f = F.setup_filter([1, 3, 3, 1])
     w = layer.weight * (1 / math.sqrt(2 * 9))
     y = layer(x)
     if up == 2:
-        expected = F.conv2d(F.upsample2d(x, f), w, padding=1)
+        wt = w[:, :, ::-1, ::-1].permute(1, 0, 2, 3)
+        expected = F.upfirdn2d(F.conv_transpose2d(x, wt, stride=2), f, padding=1, gain=4)
+        plain = lambda x, w: F.conv2d(F.upsample2d(x, f), w, padding=1)        # noqa: E731
     else:
-        expected = F.downsample2d(F.conv2d(x, w, padding=1), f)
-    assert y.shape == (2, 3, 4 * up // down, 4 * up // down)
+        expected = F.conv2d(F.upfirdn2d(x, f, padding=2), w, stride=2)
+        plain = lambda x, w: F.downsample2d(F.conv2d(x, w, padding=1), f)      # noqa: E731
+    assert y.shape == (2, 3, 8 * up // down, 8 * up // down)
     # exact: the layer runs these very ops in this order on the same numbers.
     np.testing.assert_array_equal(y.detach().numpy(), expected.detach().numpy())
+    inner = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    magnitude = plain(tinygan.tensor(np.abs(x.numpy())), tinygan.tensor(np.abs(w.detach().numpy())))
+    tol = sum_tolerance(magnitude.numpy()[inner], 2 * (2 * 9 * 16 + 4), np.float64)
+    assert_within(y.detach().numpy()[inner], plain(x, w).detach().numpy()[inner], tol,
+                  "reference form vs plain composition inside the border")
+    assert not np.allclose(y.detach().numpy(), plain(x, w).detach().numpy()), \
+        "the border ring was expected to differ"
 
 
 @pytest.mark.parametrize("lr_multiplier", [1.0, 0.01])

@@ -2,7 +2,9 @@
 
 The forward pass against a NumPy reference written here with per-sample loops (each
 sample's weights modulated and demodulated by the formulas, then a direct convolution, and
-the FIR resampling as zero insertion, padding and a direct 2-D convolution with the filter);
+the FIR resampling in the StyleGAN2 reference code's order -- up: zero insertion, the
+convolution over the full extent, then the filter; down: the filter, then the convolution
+at every second pixel -- each filter a direct 2-D convolution);
 the fused and non-fused paths against each other; noise; first and second derivatives in
 float64 on both paths, with up and down; and the errors for bad input.
 """
@@ -48,19 +50,25 @@ def np_fir2d(x, taps, before, after, gain):
     return y
 
 
-def np_upsample2(x, taps):
-    """Upsample by 2: zeros between pixels, then the filter (gain 4 keeps the mean)."""
-    c, h, w = x.shape
-    z = np.zeros((c, 2 * h, 2 * w))
+def np_up_conv(x, w, pad, taps):
+    """Upsample by 2 around a conv, the StyleGAN2 reference code's way: the correlation with
+    w of x with zeros between pixels, full size ((H - 1)*2 + k: a stride-2 transposed conv),
+    then the filter (gain 4 keeps the mean) on the pads that crop it to 2H."""
+    c, h, w_ = x.shape
+    k, f = w.shape[2], len(taps)
+    z = np.zeros((c, 2 * h - 1, 2 * w_ - 1))
     z[:, ::2, ::2] = x
-    k = len(taps)
-    return np_fir2d(z, taps, (k + 1) // 2, (k - 2) // 2, 4.0)
+    before, after = pad + (f + 1) // 2 - (k - 1), pad + (f - 2) // 2 - (k - 2)
+    assert before >= 0 and after >= 0, "np_fir2d pads only"
+    return np_fir2d(np_conv(z, w, k - 1), taps, before, after, 4.0)
 
 
-def np_downsample2(x, taps):
-    """Filter, then keep every second pixel."""
-    k = len(taps)
-    return np_fir2d(x, taps, (k - 1) // 2, (k - 2) // 2, 1.0)[:, ::2, ::2]
+def np_conv_down(x, w, pad, taps):
+    """Downsample by 2 around a conv, the reference code's way: the filter on a padded x,
+    then the conv at every second pixel (a stride-2 conv)."""
+    f = len(taps)
+    xf = np_fir2d(x, taps, pad + (f - 1) // 2, pad + (f - 2) // 2, 1.0)
+    return np_conv(xf, w, 0)[:, ::2, ::2]
 
 
 def np_modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, taps=FIR,
@@ -73,9 +81,12 @@ def np_modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, 
         if demodulate:
             for j in range(wn.shape[0]):
                 wn[j] = wn[j] / np.sqrt(np.sum(wn[j] ** 2) + 1e-8)
-        xn = np_upsample2(x[n], taps) if up == 2 else x[n]
-        yn = np_conv(xn, wn, padding)
-        out.append(np_downsample2(yn, taps) if down == 2 else yn)
+        if up == 2:
+            out.append(np_up_conv(x[n], wn, padding, taps))
+        elif down == 2:
+            out.append(np_conv_down(x[n], wn, padding, taps))
+        else:
+            out.append(np_conv(x[n], wn, padding))
     y = np.stack(out)
     return y if noise is None else y + noise
 
@@ -98,7 +109,10 @@ CASES = [  # (up, down, padding, h, k)
     (1, 1, 0, 6, 3),
     (1, 1, 0, 4, 1),
     (2, 1, 1, 4, 3),
+    (2, 1, 2, 3, 3),
     (1, 2, 1, 6, 3),
+    (1, 2, 0, 6, 3),
+    (1, 2, 0, 4, 1),
 ]
 
 

@@ -79,7 +79,8 @@ CASES = [
     dict(gain=2.5, down=2, padding=2),
     dict(up=(1, 4), down=(2, 1), padding=(3, 0, 0, 3), flip_filter=True, gain=-0.5),
 ]
-FILTERS = {"binomial": F1, "odd": F_ODD, "2d": F2, "one": [[1.0]]}
+FILTERS = {"binomial": F1, "odd": F_ODD, "2d": F2, "one": [[1.0]],
+           "binomial 2d": np.outer(F1, F1).tolist()}   # an outer product: two 1-D passes on a CPU
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -56,7 +56,8 @@ def _smoke(name, tmp_path, **kw):
     init = tinygan.models.FAMILIES[name]().state_dict()
     state = latest(run)
     for net in ("G.", "D."):
-        changed = [k for k in init if k.startswith(net) and k.endswith("weight")
+        # (a spectrally normalized layer keeps its Parameter as weight_orig: biggan)
+        changed = [k for k in init if k.startswith(net) and k.endswith(("weight", "weight_orig"))
                    and not np.array_equal(np.asarray(init[k].data), np.asarray(state["model"][k].data))]
         assert changed, f"{name}: no {net[0]} weight changed"
     # Pictures: a grid from the fixed noise, its copy samples.png, and the loss curves.

@@ -141,6 +141,44 @@ def conv_weight_kept(x, gy, geo: Geometry, w_shape, kept: "KeptCols | None"):
     return conv_weight(x, gy, geo, w_shape, kept.take() if kept is not None else None)
 
 
+# -- 1x1 convolutions: a matrix product per sample, in place -------------------------------
+def _pointwise(geo: Geometry, xp) -> bool:
+    """A 1x1 kernel, stride 1, no padding, one group, on the CPU: each sample's output is
+    w (O, C) @ x (C, H*W) as the image lies, channels first -- no patches to gather and no
+    change of layout (which would cost more than the product at few channels)."""
+    return (xp is np and geo.kh == geo.kw == 1 and geo.s == (1, 1) and geo.p == (0, 0)
+            and geo.g == 1)
+
+
+def _batch_chunks(geo: Geometry) -> list:
+    """The batch split over the threads (a per-sample product needs no cache blocking)."""
+    return split(geo.N, min(geo.N, get_num_threads()))
+
+
+def _pointwise_conv(x, w, geo: Geometry):
+    w2 = w.reshape(geo.O, geo.C)
+    xs = x.reshape(geo.N, geo.C, -1)
+    y = np.empty((geo.N, geo.O, geo.H * geo.W), dtype=x.dtype)
+    parallel_map(lambda sl: np.matmul(w2, xs[sl], out=y[sl]), _batch_chunks(geo))
+    return y.reshape(geo.N, geo.O, geo.H, geo.W)
+
+
+def _pointwise_weight(x, gy, geo: Geometry, w_shape):
+    xs, gys = x.reshape(geo.N, geo.C, -1), gy.reshape(geo.N, geo.O, -1)
+    # sum over n of gy[n] (O, HW) @ x[n]^T (HW, C): the samples side by side along HW
+    parts = parallel_map(lambda sl: np.einsum("nop,ncp->oc", gys[sl], xs[sl], optimize=True),
+                         _batch_chunks(geo))
+    return add_up(parts).reshape(w_shape)
+
+
+def _pointwise_input(gy, w, geo: Geometry):
+    wt = w.reshape(geo.O, geo.C).T
+    gys = gy.reshape(geo.N, geo.O, -1)
+    gx = np.empty((geo.N, geo.C, geo.H * geo.W), dtype=gy.dtype)
+    parallel_map(lambda sl: np.matmul(wt, gys[sl], out=gx[sl]), _batch_chunks(geo))
+    return gx.reshape(geo.N, geo.C, geo.H, geo.W)
+
+
 # -- the three maps -------------------------------------------------------------------------
 def conv(x, w, geo: Geometry, keep: bool = False):
     """y = conv(x, w): x (N, C, H, W), w (O, C/g, kh, kw) -> (y (N, O, Ho, Wo), saved).
@@ -153,6 +191,8 @@ def conv(x, w, geo: Geometry, keep: bool = False):
     it anew every step): nothing is kept, ``saved`` is None.
     """
     xp = backend.get_array_module(x)
+    if _pointwise(geo, xp):
+        return _pointwise_conv(x, w, geo), None
     N, O, HW = geo.N, geo.O, geo.Ho * geo.Wo
     y = xp.empty((N, O, geo.Ho, geo.Wo), dtype=x.dtype)
     if geo.channels_last(xp):
@@ -183,6 +223,8 @@ def conv_weight(x, gy, geo: Geometry, w_shape, saved=None):
     ``saved``: what ``conv(x, w, geo, keep=True)`` returned for this x, if anything.
     """
     xp = backend.get_array_module(x)
+    if _pointwise(geo, xp):
+        return _pointwise_weight(x, gy, geo, w_shape)
     O, HW = geo.O, geo.Ho * geo.Wo
     if geo.channels_last(xp):
         def chunk(sl):
@@ -211,6 +253,8 @@ def conv_weight(x, gy, geo: Geometry, w_shape, saved=None):
 def conv_input(gy, w, geo: Geometry):
     """gx = the adjoint of conv in x: gy (N, O, Ho, Wo) -> (N, C, H, W).  The transposed conv."""
     xp = backend.get_array_module(gy)
+    if _pointwise(geo, xp):
+        return _pointwise_input(gy, w, geo)
     plan = _SubPixel.plan(geo)
     # channels last on both sides: gy is read in runs of O floats, gx written in runs of C
     if geo.channels_last(xp) and geo.O >= CHANNELS_LAST_MIN and plan is not None:

@@ -24,6 +24,11 @@ plain twin and also fast: every element gets the same additions in the same orde
 whatever the split, and the planes (N*C of them) are split over tinygan's threads in
 chunks that stay in cache.
 
+On small images (StyleGAN-lite's are at most 33 pixels a side) the CPU path is
+``upfirdn2d_matmul`` instead: a separable pass is rule (1) as a small banded matrix, and
+BLAS multiplies by it faster than k slice-adds run; a 2-D filter that is an outer product
+(``rank_one``; setup_filter makes the binomial filters 2-D) counts as separable on the CPU.
+
 The CUDA kernel ``upfirdn2d.cu`` does it all in one pass instead: each output pixel
 gets a thread that gathers its taps by rule (1) for both axes (a 1-D filter becomes the
 2-D outer product there); ``launch_forward`` launches it, for the GPU and for the
@@ -46,6 +51,7 @@ NAMES = tuple(f"upfirdn2d_forward<{c}>" for c in CTYPES.values())
 cuda.declare(SOURCE, list(NAMES))
 BLOCK = 256                          # threads per block of the CUDA kernel: a multiple of the warp
 MAX_BLOCKS = 4096                    # enough to fill any GPU; the grid-stride loop does the rest
+MATMUL_MAX = 64                      # image sides up to which upfirdn2d_matmul is the CPU path
 CHUNK_BYTES = 1 << 19                # a chunk of planes and its intermediate: about L2-sized
 
 
@@ -123,6 +129,24 @@ def filter_taps(f, flip_filter: bool, gain: float, dtype):
     return xp.ascontiguousarray(g * gain, dtype=dtype), xp.ascontiguousarray(g, dtype=dtype)
 
 
+def rank_one(g):
+    """(col, row) with g == outer(col, row) to rounding, for a 2-D filter (kh, kw) that is an
+    outer product (the binomial filters setup_filter makes 2-D are), else None.
+
+    Such a filter runs on the CPU as two 1-D passes, kh + kw taps a pixel instead of kh * kw;
+    the sums then differ from the 2-D pass's by rounding only (each product is rounded twice
+    instead of once, a few units in the last place).
+    """
+    r, c = np.unravel_index(np.argmax(np.abs(g)), g.shape)
+    if g[r, c] == 0:
+        return None
+    col, row = g[:, c] / g[r, c], g[r, :]
+    err = np.abs(np.multiply.outer(col, row) - g).max()
+    if err > 8 * np.finfo(g.dtype).eps * np.abs(g[r, c]):
+        return None
+    return col.astype(g.dtype), row.astype(g.dtype)
+
+
 def upfirdn2d_reference(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool = False,
                         gain: float = 1.0):
     """The twin and the CPU path (any array module).
@@ -141,6 +165,7 @@ def upfirdn2d_reference(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
               out_size(w, up[0], down[0], pad[0], pad[1], kw))
     g_gain, g = filter_taps(f, flip_filter, gain, x.dtype)
     xp = backend.get_array_module(x)
+    factors = rank_one(g_gain) if f.ndim == 2 and xp is np else None
     planes = x.reshape(n * c, h, w)
     y = xp.empty((n * c,) + out_hw, dtype=x.dtype)
 
@@ -149,6 +174,8 @@ def upfirdn2d_reference(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
         out.fill(0)                 # in cache when a chunk is: the taps add into it next
         if f.ndim == 1:
             _separable(planes[sl], g_gain, g, up, down, pad, out)
+        elif factors is not None:
+            _separable(planes[sl], factors[1], factors[0], up, down, pad, out)
         else:
             _full(planes[sl], g_gain, up, down, pad, out)
 
@@ -162,6 +189,55 @@ def upfirdn2d_reference(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
         chunks = max(get_num_threads(), -(-n * c * per_plane // CHUNK_BYTES))
         parallel_map(run, split(n * c, chunks))
     return y.reshape(n, c, *out_hw)
+
+
+def axis_matrix(n: int, n_out: int, up: int, down: int, pad0: int, g):
+    """Rule (1) along one axis as a matrix M (n_out, n): y = M @ x, M[o, m] = g[t] for the one
+    tap t = m*up - o*down + pad0 that links them (0 where none does)."""
+    m = np.zeros((n_out, n), dtype=g.dtype)
+    for t, o0, n0, count, so, sn in _taps(n, n_out, up, down, pad0, len(g)):
+        j = np.arange(count)
+        m[o0 + j * so, n0 + j * sn] = g[t]
+    return m
+
+
+def upfirdn2d_matmul(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool = False,
+                     gain: float = 1.0):
+    """The CPU path for small images and separable filters: each 1-D pass as a matrix product.
+
+    Along an axis of a few dozen pixels, rule (1) is a small banded matrix (``axis_matrix``);
+    the x pass is then ONE matrix product, (P*H, W) @ (W, Wo), and the y pass P small ones,
+    (Ho, H) @ (H, Wo).  The matrices are mostly zeros -- n / k times the taps' multiplications
+    -- but BLAS does them far faster than k strided slice-adds (benchmarks/upfirdn2d.py), as
+    long as the axes are short (``MATMUL_MAX`` pixels).  Arguments as ``upfirdn2d_reference``
+    (NumPy arrays); returns None for a 2-D filter that is not an outer product (``rank_one``).
+    """
+    n, c, h, w = x.shape
+    g_gain, g = filter_taps(f, flip_filter, gain, x.dtype)
+    if f.ndim == 1:
+        gx, gy = g_gain, g
+    else:
+        factors = rank_one(g_gain)
+        if factors is None:
+            return None
+        gy, gx = factors
+    ho = out_size(h, up[1], down[1], pad[2], pad[3], len(gy))
+    wo = out_size(w, up[0], down[0], pad[0], pad[1], len(gx))
+    mx_t = axis_matrix(w, wo, up[0], down[0], pad[0], gx).T            # (W, Wo)
+    my = axis_matrix(h, ho, up[1], down[1], pad[2], gy)                 # (Ho, H)
+    planes = np.ascontiguousarray(x).reshape(n * c, h, w)
+    y = np.empty((n * c, ho, wo), dtype=x.dtype)
+
+    def run(sl: slice) -> None:
+        p = planes[sl]
+        mid = (p.reshape(-1, w) @ mx_t).reshape(p.shape[0], h, wo)
+        np.matmul(my, mid, out=y[sl])
+
+    if x.size + y.size < PARALLEL_MIN or n * c < 2:
+        run(slice(0, n * c))
+    else:
+        parallel_map(run, split(n * c, get_num_threads()))
+    return y.reshape(n, c, ho, wo)
 
 
 def launch_forward(get, x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool = False,
@@ -197,11 +273,16 @@ def launch_forward(get, x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
 def forward(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool = False,
             gain: float = 1.0):
     """upfirdn2d of x (N, C, H, W) by f (arguments as ``upfirdn2d_reference``): the CUDA
-    kernel on CuPy arrays of float32 or float64, the twin otherwise (and with
-    ``TINYGAN_KERNELS=0``)."""
+    kernel on CuPy arrays of float32 or float64; on NumPy arrays of sides up to
+    ``MATMUL_MAX`` with a separable filter ``upfirdn2d_matmul``; the twin otherwise (and on
+    CuPy with ``TINYGAN_KERNELS=0``)."""
     if cuda.use_kernel(x, f) and x.dtype in CTYPES:
         return launch_forward(lambda name: cuda.function(SOURCE, name), x, f, up, down, pad,
                               flip_filter, gain)
+    if type(x) is np.ndarray and max(x.shape[2:]) <= MATMUL_MAX:
+        y = upfirdn2d_matmul(x, f, up, down, pad, flip_filter, gain)
+        if y is not None:
+            return y
     return upfirdn2d_reference(x, f, up, down, pad, flip_filter, gain)
 
 

@@ -11,6 +11,8 @@ Wasserstein (Arjovsky et al. 2017) -- and ``GAN_LOSSES``, their names.
 gain and Adam's corrected learning rate and betas for a penalty applied every k steps.
 ``vae.py``: the ELBO and its parts (Kingma & Welling 2014), beta and capacity
 weighting (Higgins et al. 2017; Burgess et al. 2018), the IWAE bound (Burda et al. 2016).
+``orthogonal.py``: BigGAN's orthogonal regularization of G's weights (Brock et al. 2019,
+eq. 3, off-diagonal only).
 ``checks.py``: the argument checks they share.
 
 Every name is importable from here: ``tinygan.losses.elbo``, ``losses.hinge_d_loss``.
@@ -18,6 +20,7 @@ Every name is importable from here: ``tinygan.losses.elbo``, ``losses.hinge_d_lo
 from .gan import (GAN_LOSSES, hinge_d_loss, hinge_g_loss, lsgan_d_loss, lsgan_g_loss,
                   minimax_d_loss, minimax_g_loss, nonsaturating_d_loss, nonsaturating_g_loss,
                   wasserstein_d_loss, wasserstein_g_loss)
+from .orthogonal import orthogonal_regularization
 from .lazy_regularization import lazy_adam_settings, lazy_due, lazy_gain, lazy_ratio
 from .path_length import path_length_penalty
 from .penalties import gradient_penalty, r1_penalty
@@ -28,7 +31,8 @@ __all__ = [
     "minimax_d_loss", "minimax_g_loss", "nonsaturating_d_loss", "nonsaturating_g_loss",
     "lsgan_d_loss", "lsgan_g_loss", "hinge_d_loss", "hinge_g_loss", "wasserstein_d_loss",
     "wasserstein_g_loss", "gradient_penalty", "r1_penalty", "GAN_LOSSES",
-    "path_length_penalty", "lazy_adam_settings", "lazy_ratio", "lazy_gain", "lazy_due",
+    "orthogonal_regularization", "path_length_penalty", "lazy_adam_settings", "lazy_ratio",
+    "lazy_gain", "lazy_due",
     "reparameterize", "gaussian_kl", "log_normal", "bernoulli_log_likelihood",
     "gaussian_log_likelihood", "elbo", "vae_loss", "capacity_schedule", "iwae_bound",
 ]

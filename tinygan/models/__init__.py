@@ -54,6 +54,7 @@ infogan    ``InfoGAN``         Chen et al. 2016
 wgan       ``WGAN``            Arjovsky et al. 2017 (weight clipping)
 wgan_gp    ``WGANGP``          Gulrajani et al. 2017 (gradient penalty)
 stylegan   ``StyleGAN``        Karras et al. 2020, StyleGAN2 at 32x32 (kind ``stylegan``)
+biggan     ``BigGAN``          Brock et al. 2019, BigGAN at 32x32 (kind ``biggan``)
 =========  ==================  ==============================================================
 
 and ``VAE_FAMILIES``, the variational autoencoders of vae.py:
@@ -70,6 +71,7 @@ tinygan/weights/ (``"dcgan"``, ``"cgan"``, ``"vae"``; shipped.py, tinygan/weight
 as ``pretrained_classifier`` gives the frozen classifier.
 """
 from .base import GANFamily
+from .biggan import BigGAN
 from .cgan import ConditionalGAN
 from .classifier import Classifier, pretrained_classifier
 from .dcgan import DCGAN
@@ -84,6 +86,6 @@ from .wgan import WGAN, WGANGP
 FAMILIES = {name: f.cls for name, f in REGISTRY.items() if issubclass(f.cls, GANFamily)}
 VAE_FAMILIES = classes_of("vae")
 
-__all__ = ["REGISTRY", "Family", "FAMILIES", "GANFamily", "GAN", "DCGAN", "ConditionalGAN", "InfoGAN", "WGAN", "WGANGP",
+__all__ = ["REGISTRY", "Family", "FAMILIES", "GANFamily", "GAN", "DCGAN", "ConditionalGAN", "InfoGAN", "WGAN", "WGANGP", "BigGAN",
            "Classifier", "pretrained_classifier", "PRETRAINED", "pretrained", "pretrained_names",
            "VAE_FAMILIES", "VAEFamily", "VAE", "ConvVAE", "BetaVAE", "CVAE"]

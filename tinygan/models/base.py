@@ -74,6 +74,10 @@ class GANFamily(nn.Module):
     # registry reads it), so the trainer serves the data in the shape the model checks for.
     image_shape = (1, 28, 28)
     sampler = "G"                # the network that draws samples (an --ema averages it; export ships it)
+    # What ``tinygan sample --truncation T`` does (tinygan.train.loop.truncation_kind): None,
+    # no truncation; "psi", StyleGAN's w_avg + T (w - w_avg) (generate's truncation_psi);
+    # "threshold", BigGAN's resampling of |z_i| > T (generate's truncation).
+    truncation = None
     # Training settings of the paper; the CLI may override lr_g, lr_d, batch_size.
     defaults = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1,
                     batch_size=64)

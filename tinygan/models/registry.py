@@ -5,7 +5,7 @@ looking inside it:
 
 - ``cls``: the model class (a ``GANFamily`` or a ``VAEFamily``), built with ``cls(**options)``;
 - ``kind``: the name of the kind of training step that trains it -- ``"gan"``, ``"vae"`` or
-  ``"stylegan"`` today, a key of ``tinygan.train.kinds.KINDS`` (its Stepper, its command-line
+  ``"stylegan"``, ``"biggan"`` today, a key of ``tinygan.train.kinds.KINDS`` (its Stepper, its command-line
   options, its extra ``tinygan eval`` figures).  The registry does not check it against that table:
   models do not import train/ (train builds on models); ``tinygan train`` does;
 - ``sampler``: the attribute of the model holding the network that draws its samples --
@@ -15,7 +15,10 @@ looking inside it:
   ``image_shape`` (what its networks are built for and its ``d_loss`` checks), so the two
   can't disagree; the trainers serve the data in this shape (tinygan.data.to_shape);
 - ``num_classes``: how many classes the labels of its ``sample_noise`` take (a conditional
-  model's data labels, InfoGAN's categorical code); 0 when it draws none;
+  model's data labels, InfoGAN's categorical code); 0 when it draws none.  A family built
+  conditional or not by an option (StyleGAN's ``conditional``) gives the classes of its
+  conditional build: the unconditional one's ``sample_noise`` draws no labels, so nothing
+  reads the number there;
 - ``recipe``: its training defaults -- batch size, optimizer, learning rates, and epochs
   where the paper names them -- the class's ``defaults`` (its paper's settings); what it
   leaves out, its kind's trainer fills in (5 epochs for a GAN, 10 for a VAE);
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .biggan import BigGAN
 from .cgan import ConditionalGAN
 from .dcgan import DCGAN
 from .gan import GAN
@@ -121,7 +125,8 @@ register(ConditionalGAN, "gan", num_classes=ConditionalGAN.num_classes)
 register(InfoGAN, "gan", num_classes=InfoGAN.n_cat)     # its categorical code c ~ Cat(n_cat)
 register(WGAN, "gan")
 register(WGANGP, "gan")
-register(StyleGAN, "stylegan")     # R1, path length, style mixing: tinygan/train/stylegan.py
+register(StyleGAN, "stylegan", num_classes=StyleGAN.num_classes)     # R1, path length, style mixing: tinygan/train/stylegan.py
+register(BigGAN, "biggan", num_classes=BigGAN.num_classes)     # hinge, n_critic 2, EMA, ortho reg: tinygan/train/biggan.py
 register(VAE, "vae")
 register(ConvVAE, "vae")
 register(BetaVAE, "vae")

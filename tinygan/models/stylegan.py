@@ -30,7 +30,7 @@ a 3x3 conv, two fully connected layers.  Conditional: the projection (Miyato & K
 eq. 3, the reference's cmap): the last layer gives cmap_dim features, and the logit is their
 inner product with an embedding of the label, divided by sqrt(cmap_dim).
 
-Truncation (StyleGAN sec. 4.1, eq. 3): w' = w_avg + psi (w - w_avg) for the first
+Truncation (StyleGAN App. B, "truncation trick in W"): w' = w_avg + psi (w - w_avg) for the first
 ``truncation_cutoff`` ws (all when None); w_avg is the running mean of the mapping's output,
 tracked in training with decay ``w_avg_beta``.
 
@@ -64,14 +64,28 @@ RESOLUTION = 32
 RESAMPLE_FILTER = (1, 3, 3, 1)
 NUM_CLASSES = 10
 
-# The two sizes: channels per resolution, z and w sizes, mapping depth.
+# The two sizes: channels per resolution, z and w sizes, mapping depth, D's minibatch stddev
+# (group size, channels) -- and each size's training recipe, which ``tinygan train stylegan``
+# uses where the command line gives nothing (tinygan/train/stylegan.py).  The gpu preset keeps
+# the reference code's recipe.  That recipe MODE-COLLAPSES the cpu preset's small networks on
+# MNIST within about 10,000 images (every sample the same stroke); the cpu recipe is the best
+# of the variants searched on a 2-core CPU (benchmarks/README.md, "StyleGAN-lite on a CPU: the
+# recipe"): G learns 4x slower than D (lr_g 0.0005, lr_d 0.002), R1 gamma 0.1, stddev group 8,
+# no path length or mixing (as the reference's own 32x32 CIFAR configuration).  It keeps the
+# samples diverse for about 30,000 images, but it too collapses by 60,000.
 PRESETS = {
     "cpu": dict(z_dim=64, w_dim=128, mapping_layers=2,
                 g_channels={4: 64, 8: 64, 16: 32, 32: 32},
-                d_channels={32: 32, 16: 32, 8: 64, 4: 64}),
+                d_channels={32: 32, 16: 32, 8: 64, 4: 64},
+                mbstd_group_size=8, mbstd_num_channels=1,
+                recipe=dict(lr_g=0.0005, lr_d=0.002, r1_gamma=0.1, pl_weight=0.0,
+                            mixing=0.0, ema_kimg=10.0, ema_rampup=0.05, epochs=2)),
     "gpu": dict(z_dim=256, w_dim=256, mapping_layers=4,
                 g_channels={4: 256, 8: 256, 16: 128, 32: 128},
-                d_channels={32: 128, 16: 128, 8: 256, 4: 256}),
+                d_channels={32: 128, 16: 128, 8: 256, 4: 256},
+                mbstd_group_size=4, mbstd_num_channels=1,
+                recipe=dict(lr_g=0.0025, lr_d=0.0025, r1_gamma=0.0064, pl_weight=2.0,
+                            mixing=0.9, ema_kimg=10.0, ema_rampup=None, epochs=5)),
 }
 
 
@@ -86,7 +100,7 @@ def normalize_2nd_moment(x: Tensor, eps: float = 1e-8) -> Tensor:
 
 def _use_fused(fused_modconv, x: Tensor) -> bool:
     """None: the faster path on x's device -- fused on a GPU (one grouped conv instead of two
-    scalings around a big one), non-fused on a CPU (1.4-1.9x faster there,
+    scalings around a big one), non-fused on a CPU (1.2-4.7x faster there,
     benchmarks/modulated_conv.py)."""
     if fused_modconv is None:
         return x.device.type != "cpu"
@@ -141,7 +155,7 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             x = layer(x)
 
-        # The running mean of w, the centre of truncation (StyleGAN sec. 4.1).
+        # The running mean of w, the centre of truncation (StyleGAN App. B).
         if self.w_avg_beta is not None and self.training:
             with no_grad():
                 mean = x.detach().mean(dim=0)
@@ -161,7 +175,7 @@ class MappingNetwork(nn.Module):
                 raise ValueError(f"MappingNetwork: truncation_cutoff must be in [0, "
                                  f"{self.num_ws}], got {truncation_cutoff!r}")
             avg = self.w_avg.reshape(1, 1, self.w_dim)
-            # StyleGAN eq. 3: w' = w_avg + psi (w - w_avg)
+            # StyleGAN App. B: w' = w_avg + psi (w - w_avg)
             head = avg + (ws[:, :cutoff] - avg) * truncation_psi
             ws = head if cutoff == self.num_ws else cat([head, ws[:, cutoff:]], dim=1)
         return ws
@@ -382,10 +396,12 @@ class Discriminator(nn.Module):
         img_channels: 1 or 3.
         c_dim: size of the one-hot label (0: unconditional).
         cmap_dim: size of the projection's embedding (default: channels[4]).
+        mbstd_group_size, mbstd_num_channels: the minibatch stddev's (F.minibatch_stddev).
     """
 
     def __init__(self, channels: dict, img_channels: int = 1, c_dim: int = 0,
-                 cmap_dim: int | None = None):
+                 cmap_dim: int | None = None, mbstd_group_size: int = 4,
+                 mbstd_num_channels: int = 1):
         super().__init__()
         if sorted(channels) != [4, 8, 16, 32]:
             raise ValueError(f"Discriminator: expected channels for resolutions 32, 16, 8, 4, "
@@ -398,7 +414,8 @@ class Discriminator(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         cmap_dim = (channels[4] if cmap_dim is None else cmap_dim) if c_dim > 0 else 0
         self.embed = EqualizedLinear(c_dim, cmap_dim) if c_dim > 0 else None   # the cmap
-        self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim)
+        self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim, mbstd_group_size,
+                                        mbstd_num_channels)
 
     def forward(self, img: Tensor, c: Tensor | None = None) -> Tensor:
         if not isinstance(img, Tensor) or img.ndim != 4 or tuple(img.shape[1:]) != (
@@ -440,7 +457,9 @@ class StyleGAN(GAN):
     """
 
     name = "stylegan"
+    PRESETS = PRESETS           # the sizes and their recipes (module level, above)
     num_classes = NUM_CLASSES
+    truncation = "psi"           # tinygan sample --truncation T: w = w_avg + T (w - w_avg)
     image_shape = (1, RESOLUTION, RESOLUTION)
     defaults = dict(optimizer="adam", lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99), n_critic=1,
                     batch_size=32)
@@ -456,7 +475,9 @@ class StyleGAN(GAN):
         super().__init__(
             Generator(p["z_dim"], c_dim, p["w_dim"], p["g_channels"], image_channels,
                       p["mapping_layers"], fused_modconv),
-            Discriminator(p["d_channels"], image_channels, c_dim))
+            Discriminator(p["d_channels"], image_channels, c_dim,
+                          mbstd_group_size=p["mbstd_group_size"],
+                          mbstd_num_channels=p["mbstd_num_channels"]))
         self.preset, self.conditional = preset, bool(conditional)
         self.latent_dim = p["z_dim"]
         self.image_shape = (image_channels, RESOLUTION, RESOLUTION)

@@ -9,6 +9,8 @@ the weight initializations.
 """
 from . import functional, init
 from .activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from .attention import SelfAttention2d
+from .conditional_norm import ConditionalBatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout
@@ -22,10 +24,12 @@ from .parameter import Parameter
 from .pooling import AvgPool2d, MaxPool2d
 from .shape import Flatten, Unflatten
 from .upsample import Upsample
+from . import utils   # after the layers: it builds on them
 
 __all__ = [
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout", "Embedding",
-    "EqualizedConv2d", "EqualizedLinear", "Flatten", "Identity", "InstanceNorm2d", "LayerNorm",
-    "LeakyReLU", "Linear", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NoiseInjection",
-    "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "Unflatten", "Upsample", "functional", "init",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "ConditionalBatchNorm2d", "Conv2d", "ConvTranspose2d",
+    "Dropout", "Embedding", "EqualizedConv2d", "EqualizedLinear", "Flatten", "Identity",
+    "InstanceNorm2d", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2d", "Module", "ModuleDict",
+    "ModuleList", "NoiseInjection", "Parameter", "ReLU", "SelfAttention2d", "Sequential", "Sigmoid",
+    "Tanh", "Unflatten", "Upsample", "functional", "init", "utils",
 ]

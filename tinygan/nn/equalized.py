@@ -96,8 +96,9 @@ class EqualizedLinear(Module):
 
 class EqualizedConv2d(Module):
     """A convolution with the equalized learning rate (StyleGAN2's Conv2dLayer), 'same'
-    padding, and optional FIR up- or downsampling by 2 (ops.modulated_conv.conv2d_resample:
-    upsample2d then the conv, or the conv then downsample2d).
+    padding, and optional FIR up- or downsampling by 2 (ops.modulated_conv.conv2d_resample,
+    the reference code's forms: a stride-2 transposed conv then the filter, or the filter
+    then a stride-2 conv).
 
     y = act(conv(x, w * lr_multiplier/sqrt(in*k*k)) + b * lr_multiplier) * gain
 

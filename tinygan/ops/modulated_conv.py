@@ -17,24 +17,39 @@ elementwise products), so the op is differentiable to any order with no Function
   and the weights as (N*O, I, kh, kw), groups = N.
 - non-fused: since the per-sample scales act on separate channels, scaling the input by s,
   convolving with the shared w, and scaling the output by d_j = 1/sqrt(sum w'^2 + eps) gives
-  the same numbers: conv(x * s, w) * d.
-  On a CPU the non-fused path is the faster one: 1.4-1.9x over the fused path in forward +
+  the same numbers: conv(x * s, w) * d.  Both paths get d from sum_{i,k} w'^2 =
+  sum_i s_i^2 sum_k w_jik^2, an (N, I) @ (I, O) product, never forming w' for it.
+  On a CPU the non-fused path is the faster one: 1.2-4.7x over the fused path in forward +
   backward at batch 32 for StyleGAN-lite's layer shapes (benchmarks/modulated_conv.py).
 
-Resampling.  The reference code upsamples with a stride-2 transposed convolution followed
-by the FIR filter, and downsamples with the filter followed by a stride-2 convolution.  Here
-the simpler composition is used, chosen for the reader: up = 2 upsamples first with
-``upsample2d`` (zero insertion and the FIR filter) and then convolves at the high resolution;
-down = 2 convolves first and then ``downsample2d``s.  It is the same kind of map (a FIR
-low-pass around a learned convolution) with the same output sizes, but not bit-for-bit the
-reference's numbers (its filter sits on the other side of the convolution), and the
-upsampling branch convolves 4x as many pixels as a transposed convolution would.
+Resampling (``conv2d_resample``), in the StyleGAN2 reference code's forms, which touch the
+fewest pixels:
+
+- up = 2: a stride-2 transposed convolution with the weight flipped in space -- the
+  correlation with w of x with a zero between pixels, over the full extent ((H - 1)*2 + k
+  pixels a side), with the zeros never multiplied -- then the FIR filter (gain 4), whose
+  pads crop the result to 2H.  Upsampling first and convolving at 2H instead would
+  multiply 4x as many pixels by the weights.
+- down = 2: the FIR filter on the padded input, then a stride-2 convolution: the
+  convolution is evaluated only at the pixels that are kept.  A 1x1 kernel mixes channels
+  only, so it commutes with the filter: downsample2d first, then the 1x1 conv.
+
+Away from the border this is the plain composition (upsample2d then conv2d; conv2d then
+downsample2d): both filters and the convolution are linear and shift-invariant, so they
+commute.  At the border they differ, because the plain form crops and zero-pads between
+the two steps and this form does not: with a 3x3 kernel and the 4-tap filter, the
+outermost ring of output pixels is not the plain form's numbers (tinygan used the plain
+form before; tests/nn/test_equalized.py checks that only that ring differs, and
+tests/ops/test_modulated_conv.py holds this form against a per-sample NumPy loop).  On a CPU the reference form's convolution and resampling at StyleGAN-lite's layer
+shapes take 1.5-3x less time in forward + backward, 1.9x over all of them
+(benchmarks/conv2d_resample.py).
 """
 from __future__ import annotations
 
 from ..autograd import Tensor
-from .conv import conv2d
-from .upfirdn2d import downsample2d, upsample2d
+from .conv import conv2d, conv_transpose2d
+from .pair import pair
+from .upfirdn2d import _size_of, downsample2d, upfirdn2d
 
 DEMODULATION_EPS = 1e-8      # eq. 3's epsilon, the reference code's value
 
@@ -45,18 +60,44 @@ def _shape(t) -> tuple:
 
 def conv2d_resample(x: Tensor, weight: Tensor, up: int = 1, down: int = 1, padding=0,
                     resample_filter=None, groups: int = 1) -> Tensor:
-    """conv2d with FIR-filtered up- or downsampling around it (see the module docstring).
+    """conv2d with FIR-filtered up- or downsampling around it, in the StyleGAN2 reference
+    code's cheap forms (see the module docstring).
 
-    x (N, C, H, W), weight (O, C/groups, kh, kw).  up = 2: upsample2d(x, f) then conv2d;
-    down = 2: conv2d then downsample2d(., f).  With padding = k // 2 for an odd k the
-    output is (N, O, H*up // down, W*up // down) (H, W even when down = 2).
+    x (N, C, H, W), weight (O, C/groups, kh, kw), padding an int or (ph, pw).
+    up = 2: a stride-2 transposed conv, then the filter (gain 4); down = 2: the filter,
+    then a stride-2 conv (a 1x1 kernel: downsample2d, then the conv).  With padding = k // 2
+    for an odd k the output is (N, O, H*up // down, W*up // down) (H, W even when down = 2).
     """
-    if up != 1:
-        x = upsample2d(x, resample_filter, up=up)
-    y = conv2d(x, weight, padding=padding, groups=groups)
+    o, c, kh, kw = weight.shape
+    fw, fh = _size_of(resample_filter)
+    ph, pw = pair(padding, "padding", "conv2d_resample", at_least=0)
+    if up == 1 and down == 1:
+        return conv2d(x, weight, padding=(ph, pw), groups=groups)
     if down != 1:
-        y = downsample2d(y, resample_filter, down=down)
-    return y
+        if kh == 1 and kw == 1:
+            # A 1x1 conv mixes channels only, so it commutes with the per-channel filter and
+            # the decimation: decimate first, convolve down**2 times fewer pixels.
+            return conv2d(downsample2d(x, resample_filter, down=down, padding=(pw, ph)),
+                          weight, groups=groups)
+        # Pad so that a stride-`down` conv over the filtered image sees the same pixel grid
+        # as downsample2d of a padded stride-1 conv would: fw - down more pixels in all.
+        pad0, pad1 = pw + (fw - down + 1) // 2, pw + (fw - down) // 2
+        padh0, padh1 = ph + (fh - down + 1) // 2, ph + (fh - down) // 2
+        x = upfirdn2d(x, resample_filter, padding=(pad0, pad1, padh0, padh1))
+        return conv2d(x, weight, stride=down, groups=groups)
+    # up: conv_transpose2d(x, w~) with w~ the weight flipped in space (and, per group, its
+    # in and out channels swapped) is the correlation with w of x with up - 1 zeros between
+    # pixels -- the first half of upsample2d's work without ever storing the zeros; its
+    # output, (H - 1)*up + kh pixels a side, the FIR filter (gain up**2) then crops to H*up.
+    wt = weight[:, :, ::-1, ::-1]
+    g = groups
+    wt = wt.reshape(g, o // g, c, kh, kw).permute(0, 2, 1, 3, 4).reshape(g * c, o // g, kh, kw)
+    y = conv_transpose2d(x, wt, stride=up, groups=groups)
+    pad0 = pw + (fw + up - 1) // 2 - (kw - 1)
+    pad1 = pw + (fw - up) // 2 - (kw - up)
+    padh0 = ph + (fh + up - 1) // 2 - (kh - 1)
+    padh1 = ph + (fh - up) // 2 - (kh - up)
+    return upfirdn2d(y, resample_filter, padding=(pad0, pad1, padh0, padh1), gain=up * up)
 
 
 def _check(x, weight, styles, up, down) -> None:
@@ -107,14 +148,17 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, noise: Tensor | 
     n, i, h, w = x.shape
     o, _, kh, kw = weight.shape
 
-    # eq. 1: w'[n, j, i, k] = s[n, i] w[j, i, k]                                  (N, O, I, kh, kw)
-    wmod = weight.reshape(1, o, i, kh, kw) * styles.reshape(n, 1, i, 1, 1)
     d = None
     if demodulate:
-        # eq. 3: d[n, j] = (sum_{i,k} w'^2 + eps)^(-1/2)                                  (N, O)
-        d = ((wmod * wmod).sum(dim=(2, 3, 4)) + DEMODULATION_EPS) ** -0.5
+        # eq. 3: d[n, j] = (sum_{i,k} w'^2 + eps)^(-1/2), and by eq. 1 (w' = s_i w_jik)
+        # sum_{i,k} w'^2 = sum_i s_i^2 sum_k w_jik^2: one (N, I) @ (I, O) product instead of
+        # the (N, O, I, kh, kw) tensor of modulated weights, its square and its sum.   (N, O)
+        wsq = (weight * weight).sum(dim=(2, 3))                                       # (O, I)
+        d = ((styles * styles) @ wsq.T + DEMODULATION_EPS) ** -0.5
 
     if fused_modconv:
+        # eq. 1: w'[n, j, i, k] = s[n, i] w[j, i, k]                              (N, O, I, kh, kw)
+        wmod = weight.reshape(1, o, i, kh, kw) * styles.reshape(n, 1, i, 1, 1)
         if d is not None:
             wmod = wmod * d.reshape(n, o, 1, 1, 1)                                 # w'' (eq. 3)
         # Fold the batch into the groups: group n sees sample n's I channels and weights.

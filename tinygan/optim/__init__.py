@@ -7,7 +7,8 @@ One concept per file:
 * ``adam``: ``Adam`` and ``AdamW``;
 * ``rmsprop``: ``RMSprop``;
 * ``lr_scheduler``: ``StepLR``, ``LambdaLR``, ``LinearLR`` (also importable from here);
-* ``ema``: ``EMA``, the moving average of a generator's weights used for sampling.
+* ``ema``: ``EMA``, the moving average of a generator's weights used for sampling;
+* ``ema_half_life``: ``EMAHalfLife``, its decay from a half-life in images (StyleGAN2's).
 
 Typical use::
 
@@ -19,10 +20,11 @@ Typical use::
 from . import lr_scheduler
 from .adam import Adam, AdamW
 from .ema import EMA
+from .ema_half_life import EMAHalfLife
 from .lr_scheduler import LambdaLR, LinearLR, LRScheduler, StepLR
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "EMA", "lr_scheduler", "LRScheduler",
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "EMA", "EMAHalfLife", "lr_scheduler", "LRScheduler",
            "StepLR", "LambdaLR", "LinearLR"]

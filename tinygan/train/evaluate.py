@@ -18,6 +18,34 @@ from .loop import (EVAL_BYTES_PER_SAMPLE, check_sample_memory, class_noise, fami
 from .run import Run
 from .settings import FAST_EVAL_IMAGES, fast_mode
 
+def reference_statistics(dataset: str, classifier) -> tuple:
+    """``((mu, sigma), probs)``: the feature statistics of the real test images (the FID's
+    reference) and their class probabilities, through ``classifier`` (the test set's first
+    ``FAST_EVAL_IMAGES`` under TINYGAN_FAST)."""
+    from .. import metrics
+    test = metrics.real_images(dataset, train=False, n=FAST_EVAL_IMAGES if fast_mode() else None)
+    feats, probs = metrics.classifier_outputs(test, classifier)
+    return metrics.feature_statistics(feats), probs
+
+
+def sample_scores(family, images, classes, classifier, test_stats) -> dict:
+    """The scores of samples ``images`` (N, C, H, W) drawn for ``classes`` (N,) int64 (None for
+    an unconditional family): ``fid`` against ``test_stats``, ``classifier_score``,
+    ``n_samples``, and ``label_accuracy`` (a conditional family) or ``code_accuracy``
+    (InfoGAN's code)."""
+    from .. import metrics
+    feats, probs = metrics.classifier_outputs(images, classifier)
+    result = {"fid": metrics.frechet_distance(*metrics.feature_statistics(feats), *test_stats),
+              "classifier_score": metrics.classifier_score_from_probs(probs),
+              "n_samples": int(len(images))}
+    if getattr(family, "conditional", False):
+        result["label_accuracy"] = float((probs.argmax(1) == classes).mean())
+    elif classes is not None:
+        result["code_accuracy"] = metrics.best_mapping_accuracy(classes, probs.argmax(1),
+                                                                 num_classes(family))[0]
+    return result
+
+
 def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifier=None,
                  log: bool = True, reference: bool = False, **options) -> dict:
     """FID, classifier score, the class accuracies that apply and the kind's own figures of
@@ -41,24 +69,14 @@ def evaluate_run(folder, n: int = 10_000, seed: int = 0, device="cpu", classifie
     figures = None if kind is None else kind.figures
     dataset = cfg["dataset"]
     clf = classifier if classifier is not None else metrics.load_classifier(dataset)
-    test = metrics.real_images(dataset, train=False, n=FAST_EVAL_IMAGES if fast_mode() else None)
-    test_feats, test_probs = metrics.classifier_outputs(test, clf)
-    test_stats = metrics.feature_statistics(test_feats)
+    test_stats, test_probs = reference_statistics(dataset, clf)
 
     # The samples first, so they are those of ``tinygan sample RUN --seed SEED``.
     random.manual_seed(seed)
     z, classes = class_noise(family, n, device)
     images = generate(family, z, None if classes is None else Tensor(backend.to_device(classes, device)))
     result: dict = {} if figures is None else dict(figures(family, cfg, device, **options))
-    feats, probs = metrics.classifier_outputs(images, clf)
-    result["fid"] = metrics.frechet_distance(*metrics.feature_statistics(feats), *test_stats)
-    result["classifier_score"] = metrics.classifier_score_from_probs(probs)
-    result["n_samples"] = int(n)
-    if getattr(family, "conditional", False):
-        result["label_accuracy"] = float((probs.argmax(1) == classes).mean())
-    elif classes is not None:
-        result["code_accuracy"] = metrics.best_mapping_accuracy(classes, probs.argmax(1),
-                                                                 num_classes(family))[0]
+    result.update(sample_scores(family, images, classes, clf, test_stats))
     if log and not is_pretrained(folder):   # a read-only run: the result is still returned, with a warning
         Run.open(folder).log_or_warn({"type": "eval", "epoch": state["epoch"], "step": state["step"],
                                       "images": state["images"], **result})
@@ -80,4 +98,4 @@ def evaluate_vae_run(folder, n: int = 10_000, iwae_k: int = vae.IWAE_K, seed: in
                         reference=reference, iwae_k=iwae_k)
 
 
-__all__ = ["evaluate_run", "evaluate_vae_run"]
+__all__ = ["reference_statistics", "sample_scores", "evaluate_run", "evaluate_vae_run"]

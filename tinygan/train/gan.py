@@ -80,7 +80,7 @@ class GANStepper(Stepper):
         if self.d_steps % self.cfg["n_critic"] != 0:
             return logged, False
         # G step after every n_critic-th D step.
-        loss_g, stats_g = family.g_loss(x.shape[0], lab)
+        loss_g, stats_g = self.generator_loss(x.shape[0], lab)
         value = loss_g.data
         check(value, "g")
         self.opt_g.zero_grad()
@@ -88,6 +88,12 @@ class GANStepper(Stepper):
         self.opt_g.step()
         logged.update(stats_g, g_loss=value)
         return logged, True
+
+    def generator_loss(self, n: int, labels) -> tuple:
+        """The loss of the G step: the family's ``g_loss``.  A kind that adds a regularizer
+        to G's objective (BigGAN's orthogonal regularization, tinygan/train/biggan.py)
+        overrides this and nothing else of the step."""
+        return self.family.g_loss(n, labels)
 
     def postfix(self, last: dict) -> dict:
         return {"d": f"{last['d_loss']:.3f}",

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import gan, stylegan, vae
+from . import biggan, biggan_pictures, gan, stylegan, truncation_tradeoff, vae
 from .evaluate import evaluate_run, evaluate_vae_run
 from .options import Option, real, whole
 
@@ -141,10 +141,40 @@ register(Kind(
                f"path length every this many G steps (default {stylegan.PL_INTERVAL})"),
         Option("--mixing", "mixing", real(0, 1, high_included=True),
                f"style-mixing probability (default {stylegan.MIXING}; 0: off)"),
+        Option("--ema-kimg", "ema_kimg", real(0),
+               f"the generator EMA's half-life in thousands of images (default "
+               f"{stylegan.EMA_KIMG:g}; 0: no EMA); --ema BETA instead fixes beta"),
+        Option("--ema-rampup", "ema_rampup", positive,
+               "the EMA's half-life is at most this many times the images seen (default none)"),
     ),
     pictures="{run}/style_mixing.png, {run}/truncation.png, {run}/noise_variation.png, "
              "{run}/interpolation.png",
     belongs=("is a StyleGAN option", "are StyleGAN options")))
+
+register(Kind(
+    name="biggan", title="BigGAN", stepper=biggan.BigGANStepper, train=biggan.train_biggan,
+    options=(
+        Option("--preset", "preset", str, "cpu (G 64-32 channels, D 32-64; the default) or gpu "
+               "(G 256-64, D 64-256)", choices=("cpu", "gpu")),
+        Option("--lr-g", "lr_g", positive, "generator learning rate (default the paper's)"),
+        Option("--lr-d", "lr_d", positive, "discriminator learning rate"),
+        Option("--n-critic", "n_critic", whole(1), "D steps per G step (default 2)"),
+        Option("--ortho-reg", "ortho_reg", real(0),
+               "orthogonal regularization's beta on G (Brock et al. 2019, eq. 3; the paper's "
+               "1e-4; default 0: off)", metavar="B"),
+        Option("--ema-kimg", "ema_kimg", real(0),
+               f"the same, default {biggan.EMA_KIMG:g}, at most {biggan.EMA_RAMPUP:g} x the "
+               f"images seen (in place of BigGAN's EMA start)"),
+    ),
+    evaluate=truncation_tradeoff.evaluate_biggan_run,
+    eval_options=(Option("--truncation-sweep", "truncation_sweep", bool,
+                         "also score the same samples truncated at |z_i| <= "
+                         + ", ".join(f"{t:g}" for t in biggan_pictures.THRESHOLDS)
+                         + " and draw FID against the classifier score (the quality-diversity "
+                         "trade-off) as RUN/" + truncation_tradeoff.PLOT, switch=True),),
+    pictures="{run}/truncation.png, {run}/interpolation_within_class.png, "
+             "{run}/interpolation_between_classes.png, {run}/attention.png",
+    belongs=("is a BigGAN option", "are BigGAN options")))
 
 
 __all__ = ["Kind", "KINDS", "register", "kind_of"]

@@ -10,7 +10,9 @@ the negative ELBO).  Everything else is here, once:
   epoch), checkpoints/epoch_NNN.npz after every epoch and epoch_NNN_step_SSSSSS.npz on
   Ctrl-C or at ``max_steps`` in the middle of an epoch;
 - the tqdm bar, a metrics.jsonl line every ``log_every`` steps and one per epoch;
-- an optional EMA of the weights the pictures, ``tinygan sample`` and ``tinygan eval`` use;
+- an optional EMA of the weights the pictures, ``tinygan sample`` and ``tinygan eval`` use,
+  with a fixed beta or a schedule that gives each update's beta from the images seen
+  (``tinygan.optim.EMAHalfLife``, StyleGAN2's half-life in images);
 - bit-exact resume: weights and buffers, the optimizers, the EMA, the DataLoader's position
   (also inside an epoch), tinygan's random generator, the fixed noise, the counters and the
   running means of the logged values are all in the checkpoint (tinygan.random's state is
@@ -36,12 +38,14 @@ the negative ELBO).  Everything else is here, once:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import shutil
 import signal
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -170,39 +174,46 @@ def fixed_inputs(family, device) -> dict:
     return {"z": z, "labels": Tensor(backend.to_device(rows, device))}
 
 
-def generate(family, z, labels=None, batch_size: int = 500) -> np.ndarray:
-    """``family.generate`` under no_grad, in batches: float32 (N, C, H, W) on the CPU.
-
-    BatchNorm layers normalize with the statistics of the batch being generated (train mode),
-    as in the PyTorch DCGAN example, not with their running averages: those lag behind a
-    generator that is still changing (early in training they give washed-out grey samples) and
-    belong to G's live weights, not to the EMA's averaged ones.  The running averages, the
-    random generator and the module's mode are restored afterwards, so sampling has no effect
-    on training (and a resumed run stays bit-exact).  (A VAE's decoder has no BatchNorm: for
-    it the mode makes no difference.)
-    """
+@contextlib.contextmanager
+def sampling(family):
+    """How tinygan draws samples: under no_grad, in train mode, so that BatchNorm layers
+    normalize with the statistics of the batch being generated, as in the PyTorch DCGAN
+    example, not with their running averages: those lag behind a generator that is still
+    changing (early in training they give washed-out grey samples) and belong to G's live
+    weights, not to the EMA's averaged ones.  On exit the running averages, the random
+    generator and the module's mode are put back, so sampling has no effect on training (and a
+    resumed run stays bit-exact).  (A VAE's decoder has no BatchNorm: for it the mode makes no
+    difference.)"""
     was_training = family.training
     buffers = [(b, b.data.copy()) for _, b in family.named_buffers()]
     rng = random.get_rng_state()
     family.train()
-    n = z.shape[0]
-    # One array filled batch by batch: a list of batches joined at the end would hold every
-    # image twice (tinygan sample's memory check counts on once).
-    out = None       # allocated at the first batch, when the images' shape is known
     try:
         with no_grad():
-            for a in range(0, n, batch_size):
-                lab = None if labels is None else labels[a:a + batch_size]
-                x = family.generate(z[a:a + batch_size], lab)
-                batch = np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32)
-                if out is None:
-                    out = np.empty((n, *batch.shape[1:]), dtype=np.float32)
-                out[a:a + batch_size] = batch
+            yield family
     finally:
         for b, saved in buffers:
             b.data[...] = saved
         random.set_rng_state(rng)
         family.train(was_training)
+
+
+def generate(family, z, labels=None, batch_size: int = 500, **options) -> np.ndarray:
+    """``family.generate`` under ``sampling`` (batch statistics; buffers, random generator and
+    mode restored), in batches: float32 (N, C, H, W) on the CPU.  ``options`` go to every call
+    of ``family.generate`` (StyleGAN's ``truncation_psi``)."""
+    n = z.shape[0]
+    # One array filled batch by batch: a list of batches joined at the end would hold every
+    # image twice (tinygan sample's memory check counts on once).
+    out = None       # allocated at the first batch, when the images' shape is known
+    with sampling(family):
+        for a in range(0, n, batch_size):
+            lab = None if labels is None else labels[a:a + batch_size]
+            x = family.generate(z[a:a + batch_size], lab, **options)
+            batch = np.asarray(backend.to_device(x.data, "cpu"), dtype=np.float32)
+            if out is None:
+                out = np.empty((n, *batch.shape[1:]), dtype=np.float32)
+            out[a:a + batch_size] = batch
     return out
 
 
@@ -353,22 +364,110 @@ def check_sample_memory(family, n: int, extra_per_sample: int = 0) -> None:
                          f"{limit // per_sample:,} at a time")
 
 
-def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500) -> dict:
+# What ``--truncation`` means, per family (its class's ``truncation`` attribute), and the
+# keyword of its ``generate`` that takes the value.
+TRUNCATION_KEYWORDS = {"psi": "truncation_psi", "threshold": "truncation"}
+
+
+def truncation_kind(family) -> str | None:
+    """What ``tinygan sample --truncation T`` means for ``family`` (its ``truncation``):
+
+    - ``"psi"``: StyleGAN's truncation trick in W, w = w_avg + T (w - w_avg) (any finite T; 1
+      none, 0 the average w), its generate's ``truncation_psi``;
+    - ``"threshold"``: BigGAN's, the entries of z with |z_i| > T resampled (T > 0), its
+      generate's ``truncation``;
+    - None: the family has no truncation.
+    """
+    kind = getattr(family, "truncation", None)
+    return kind if kind in TRUNCATION_KEYWORDS else None
+
+
+def takes_truncation(family) -> bool:
+    """Whether ``family`` has a truncation trick (``truncation_kind``)."""
+    return truncation_kind(family) is not None
+
+
+def _check_sampling(family, model: str, truncation, truncation_cutoff, label) -> None:
+    """Refuse (ValueError) sampling options ``family`` (the model ``model``) has no use for,
+    and values out of range -- before anything is drawn."""
+    kind = truncation_kind(family)
+    if truncation is not None or truncation_cutoff is not None:
+        if kind is None:
+            flag = "--truncation" if truncation is not None else "--truncation-cutoff"
+            raise ValueError(f"{flag}: {model} has no truncation (a model that has: stylegan, "
+                             "whose T is psi towards w_avg, and biggan, whose T is a threshold "
+                             "on |z|)")
+    if truncation is not None and not (isinstance(truncation, (int, float, np.number))
+                                       and math.isfinite(truncation)):
+        raise ValueError(f"--truncation: {'psi' if kind == 'psi' else 'the threshold'} must be "
+                         f"a finite number, got {truncation!r}")
+    if kind == "threshold" and truncation is not None and not truncation > 0:
+        raise ValueError(f"--truncation: {model}'s truncation is a threshold on |z_i|, which "
+                         f"must be > 0, got {truncation!r}")
+    if truncation_cutoff is not None:
+        if kind == "threshold":
+            raise ValueError(f"--truncation-cutoff: {model}'s truncation resamples every entry "
+                             "of z beyond the threshold; the cutoff (which ws psi truncates) "
+                             "is StyleGAN's")
+        if truncation is None:
+            raise ValueError(f"--truncation-cutoff {truncation_cutoff}: give --truncation PSI "
+                             "too (the cutoff says which ws psi truncates)")
+        num_ws = getattr(getattr(getattr(family, "G", None), "mapping", None), "num_ws", None)
+        if isinstance(truncation_cutoff, bool) or int(truncation_cutoff) != truncation_cutoff \
+                or truncation_cutoff < 0 or (num_ws is not None and truncation_cutoff > num_ws):
+            raise ValueError(f"--truncation-cutoff: must be a whole number in [0, "
+                             f"{'num_ws' if num_ws is None else num_ws}] (the ws of {model}), "
+                             f"got {truncation_cutoff!r}")
+    if label is not None:
+        if not getattr(family, "conditional", False):
+            raise ValueError(f"--label: {model} is not conditional; only a model trained on "
+                             "the class labels (cgan, cvae, stylegan --conditional, biggan) "
+                             "takes one")
+        k = num_classes(family)
+        if isinstance(label, bool) or int(label) != label or not 0 <= label < k:
+            raise ValueError(f"--label: {model} has classes 0..{k - 1}, got {label!r}")
+
+
+def sample_run(folder, n: int, seed: int = 0, device="cpu", batch_size: int = 500,
+               truncation: float | None = None, truncation_cutoff: int | None = None,
+               label: int | None = None) -> dict:
     """``n`` samples of a run: ``{"images": float32 (n, C, H, W) in [-1, 1]}`` plus
-    ``"labels"`` int64 (n,) for conditional models (the classes 0..K-1 in turn), or ``"codes"``
-    for InfoGAN (its categorical code, 0..K-1 in turn).  For a VAE the images are its decoder's
-    means at z ~ N(0, I) mapped to [-1, 1] (``family.generate``)."""
+    ``"labels"`` int64 (n,) for conditional models (the classes 0..K-1 in turn, or all
+    ``label``), or ``"codes"`` for InfoGAN (its categorical code, 0..K-1 in turn).  For a VAE
+    the images are its decoder's means at z ~ N(0, I) mapped to [-1, 1] (``family.generate``).
+
+    ``truncation``, for a model that has a truncation trick, means what its ``truncation``
+    says (``truncation_kind``): StyleGAN's psi, w = w_avg + psi (w - w_avg) (with
+    ``truncation_cutoff``, the number of ws it applies to; None: all), recorded as
+    ``"truncation_psi"`` (and ``"truncation_cutoff"``); BigGAN's threshold t, the entries of z
+    with |z_i| > t resampled, recorded as ``"truncation_threshold"`` (float64 / int64 0-d).
+    ``label``: every sample of that class (a conditional model).  Options the model has no
+    use for, and values out of range, are refused (ValueError) before anything is drawn.
+    The noise is the same as without the options: only what is done with it changes."""
     if n < 1:
         raise ValueError(f"n must be at least 1 sample, got {n}")
     family, cfg, _ = load_run(folder, device)
+    _check_sampling(family, cfg.get("model", "the model"), truncation, truncation_cutoff, label)
     check_sample_memory(family, n)
     random.manual_seed(seed)
     z, classes = class_noise(family, n, device)
+    if label is not None:
+        classes = np.full(n, int(label), dtype=np.int64)
     lab = None if classes is None else Tensor(backend.to_device(classes, device))
-    images = generate(family, z, lab, batch_size)
+    kind = truncation_kind(family)
+    options = {}
+    if truncation is not None:
+        options[TRUNCATION_KEYWORDS[kind]] = float(truncation)
+        if kind == "psi":
+            options["truncation_cutoff"] = truncation_cutoff
+    images = generate(family, z, lab, batch_size, **options)
     out = {"images": np.clip(images, -1, 1, out=images)}
     if classes is not None:
         out["labels" if getattr(family, "conditional", False) else "codes"] = classes
+    if truncation is not None:
+        out[f"truncation_{kind}"] = np.array(float(truncation), dtype=np.float64)
+        if truncation_cutoff is not None:
+            out["truncation_cutoff"] = np.array(int(truncation_cutoff), dtype=np.int64)
     return out
 
 
@@ -501,12 +600,18 @@ class Stepper:
 # the loop
 # ----------------------------------------------------------------------------
 def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset: str,
-        epochs: int, ema: float | None = None, resume: bool = False, progress: bool = True,
+        epochs: int, ema: float | Callable[[int], float] | None = None, resume: bool = False, progress: bool = True,
         max_steps: int | None = None, log_every: int = 50, read_every: int | None = None) -> dict:
     """Run ``stepper``'s updates over ``loader`` for ``epochs`` and keep the run folder.
 
     ``fixed`` is the fixed noise of the sample grids (``fixed_inputs``); ``run`` the Run.  On
     ``resume`` every piece of state is read back from the run's latest checkpoint.
+
+    ``ema``: None (no EMA), the EMA's fixed beta, or a schedule ``beta(images_seen)`` asked
+    for the beta of every update with the images seen before that step's batch (e.g.
+    ``tinygan.optim.EMAHalfLife``).  A schedule must be a function of its argument alone --
+    built from the run's config -- so a resumed run (whose images count is in the
+    checkpoint) gets the same betas; the last one used is the checkpoint's EMA ``beta``.
 
     ``read_every``: read the pending losses to the host (and refresh the progress bar, and
     check them for NaN) every this many batches at least; default 1 on the CPU, where a
@@ -526,7 +631,8 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
         read_every = 1 if backend.device(dev).type == "cpu" else DEVICE_READ_EVERY
     check_settings(read_every=read_every)
     averaged = ema_module(family)
-    g_ema = optim.EMA(averaged, beta=ema) if ema is not None else None
+    ema_beta = ema if callable(ema) else None           # a schedule: each update's beta
+    g_ema = None if ema is None else optim.EMA(averaged, beta=ema_beta(0) if ema_beta else ema)
 
     step = images_seen = 0
     seconds = 0.0
@@ -629,9 +735,12 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                 where = {"step": step + 1, "epoch": epoch, "batch": b + 1}   # for a NaN's message
                 logged, stepped = stepper.step(x, y, check)
                 pending.add(logged, checked, **where)
-                images_seen += x.shape[0]
+                seen_before, images_seen = images_seen, images_seen + x.shape[0]
                 if stepped:
                     if g_ema is not None:
+                        if ema_beta is not None:
+                            # The reference's cur_nimg: the images seen before this step.
+                            g_ema.beta = float(ema_beta(seen_before))
                         g_ema.update()
                     step += 1
                 log_now = stepped and step % log_every == 0
@@ -699,6 +808,6 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
 
 __all__ = ["TIMING_KEYS", "NonFiniteLossError", "Stepper", "fit",
            "family_registry", "build_family", "family_entry", "is_vae", "ema_module", "make_optimizer",
-           "num_classes", "class_noise", "fixed_inputs", "generate", "load_run", "sample_run",
-           "load_weights", "restoring_from", "check_settings", "check_sample_memory",
+           "num_classes", "class_noise", "fixed_inputs", "sampling", "generate", "load_run", "sample_run",
+           "load_weights", "restoring_from", "check_settings", "takes_truncation", "truncation_kind", "check_sample_memory",
            "SAMPLE_MEMORY_LIMIT", "EVAL_BYTES_PER_SAMPLE", "is_pretrained", "run_config"]

@@ -80,4 +80,15 @@ def real(low: float, high: float | None = None, low_included: bool = True,
     return number
 
 
-__all__ = ["Option", "whole", "real"]
+def finite(text: str) -> float:
+    """An option type: any finite number (not nan, not inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+__all__ = ["Option", "whole", "real", "finite"]

@@ -19,9 +19,16 @@ batch uses style mixing (StyleGAN sec. 3.1) with probability ``mixing``: a secon
 replace the first's from a random crossover layer on, one crossover per batch as in the
 reference code.  ``r1_gamma=0``, ``pl_weight=0`` and ``mixing=0`` switch each off.
 
-The generator EMA is the loop's ``--ema BETA`` (tinygan/train/loop.py), an average per G step
-with half-life ln(0.5) / ln(BETA) G steps: the reference's half-life of 10k images is 312
-steps at batch 32, ``--ema 0.9978`` (315 steps).
+The generator EMA follows the reference code's half-life in images
+(tinygan/optim/ema_half_life.py): ``ema_kimg`` thousand images (10 by default, the
+reference's; ``--ema-kimg 0`` switches the EMA off), shortened while training is young to
+``ema_rampup`` times the images seen when a ramp-up is given (``--ema-rampup R``; the
+reference's small-data configurations use 0.05); the loop recomputes
+beta = 0.5 ** (batch_size / half-life) at every G step.  ``--ema BETA``, a fixed beta as for
+the other kinds, may be given instead (not together with ``--ema-kimg``): the half-life of
+10k images is ``--ema 0.9978`` at batch 32.  The config holds ``ema_kimg`` and
+``ema_rampup`` and the checkpoint the images seen, so a resumed run ramps on from where it
+stopped.
 
 The Stepper's state -- both optimizers, the D and G step counters (which say when the next
 lazy step is due) and ``pl_mean`` -- is in the checkpoint, so a resumed run regularizes on
@@ -47,6 +54,7 @@ from ..losses.penalties import r1_penalty
 from ..models import registry
 from ..models.base import frozen
 from ..ops.shape import cat
+from ..optim import EMAHalfLife
 from .loop import Stepper, training_loader, build_family, check_settings, family_entry, fit, fixed_inputs
 from .run import Run
 from .settings import FAST_LOG_EVERY, LOG_EVERY, fast_mode
@@ -60,6 +68,8 @@ MIXING = 0.9
 # gamma = 0.0002 res^2 / batch (the reference's automatic configuration), 0.0064 at 32x32
 # and batch 32.
 R1_GAMMA = 0.0064
+# The generator EMA's half-life in thousands of images (the reference's ema_kimg).
+EMA_KIMG = 10.0
 
 
 class StyleGANStepper(Stepper):
@@ -196,6 +206,28 @@ def _number(value, name: str, low: float, high: float | None = None) -> float:
     return value
 
 
+def _ema_settings(ema, ema_kimg, ema_rampup) -> tuple:
+    """``(ema_kimg, ema_rampup)`` of the config: the half-life's (``ema_kimg`` 0 or None: no
+    half-life schedule), checked; ``ema`` (a fixed beta) excludes both."""
+    if ema is not None:
+        given = [name for name, v in (("ema_kimg (--ema-kimg)", ema_kimg),
+                                      ("ema_rampup (--ema-rampup)", ema_rampup)) if v is not None]
+        if given:
+            raise ValueError(f"train_stylegan: ema (--ema BETA, a fixed beta) and {' and '.join(given)}"
+                             f" (the half-life in images) both set the generator EMA; give one")
+        return None, None
+    kimg = _number(EMA_KIMG if ema_kimg is None else ema_kimg, "ema_kimg", 0)
+    if ema_rampup is not None:
+        rampup = float(ema_rampup)
+        if not (np.isfinite(rampup) and rampup > 0):
+            raise ValueError(f"train_stylegan: ema_rampup must be a number > 0, got {ema_rampup!r}")
+        if kimg == 0:
+            raise ValueError(f"train_stylegan: ema_rampup={rampup:g} ramps up the EMA, but "
+                             "ema_kimg=0 switches it off; give one of them")
+        return kimg, rampup
+    return kimg, None
+
+
 def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=None,
                    epochs: int | None = None, batch_size: int | None = None, seed: int = 0,
                    device="cpu", resume: bool = False, force: bool = False,
@@ -204,13 +236,17 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
                    lr_g: float | None = None, lr_d: float | None = None,
                    r1_gamma: float | None = None, r1_interval: int | None = None,
                    pl_weight: float | None = None, pl_interval: int | None = None,
-                   mixing: float | None = None, log_every: int | None = None,
+                   mixing: float | None = None, ema_kimg: float | None = None,
+                   ema_rampup: float | None = None, log_every: int | None = None,
                    read_every: int | None = None) -> dict:
     """Train StyleGAN-lite and write its run folder (as ``tinygan.train.gan.train_gan`` does).
 
     Args beyond train_gan's: preset ``"cpu"`` / ``"gpu"`` (tinygan.models.stylegan.PRESETS),
     conditional, r1_gamma (0: no R1), r1_interval (16), pl_weight (2; 0: no path length),
-    pl_interval (4), mixing (the style-mixing probability, 0.9; 0: none).
+    pl_interval (4), mixing (the style-mixing probability, 0.9; 0: none), ema_kimg (the
+    generator EMA's half-life in thousands of images, 10; 0: no EMA), ema_rampup (the
+    half-life's ramp-up ratio; None: none).  ``ema`` (a fixed beta) replaces ema_kimg and
+    ema_rampup; giving it with either is refused.
     Every setting is checked before the run folder is written.
     Returns: fit's dict (``run``, ``step``, ``d_loss``, ``g_loss``, ``checkpoint`` ...).
     """
@@ -218,13 +254,23 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
     if entry.kind != "stylegan":
         raise ValueError(f"train_stylegan: {model_name!r} is of kind {entry.kind!r}; train it "
                          f"with tinygan.train.kinds.KINDS[{entry.kind!r}].train")
-    d = dict(entry.recipe)
+    preset = preset or "cpu"
+    presets = getattr(entry.cls, "PRESETS", {})
+    if preset not in presets:
+        raise ValueError(f"train_stylegan: unknown preset {preset!r}; known: {', '.join(presets)}")
+    # The preset's recipe (tinygan/models/stylegan.py PRESETS) over the class's defaults.
+    d = {**entry.recipe, **presets[preset].get("recipe", {})}
     counts = dict(epochs=epochs if epochs is not None else d.get("epochs", EPOCHS),
                   batch_size=batch_size if batch_size is not None else d.get("batch_size", 32),
                   r1_interval=R1_INTERVAL if r1_interval is None else r1_interval,
                   pl_interval=PL_INTERVAL if pl_interval is None else pl_interval)
     check_settings(**counts, max_steps=max_steps, read_every=read_every, ema=ema)
-    model_options = dict(preset=preset or "cpu", conditional=bool(conditional))
+    if ema is None:     # the preset's EMA unless the command line sets the EMA some way
+        ema_kimg = d.get("ema_kimg") if ema_kimg is None else ema_kimg
+        if ema_rampup is None and ema_kimg:
+            ema_rampup = d.get("ema_rampup")
+    ema_kimg, ema_rampup = _ema_settings(ema, ema_kimg, ema_rampup)
+    model_options = dict(preset=preset, conditional=bool(conditional))
     random.manual_seed(seed)
     dev = str(backend.device(device or "cpu"))
     family = build_family(model_name, **model_options).to(dev)   # checks the preset
@@ -235,12 +281,12 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
                lr_g=_number(d["lr_g"] if lr_g is None else lr_g, "lr_g", 0),
                lr_d=_number(d["lr_d"] if lr_d is None else lr_d, "lr_d", 0),
                betas=list(d["betas"]),
-               r1_gamma=_number(R1_GAMMA if r1_gamma is None else r1_gamma, "r1_gamma", 0),
+               r1_gamma=_number(d.get("r1_gamma", R1_GAMMA) if r1_gamma is None else r1_gamma, "r1_gamma", 0),
                r1_interval=int(counts["r1_interval"]),
-               pl_weight=_number(PL_WEIGHT if pl_weight is None else pl_weight, "pl_weight", 0),
+               pl_weight=_number(d.get("pl_weight", PL_WEIGHT) if pl_weight is None else pl_weight, "pl_weight", 0),
                pl_interval=int(counts["pl_interval"]), pl_decay=PL_DECAY,
-               mixing=_number(MIXING if mixing is None else mixing, "mixing", 0, 1),
-               ema=None if ema is None else float(ema))
+               mixing=_number(d.get("mixing", MIXING) if mixing is None else mixing, "mixing", 0, 1),
+               ema=None if ema is None else float(ema), ema_kimg=ema_kimg, ema_rampup=ema_rampup)
     log_every = int(log_every or (FAST_LOG_EVERY if fast else LOG_EVERY))
     out = Path(out or f"runs/{model_name}-{dataset}")
 
@@ -249,8 +295,11 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
     loader = training_loader(dataset, cfg, Compose([to_float, normalize, shape]))
     stepper = StyleGANStepper(family, cfg)
     run = Run(out, cfg, resume=resume, force=force)
+    # The EMA's beta: fixed (ema), from the half-life at every G step (ema_kimg), or none.
+    schedule = cfg["ema"] if not cfg["ema_kimg"] else \
+        EMAHalfLife(cfg["batch_size"], cfg["ema_kimg"], cfg["ema_rampup"])
     return fit(stepper, run, loader, fixed, model_name=model_name, dataset=dataset,
-               epochs=cfg["epochs"], ema=cfg["ema"], resume=resume, progress=progress,
+               epochs=cfg["epochs"], ema=schedule, resume=resume, progress=progress,
                max_steps=max_steps, log_every=log_every, read_every=read_every)
 
 

@@ -9,12 +9,12 @@ notebooks can look at the numbers; ``stylegan_pictures`` draws them all into PNG
   coarse layers (the convolutions at 4x4 and 8x8) and B_j's for the fine ones (16x16, 32x32),
   so rows share the overall shape and columns the stroke details.  The first row and column
   show the sources themselves, as in StyleGAN's Fig. 3.
-- ``truncation_sweep``: the same z's at psi 1, 0.7, 0.5, 0 (StyleGAN sec. 4.1, eq. 3,
+- ``truncation_sweep``: the same z's at psi 1, 0.7, 0.5, 0 (StyleGAN App. B,
   w' = w_avg + psi (w - w_avg)); psi 0 is the image of w_avg for every z.
 - ``noise_variation``: one w, several noise draws, and the per-pixel standard deviation of
   the images over the draws (StyleGAN Fig. 4): where the noise matters.
 - ``interpolation``: between the same two z's, linearly in W (the W path the paper measures
-  with its perceptual path length, StyleGAN sec. 4.2) beside slerp in Z.  Slerp, not a straight
+  with its perceptual path length, StyleGAN sec. 4.1) beside slerp in Z.  Slerp, not a straight
   line, in Z because z ~ N(0, I) lives near the sphere of radius sqrt(z_dim) and the mapping
   network normalizes z to that sphere anyway (normalize_2nd_moment): a straight line between
   two z's cuts inside the sphere, and after normalization it walks the same great circle at an
