@@ -25,6 +25,15 @@ def _plt():
     return plt
 
 
+def _write(fig, path) -> Path:
+    """Save a figure to ``path`` (its folder made if missing), close it; returns the Path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    _plt().close(fig)
+    return path
+
+
 def image_grid(images, nrow: int = 8, padding: int = 2, value_range=(-1.0, 1.0)) -> np.ndarray:
     """Tile images (N, C, H, W) into one (H', W', C) float array in [0, 1], ``nrow`` per row."""
     a = images.data if hasattr(images, "data") and not isinstance(images, np.ndarray) else images
@@ -57,11 +66,7 @@ def save_image_grid(images, path, nrow: int = 8, title: str | None = None,
     ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=9)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _write(fig, path)
 
 
 def plot_curves(records: Sequence[dict], keys: Sequence[str], path, x: str = "step",
@@ -82,11 +87,7 @@ def plot_curves(records: Sequence[dict], keys: Sequence[str], path, x: str = "st
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _write(fig, path)
 
 
 def save_image_rows(rows, path, row_labels: Sequence[str] | None = None, title: str | None = None,
@@ -118,11 +119,7 @@ def save_image_rows(rows, path, row_labels: Sequence[str] | None = None, title: 
             ax.text(-3, padding + i * (ih + padding) + ih / 2, label, ha="right", va="center", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9, y=1 - 0.12 / fig_h, va="top")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _write(fig, path)
 
 
 def plot_latent_scatter(z, labels, path, title: str | None = None, num_classes: int = 10) -> Path:
@@ -145,11 +142,7 @@ def plot_latent_scatter(z, labels, path, title: str | None = None, num_classes: 
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _write(fig, path)
 
 
 def save_attention_maps(image, maps, queries, path, title: str | None = None,
@@ -199,11 +192,7 @@ def save_attention_maps(image, maps, queries, path, title: str | None = None,
     if title:
         fig.suptitle(title, fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _write(fig, path)
 
 
 def plot_tradeoff(points: Sequence[dict], x: str, y: str, label: str, path,
@@ -227,8 +216,4 @@ def plot_tradeoff(points: Sequence[dict], x: str, y: str, label: str, path,
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _write(fig, path)

@@ -28,8 +28,7 @@ import numpy as np
 import pytest
 from tolerances import FACTOR, assert_within, eps
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: the twin needs it "
-                                            "(it is only a benchmark's, never tinygan's)")
+torch = pytest.importorskip("torch")      # the twin needs it (a benchmark's, never tinygan's)
 
 import tinygan  # noqa: E402
 from tinygan.losses.lazy_regularization import lazy_adam_settings  # noqa: E402
