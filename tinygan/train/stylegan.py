@@ -19,6 +19,13 @@ batch uses style mixing (StyleGAN sec. 3.1) with probability ``mixing``: a secon
 replace the first's from a random crossover layer on, one crossover per batch as in the
 reference code.  ``r1_gamma=0``, ``pl_weight=0`` and ``mixing=0`` switch each off.
 
+Every setting the caller leaves out comes from the preset's recipe
+(tinygan/models/stylegan.py PRESETS[preset]["recipe"]): the gpu preset trains with the
+reference's (lr 0.0025, R1 gamma 0.0064, path length 2, mixing 0.9); the cpu preset with a
+slower G (lr_g 0.0005, lr_d 0.002), R1 gamma 0.1, no path length or mixing, because the
+reference recipe mode-collapses its small networks -- and this one only delays the collapse
+(benchmarks/README.md, "StyleGAN-lite on a CPU: the recipe").
+
 The generator EMA follows the reference code's half-life in images
 (tinygan/optim/ema_half_life.py): ``ema_kimg`` thousand images (10 by default, the
 reference's; ``--ema-kimg 0`` switches the EMA off), shortened while training is young to
