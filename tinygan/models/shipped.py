@@ -55,6 +55,8 @@ PRETRAINED = {
     "dcgan": ("dcgan_mnist.npz", "DCGAN generator, 3 epochs of MNIST"),
     "cgan": ("cgan_mnist.npz", "conditional GAN generator (labels 0-9), 2 epochs of MNIST"),
     "vae": ("vae_mnist.npz", "MLP VAE 784-400-20, encoder and decoder, 10 epochs of MNIST"),
+    "biggan": ("biggan_mnist.npz", "BigGAN-lite generator (cpu preset, labels 0-9, EMA weights), "
+                                   "2 epochs of MNIST"),
 }
 
 
@@ -161,7 +163,8 @@ def load_pretrained(path, device="cpu") -> tuple:
 
 def pretrained(name: str, device="cpu"):
     """The shipped trained family ``name`` (one of ``pretrained_names()``) on ``device``, in
-    eval mode: ``pretrained("dcgan")``, ``pretrained("cgan")``, ``pretrained("vae")``.
+    eval mode: ``pretrained("dcgan")``, ``pretrained("cgan")``, ``pretrained("vae")``,
+    ``pretrained("biggan")``.
 
     A GAN's generator is trained and its D is not (only G is shipped); a VAE is whole.
     Sample it as a run is sampled (``tinygan.train.sample_run("pretrained:NAME", n)``) or with
