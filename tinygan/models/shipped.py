@@ -56,7 +56,7 @@ PRETRAINED = {
     "cgan": ("cgan_mnist.npz", "conditional GAN generator (labels 0-9), 2 epochs of MNIST"),
     "vae": ("vae_mnist.npz", "MLP VAE 784-400-20, encoder and decoder, 10 epochs of MNIST"),
     "biggan": ("biggan_mnist.npz", "BigGAN-lite generator (cpu preset, labels 0-9, EMA weights), "
-                                   "2 epochs of MNIST"),
+                                   "3 epochs of MNIST"),
 }
 
 
