@@ -515,12 +515,7 @@ def profile(batch: int = 64) -> dict:
             gan_step(model, d_opt, g_opt, real, batch)
 
         step(), step()
-        tally.reset()
-        tally.on = True
-        try:
-            step()
-        finally:
-            tally.on = False
+        _counted(tally, step)
         return _result(batch, tally)
 
 
@@ -559,19 +554,9 @@ def profile_vae(batch: int = 128) -> dict:
 
         step(), step()
         read_point()
-        tally.reset()
-        tally.on = True
-        try:
-            step()
-        finally:
-            tally.on = False
+        _counted(tally, step)
         result = _result(batch, tally)
-        tally.reset()
-        tally.on = True
-        try:
-            read_point()
-        finally:
-            tally.on = False
+        _counted(tally, read_point)
         result["read_point"] = tally.totals()
         return result
 
@@ -597,13 +582,18 @@ def profile_stylegan(batch: int = 32) -> dict:
             stepper.step(real, None, lambda *a: None)
 
         step(), step()
-        tally.reset()
-        tally.on = True
-        try:
-            step()
-        finally:
-            tally.on = False
+        _counted(tally, step)
         return _result(batch, tally)
+
+
+def _counted(tally: Tally, work) -> None:
+    """Run ``work()`` once with the tally reset and counting (and counting off after)."""
+    tally.reset()
+    tally.on = True
+    try:
+        work()
+    finally:
+        tally.on = False
 
 
 def _result(batch: int, tally: Tally) -> dict:
