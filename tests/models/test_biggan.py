@@ -102,6 +102,36 @@ def test_every_conv_and_linear_carries_spectral_norm():
     assert "G.shared.weight" in state and "G.shared.weight_u" not in state
 
 
+def test_the_ablations_drop_spectral_norm_or_attention_and_nothing_else():
+    full = BigGAN("cpu").state_dict()
+    plain = BigGAN("cpu", spectral_norm=False)
+    for name, m in plain.named_modules():
+        hooks = [h for h in m._forward_pre_hooks.values() if isinstance(h, SpectralNorm)]
+        assert not hooks, name
+    state = plain.state_dict()
+    # The same weights under their plain names: weight_orig -> weight, no u and v buffers.
+    renamed = {k.replace("weight_orig", "weight") for k in full
+               if not k.endswith(("weight_u", "weight_v"))}
+    assert set(state) == renamed
+    # The orthogonal start is kept: a conv's flattened weight has orthonormal rows.
+    w = np.asarray(plain.D.blocks[1].conv1.weight.data).reshape(64, -1)
+    np.testing.assert_allclose(w @ w.T, np.eye(64), atol=1e-5)     # float32 rounding of a QR
+
+    bare = BigGAN("cpu", attention=False)
+    assert bare.G.attention is None and bare.D.attention is None
+    assert not any(k.startswith(("G.attention.", "D.attention.")) for k in bare.state_dict())
+    assert {k for k in full if not k.startswith(("G.attention.", "D.attention."))} == \
+        set(bare.state_dict())
+    z, y = tinygan.randn(3, bare.latent_dim), _labels([0, 1, 2])
+    images, beta = bare.G(z, y, return_attention=True)
+    assert tuple(images.shape) == (3, 1, 32, 32) and beta is None
+    assert tuple(bare.discriminate(images, y).shape) == (3, 1)
+    assert bare.options() == dict(preset="cpu", image_channels=1, spectral_norm=True,
+                                  attention=False)
+    with pytest.raises(ValueError, match="BigGAN: attention must be True or False, got 0"):
+        BigGAN("cpu", attention=0)
+
+
 def test_power_iteration_runs_in_training_mode_only():
     tinygan.manual_seed(2)
     model = BigGAN("cpu")

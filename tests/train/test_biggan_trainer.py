@@ -129,8 +129,8 @@ def test_truncation_sweep_has_class_rows_and_threshold_columns():
 def test_the_kind_and_its_options():
     assert kinds.KINDS["biggan"].stepper is BigGANStepper
     assert kinds.KINDS["biggan"].train is train_biggan
-    assert {"--preset", "--ortho-reg", "--ema-kimg", "--n-critic"} <= \
-        set(kinds.KINDS["biggan"].flags())
+    assert {"--preset", "--ortho-reg", "--ema-kimg", "--n-critic", "--no-spectral-norm",
+            "--no-attention"} <= set(kinds.KINDS["biggan"].flags())
 
 
 def test_bad_settings_are_refused_before_anything_is_written(tmp_path):
@@ -222,3 +222,19 @@ def test_cli_train_sample_and_eval(tmp_path, monkeypatch, capsys):
     assert main(["eval", str(run), "--n", "200", "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert np.isfinite(scores["fid"]) and 0 <= scores["label_accuracy"] <= 1
+
+
+@needs_mnist
+def test_cli_ablation_without_spectral_norm_and_attention(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TINYGAN_FAST", "1")
+    run = tmp_path / "run"
+    assert main(["train", "biggan", "--no-spectral-norm", "--no-attention", "--max-steps", "1",
+                 "--batch-size", "8", "--out", str(run), "--quiet"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model_options"] == {"preset": "cpu", "spectral_norm": False, "attention": False}
+    # No attention, so no attention picture; the other pictures are there.
+    assert (run / "truncation.png").is_file() and not (run / "attention.png").exists()
+    capsys.readouterr()
+    # The run loads back as the model it was trained as.
+    assert main(["eval", str(run), "--n", "128", "--json"]) == 0
+    assert np.isfinite(json.loads(capsys.readouterr().out)["fid"])

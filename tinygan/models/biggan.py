@@ -78,34 +78,36 @@ PRESETS = {
 }
 
 
-def _sn(layer: nn.Module) -> nn.Module:
-    """``layer`` with an orthogonal start and spectral normalization (Miyato et al. 2018, eq. 8)."""
+def _sn(layer: nn.Module, sn: bool = True) -> nn.Module:
+    """``layer`` with an orthogonal start and spectral normalization (Miyato et al. 2018, eq. 8);
+    ``sn=False`` (the ablation ``--no-spectral-norm``) keeps the orthogonal start alone."""
     init.orthogonal_(layer.weight)
-    return spectral_norm(layer)
+    return spectral_norm(layer) if sn else layer
 
 
-def sn_conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
+def sn_conv(in_channels: int, out_channels: int, kernel_size: int, sn: bool = True) -> nn.Conv2d:
     """A spectrally normalized convolution, 'same' padding."""
-    return _sn(nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2))
+    return _sn(nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2), sn)
 
 
-def sn_linear(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
-    return _sn(nn.Linear(in_features, out_features, bias=bias))
+def sn_linear(in_features: int, out_features: int, bias: bool = True,
+              sn: bool = True) -> nn.Linear:
+    return _sn(nn.Linear(in_features, out_features, bias=bias), sn)
 
 
-def sn_attention(channels: int) -> nn.SelfAttention2d:
+def sn_attention(channels: int, sn: bool = True) -> nn.SelfAttention2d:
     """SAGAN's block (BigGAN's variant) with spectral norm on its four 1x1 convolutions."""
     block = nn.SelfAttention2d(channels)
     for conv in (block.theta, block.phi, block.g, block.o):
-        _sn(conv)
+        _sn(conv, sn)
     return block
 
 
-def sn_cbn(channels: int, cond_features: int) -> nn.ConditionalBatchNorm2d:
+def sn_cbn(channels: int, cond_features: int, sn: bool = True) -> nn.ConditionalBatchNorm2d:
     """Conditional BatchNorm whose gain and bias layers are spectrally normalized (reference)."""
     cbn = nn.ConditionalBatchNorm2d(channels, cond_features)
-    _sn(cbn.gain)
-    _sn(cbn.bias)
+    _sn(cbn.gain, sn)
+    _sn(cbn.bias, sn)
     return cbn
 
 
@@ -115,13 +117,13 @@ class GBlock(nn.Module):
     Shapes: x (N, in, H, W), cond (N, cond_features) -> (N, out, 2H, 2W).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, cond_features: int):
+    def __init__(self, in_channels: int, out_channels: int, cond_features: int, sn: bool = True):
         super().__init__()
-        self.bn1 = sn_cbn(in_channels, cond_features)
-        self.conv1 = sn_conv(in_channels, out_channels, 3)
-        self.bn2 = sn_cbn(out_channels, cond_features)
-        self.conv2 = sn_conv(out_channels, out_channels, 3)
-        self.conv_sc = sn_conv(in_channels, out_channels, 1)
+        self.bn1 = sn_cbn(in_channels, cond_features, sn)
+        self.conv1 = sn_conv(in_channels, out_channels, 3, sn)
+        self.bn2 = sn_cbn(out_channels, cond_features, sn)
+        self.conv2 = sn_conv(out_channels, out_channels, 3, sn)
+        self.conv_sc = sn_conv(in_channels, out_channels, 1, sn)
 
     def forward(self, x: Tensor, cond: Tensor) -> Tensor:
         h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2, mode="nearest")
@@ -130,10 +132,13 @@ class GBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """G(z, y): z (N, z_dim), y (N,) int64 -> images (N, C, 32, 32) in [-1, 1] (module doc)."""
+    """G(z, y): z (N, z_dim), y (N,) int64 -> images (N, C, 32, 32) in [-1, 1] (module doc).
+
+    ``sn=False`` / ``attention=False``: the ablations (no spectral norm; no self-attention
+    block -- ``return_attention`` then gives None for the map)."""
 
     def __init__(self, z_dim: int, shared_dim: int, channels: tuple, img_channels: int = 1,
-                 num_classes: int = NUM_CLASSES):
+                 num_classes: int = NUM_CLASSES, sn: bool = True, attention: bool = True):
         super().__init__()
         self.num_blocks = len(channels) - 1                    # 4 -> 8 -> 16 -> 32
         self.num_chunks = self.num_blocks + 1
@@ -144,15 +149,15 @@ class Generator(nn.Module):
         self.bottom_channels = channels[0]
         self.shared = nn.Embedding(num_classes, shared_dim)    # plain, as in the reference
         init.orthogonal_(self.shared.weight)
-        self.linear = sn_linear(self.chunk, channels[0] * 4 * 4)
+        self.linear = sn_linear(self.chunk, channels[0] * 4 * 4, sn=sn)
         cond = self.chunk + shared_dim
-        self.blocks = nn.ModuleList([GBlock(channels[i], channels[i + 1], cond)
+        self.blocks = nn.ModuleList([GBlock(channels[i], channels[i + 1], cond, sn)
                                      for i in range(self.num_blocks)])
         # Attention after the block whose output is 16x16 (the second one).
         self.attention_after = 1
-        self.attention = sn_attention(channels[2])
+        self.attention = sn_attention(channels[2], sn) if attention else None
         self.output_bn = nn.BatchNorm2d(channels[-1])
-        self.output_conv = sn_conv(channels[-1], img_channels, 3)
+        self.output_conv = sn_conv(channels[-1], img_channels, 3, sn)
 
     def conditions(self, z: Tensor, labels: Tensor) -> tuple:
         """``(z_0, [cond_1, .., cond_B])``: the linear layer's chunk and each block's condition
@@ -188,7 +193,7 @@ class Generator(nn.Module):
         beta = None
         for i, (block, cond) in enumerate(zip(self.blocks, conds)):
             x = block(x, cond)
-            if i == self.attention_after:
+            if i == self.attention_after and self.attention is not None:
                 x, beta = self.attention(x, return_attention=True)
         images = self.output_conv(F.relu(self.output_bn(x))).tanh()
         return (images, beta) if return_attention else images
@@ -203,13 +208,13 @@ class DBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, preactivation: bool = True,
-                 downsample: bool = True):
+                 downsample: bool = True, sn: bool = True):
         super().__init__()
         self.preactivation, self.downsample = preactivation, downsample
-        self.conv1 = sn_conv(in_channels, out_channels, 3)
-        self.conv2 = sn_conv(out_channels, out_channels, 3)
+        self.conv1 = sn_conv(in_channels, out_channels, 3, sn)
+        self.conv2 = sn_conv(out_channels, out_channels, 3, sn)
         self.learnable_sc = in_channels != out_channels or downsample
-        self.conv_sc = sn_conv(in_channels, out_channels, 1) if self.learnable_sc else None
+        self.conv_sc = sn_conv(in_channels, out_channels, 1, sn) if self.learnable_sc else None
 
     def _pool(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, 2) if self.downsample else x
@@ -228,24 +233,27 @@ class DBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """D(x, y): x (N, C, 32, 32), y (N,) int64 -> (N, 1) (module docstring)."""
+    """D(x, y): x (N, C, 32, 32), y (N,) int64 -> (N, 1) (module docstring); ``sn`` and
+    ``attention`` as Generator's."""
 
-    def __init__(self, channels: tuple, img_channels: int = 1, num_classes: int = NUM_CLASSES):
+    def __init__(self, channels: tuple, img_channels: int = 1, num_classes: int = NUM_CLASSES,
+                 sn: bool = True, attention: bool = True):
         super().__init__()
         ins = (img_channels,) + tuple(channels[:-1])
         self.blocks = nn.ModuleList([
-            DBlock(ins[i], channels[i], preactivation=i > 0, downsample=i < len(channels) - 1)
+            DBlock(ins[i], channels[i], preactivation=i > 0, downsample=i < len(channels) - 1,
+                   sn=sn)
             for i in range(len(channels))])
         self.attention_after = 0                   # the first block's output is 16x16
-        self.attention = sn_attention(channels[0])
-        self.linear = sn_linear(channels[-1], 1)
-        self.embed = _sn(nn.Embedding(num_classes, channels[-1]))     # the projection vectors
+        self.attention = sn_attention(channels[0], sn) if attention else None
+        self.linear = sn_linear(channels[-1], 1, sn=sn)
+        self.embed = _sn(nn.Embedding(num_classes, channels[-1]), sn)  # the projection vectors
 
     def features(self, x: Tensor) -> Tensor:
         """phi(x): the globally sum-pooled ReLU features (N, C_D)."""
         for i, block in enumerate(self.blocks):
             x = block(x)
-            if i == self.attention_after:
+            if i == self.attention_after and self.attention is not None:
                 x = self.attention(x)
         return F.relu(x).sum(dim=(2, 3))
 
@@ -263,6 +271,9 @@ class BigGAN(GAN):
         preset: 'cpu' (G 64-64-32-32 channels, D 32-64-64-64, z 64, shared embedding 64) or
             'gpu' (G 256-256-128-64, D 64-128-256-256, z 128, shared embedding 128).
         image_channels: 1 or 3.
+        spectral_norm, attention: False for the ablations (``tinygan train biggan
+            --no-spectral-norm`` / ``--no-attention``): every layer without spectral norm (the
+            orthogonal start kept), or G and D without their self-attention block.
 
     Parameter counts (``sum(p.data.size for p in net.parameters())``, counted with that code),
     1 channel / 3 channels:
@@ -281,22 +292,29 @@ class BigGAN(GAN):
     defaults = dict(optimizer="adam", lr_g=1e-4, lr_d=4e-4, betas=(0.0, 0.999), n_critic=2,
                     batch_size=64)
 
-    def __init__(self, preset: str = "cpu", image_channels: int = 1):
+    def __init__(self, preset: str = "cpu", image_channels: int = 1, spectral_norm: bool = True,
+                 attention: bool = True):
         if preset not in PRESETS:
             raise ValueError(f"BigGAN: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         if image_channels not in (1, 3):
             raise ValueError(f"BigGAN: image_channels must be 1 or 3, got {image_channels!r}")
+        for name, value in (("spectral_norm", spectral_norm), ("attention", attention)):
+            if not isinstance(value, bool):
+                raise ValueError(f"BigGAN: {name} must be True or False, got {value!r}")
         p = PRESETS[preset]
         super().__init__(
-            Generator(p["z_dim"], p["shared_dim"], p["g_channels"], image_channels),
-            Discriminator(p["d_channels"], image_channels))
+            Generator(p["z_dim"], p["shared_dim"], p["g_channels"], image_channels,
+                      sn=spectral_norm, attention=attention),
+            Discriminator(p["d_channels"], image_channels, sn=spectral_norm, attention=attention))
         self.preset, self.image_channels = preset, image_channels
+        self.spectral_norm, self.attention = spectral_norm, attention
         self.latent_dim = p["z_dim"]
         self.image_shape = (image_channels, RESOLUTION, RESOLUTION)
 
     def options(self) -> dict:
         """The constructor's arguments (kept in a run's config.json)."""
-        return dict(preset=self.preset, image_channels=self.image_channels)
+        return dict(preset=self.preset, image_channels=self.image_channels,
+                    spectral_norm=self.spectral_norm, attention=self.attention)
 
     def _labels(self, labels: Tensor | None, n: int, device, op: str) -> Tensor:
         if labels is None:

@@ -85,13 +85,16 @@ def train_biggan(model_name: str = "biggan", *, dataset: str = "mnist", out=None
                  ema: float | None = None, progress: bool = True, max_steps: int | None = None,
                  preset: str | None = None, lr_g: float | None = None, lr_d: float | None = None,
                  n_critic: int | None = None, ortho_reg: float | None = None,
-                 ema_kimg: float | None = None, log_every: int | None = None,
+                 ema_kimg: float | None = None, no_spectral_norm: bool | None = None,
+                 no_attention: bool | None = None, log_every: int | None = None,
                  read_every: int | None = None) -> dict:
     """Train BigGAN-lite and write its run folder (as ``tinygan.train.gan.train_gan`` does).
 
     Args beyond train_gan's: preset ``"cpu"`` / ``"gpu"`` (tinygan.models.biggan.PRESETS),
     ortho_reg (orthogonal regularization's beta; 0 or None: off), ema_kimg (the generator EMA's
-    half-life in thousands of real images, default 10; 0: no EMA); ``ema`` (a fixed beta)
+    half-life in thousands of real images, default 10; 0: no EMA), no_spectral_norm and
+    no_attention (the ablations: the model built with ``spectral_norm=False`` /
+    ``attention=False``, kept in the run's config); ``ema`` (a fixed beta)
     replaces ema_kimg, and giving both is refused.  Every setting is checked before the run
     folder is written.  Returns fit's dict.
     """
@@ -112,6 +115,12 @@ def train_biggan(model_name: str = "biggan", *, dataset: str = "mnist", out=None
         if value is not None and not (float(value) >= 0 and float(value) < float("inf")):
             raise ValueError(f"train_biggan: {name} must be a finite number >= 0, got {value!r}")
     model_options = dict(preset=preset or "cpu")
+    # The ablations enter the config only when asked for, so the config of a full BigGAN run
+    # stays as it was.
+    if no_spectral_norm:
+        model_options["spectral_norm"] = False
+    if no_attention:
+        model_options["attention"] = False
     random.manual_seed(seed)
     dev = str(backend.device(device or "cpu"))
     family = build_family(model_name, **model_options).to(dev)     # checks the preset

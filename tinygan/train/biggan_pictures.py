@@ -169,6 +169,9 @@ def attention_maps(model, seed: int = 0, label: int = 0, queries=QUERIES, z=None
     (r', c') covers the pixels 4r'..4r'+3, 4c'..4c'+3 of the 32x32 image, query (r, c) the
     pixels 2r..2r+1, 2c..2c+1."""
     op = "attention_maps"
+    if model.G.attention is None:
+        raise ValueError(f"{op}: this BigGAN was built with attention=False, so G has no "
+                         f"attention map to draw")
     k = model.num_classes
     _check_classes(model, [label], op)
     _check_z(model, z, k, op)
@@ -189,7 +192,8 @@ def attention_maps(model, seed: int = 0, label: int = 0, queries=QUERIES, z=None
 
 def biggan_pictures(model, out_dir, seed: int = 0, title: str = "") -> list:
     """Write truncation.png, interpolation_within_class.png, interpolation_between_classes.png
-    and attention.png into ``out_dir``; returns the paths written."""
+    and attention.png (when G has its attention block) into ``out_dir``; returns the paths
+    written."""
     out = Path(out_dir)
     prefix = f"{title}: " if title else ""
     rows = [f"class {c}" for c in range(model.num_classes)]
@@ -203,10 +207,11 @@ def biggan_pictures(model, out_dir, seed: int = 0, title: str = "") -> list:
         interpolation_between_classes(model, seed), out / "interpolation_between_classes.png",
         row_labels=[f"{a} -> {b}" for a, b in CLASS_PAIRS],
         title=f"{prefix}the class embedding from one class to another, one z per row"))
-    image, maps = attention_maps(model, seed)
-    paths.append(save_attention_maps(
-        image, maps, QUERIES, out / "attention.png",
-        title=f"{prefix}where G's self-attention at 16x16 looks (class 0)"))
+    if model.G.attention is not None:          # not for the ablation without attention
+        image, maps = attention_maps(model, seed)
+        paths.append(save_attention_maps(
+            image, maps, QUERIES, out / "attention.png",
+            title=f"{prefix}where G's self-attention at 16x16 looks (class 0)"))
     return paths
 
 

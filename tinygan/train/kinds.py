@@ -165,6 +165,11 @@ register(Kind(
         Option("--ema-kimg", "ema_kimg", real(0),
                f"the same, default {biggan.EMA_KIMG:g}, at most {biggan.EMA_RAMPUP:g} x the "
                f"images seen (in place of BigGAN's EMA start)"),
+        Option("--no-spectral-norm", "no_spectral_norm", bool,
+               "the ablation: no spectral norm on any layer (the orthogonal start kept)",
+               switch=True),
+        Option("--no-attention", "no_attention", bool,
+               "the ablation: G and D without their self-attention block", switch=True),
     ),
     evaluate=truncation_tradeoff.evaluate_biggan_run,
     eval_options=(Option("--truncation-sweep", "truncation_sweep", bool,
