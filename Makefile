@@ -42,8 +42,8 @@ test-gpu: $(STAMP)
 	$(PY) -m pytest -q -m gpu
 
 # The one prepared script a lent GPU runs (tools/gpu_check.py): the GPU tests, compute-sanitizer's
-# memcheck and racecheck over the kernel tests, the kernel benchmarks, the DCGAN and StyleGAN-lite
-# steps against PyTorch and a short StyleGAN-lite run, within 8 minutes, into DIR/report.md.  It uses the machine's own Python (CuPy, PyTorch and
+# memcheck and racecheck over the kernel tests, the kernel benchmarks, the DCGAN, StyleGAN-lite
+# and BigGAN-lite steps against PyTorch and a short StyleGAN-lite run, within 8 minutes, into DIR/report.md.  It uses the machine's own Python (CuPy, PyTorch and
 # pytest installed there; nothing is downloaded):  make gpu-check DIR=gpu-report
 GPU_PYTHON ?= python3
 gpu-check:

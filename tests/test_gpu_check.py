@@ -93,7 +93,7 @@ def test_the_script_runs_to_the_end_without_a_gpu(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     report = (tmp_path / "r" / "report.md").read_text()
     assert ("Skipped for lack of a GPU: gpu-tests, memcheck, racecheck, dcgan-step, stylegan-step, "
-            "stylegan-run." in report), report
+            "biggan-step, stylegan-run." in report), report
     for step in ("environment", "nvrtc", "kernel-bench"):
         assert f"| {step} | passed |" in report, report
     assert "ok  scale.cu" in report                        # the NVRTC check's lines
@@ -136,3 +136,17 @@ def test_the_gpu_probe_reads_cupys_answer(tmp_path, monkeypatch):
     (tmp_path / "cupy" / "__init__.py").write_text("is_available = lambda: False\n")
     found, why = gpu_check.gpu_present(sys.executable)
     assert not found and "no usable GPU" in why, why
+
+
+def test_the_biggan_step_is_declared_within_the_old_caps():
+    """BigGAN-lite's side-by-side iteration runs on CUDA before the StyleGAN-lite run, and the
+    steps' caps together stay at most what they were before it came (670 s; the budget, 450 s,
+    bounds the whole anyway)."""
+    steps = {s.name: s for s in gpu_check.default_steps()}
+    names = list(steps)
+    step = steps["biggan-step"]
+    assert step.needs_gpu and step.argv[1] == "benchmarks/biggan_step.py"
+    assert step.argv[step.argv.index("--device") + 1] == "cuda"
+    assert names.index("stylegan-step") < names.index("biggan-step") < names.index("stylegan-run")
+    assert sum(s.timeout for s in steps.values()) <= 670
+    assert gpu_check.BUDGET_S == 450
