@@ -15,6 +15,8 @@
                         BigGANs: [--preset cpu|gpu] [--lr-g LR] [--lr-d LR] [--n-critic N]
                                [--ortho-reg B] [--ema-kimg K]
                                (the EMA: --ema-kimg, default 10, 0 off; or --ema BETA)
+                        CycleGANs: [--preset cpu|gpu] [--lambda-cyc L] [--lambda-id L]
+                               [--no-pool]
     tinygan sample RUN --n N --out FILE.npz [--force] [--label Y]
                        [--truncation T [--truncation-cutoff N]]
                         (--label: conditional models; --truncation: what the model calls
@@ -28,6 +30,8 @@
                         (samples larger than 28x28 are cropped to their centre 28x28 for the
                         frozen classifier, and the output says so)
     tinygan export RUN --out FILE.npz [--float16] [--force]
+    tinygan translate RUN --direction AB|BA --in FILE.npz --out FILE.npz [--force]
+                        (CycleGAN runs: a command its kind declares, tinygan/train/kinds.py)
     every command: [--debug]  (or TINYGAN_DEBUG=1) shows the traceback of a failure
 
 The command knows the models through two tables: the registry of families
@@ -242,9 +246,12 @@ def _eval(args) -> int:
                 print("  " + "  ".join(f"{k} {_number(v)}" for k, v in row.items()))
             continue
         print(f"{key:17s} {_number(value)}")
-    if ref is not None:
+    if ref is not None and "fid" in ref:
         print(f"reference (real training images, n={ref['n_samples']}): FID {ref['fid']:.4f}, "
               f"classifier score of the test images {ref['classifier_score']:.4f}")
+    elif ref is not None:                   # a kind's own reference figures
+        print("reference (real test images): "
+              + ", ".join(f"{k} {_number(v)}" for k, v in ref.items()))
     if model in REGISTRY:
         note = _classifier_input_note(REGISTRY[model].data_shape)
         if note:
@@ -273,6 +280,18 @@ def _export(args) -> int:
           f"{result['parameters']:,} values in {result['dtype']}, {result['bytes']:,} bytes, "
           f"from epoch {result['epoch']}, step {result['step']}")
     return 0
+
+
+def _kind_command(command):
+    """The ``func`` of a kind's own command (tinygan.train.kinds.Command): its ``--out`` and
+    ``--device`` checked as ``sample``'s are, then its ``run``; prints the line it returns."""
+    def run(args) -> int:
+        out = _output_file(args.out, args.force) if command.writes else None
+        if getattr(args, "device", None) is not None:
+            _check_device(args.device)
+        print(command.run(args, out))
+        return 0
+    return run
 
 
 def _pretrained_lines() -> dict:
@@ -442,7 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the models (and the trained ones shipped with tinygan)")
     m.set_defaults(func=_list)
-    for command in (t, s, e, x, m):   # --debug after the command too; SUPPRESS keeps one given before
+    own = []
+    for kind in _kinds().values():          # the commands a kind brings (CycleGAN's translate)
+        for command in kind.commands:
+            if command.name in sub.choices:
+                raise ValueError(f"the {kind.title} command {command.name!r} is already a command")
+            c = sub.add_parser(command.name, help=command.help)
+            command.configure(c)
+            c.set_defaults(func=_kind_command(command))
+            own.append(c)
+    for command in (t, s, e, x, m, *own):   # --debug after the command too; SUPPRESS keeps one given before
         command.add_argument("--debug", **dict(debug, default=argparse.SUPPRESS))
     return p
 

@@ -5,7 +5,7 @@ looking inside it:
 
 - ``cls``: the model class (a ``GANFamily`` or a ``VAEFamily``), built with ``cls(**options)``;
 - ``kind``: the name of the kind of training step that trains it -- ``"gan"``, ``"vae"`` or
-  ``"stylegan"``, ``"biggan"`` today, a key of ``tinygan.train.kinds.KINDS`` (its Stepper, its command-line
+  ``"stylegan"``, ``"biggan"``, ``"cyclegan"`` today, a key of ``tinygan.train.kinds.KINDS`` (its Stepper, its command-line
   options, its extra ``tinygan eval`` figures).  The registry does not check it against that table:
   models do not import train/ (train builds on models); ``tinygan train`` does;
 - ``sampler``: the attribute of the model holding the network that draws its samples --
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from .biggan import BigGAN
 from .cgan import ConditionalGAN
+from .cyclegan import CycleGAN
 from .dcgan import DCGAN
 from .gan import GAN
 from .infogan import InfoGAN
@@ -127,6 +128,7 @@ register(WGAN, "gan")
 register(WGANGP, "gan")
 register(StyleGAN, "stylegan", num_classes=StyleGAN.num_classes)     # R1, path length, style mixing: tinygan/train/stylegan.py
 register(BigGAN, "biggan", num_classes=BigGAN.num_classes)     # hinge, n_critic 2, EMA, ortho reg: tinygan/train/biggan.py
+register(CycleGAN, "cyclegan", grid=10)     # two generators, two PatchGANs, image pools: tinygan/train/cyclegan.py
 register(VAE, "vae")
 register(ConvVAE, "vae")
 register(BetaVAE, "vae")

@@ -19,6 +19,7 @@ from .equalized import EqualizedConv2d, EqualizedLinear
 from .linear import Identity, Linear
 from .module import Module
 from .noise import NoiseInjection
+from .padding import ReflectionPad2d
 from .norm import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
 from .parameter import Parameter
 from .pooling import AvgPool2d, MaxPool2d
@@ -30,6 +31,6 @@ __all__ = [
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "ConditionalBatchNorm2d", "Conv2d", "ConvTranspose2d",
     "Dropout", "Embedding", "EqualizedConv2d", "EqualizedLinear", "Flatten", "Identity",
     "InstanceNorm2d", "LayerNorm", "LeakyReLU", "Linear", "MaxPool2d", "Module", "ModuleDict",
-    "ModuleList", "NoiseInjection", "Parameter", "ReLU", "SelfAttention2d", "Sequential", "Sigmoid",
+    "ModuleList", "NoiseInjection", "Parameter", "ReflectionPad2d", "ReLU", "SelfAttention2d", "Sequential", "Sigmoid",
     "Tanh", "Unflatten", "Upsample", "functional", "init", "utils",
 ]

@@ -26,6 +26,9 @@ A ``Kind`` provides:
   prints at the end (``{run}`` is the run folder; "" if none);
 - ``belongs``: how a message says that options are this kind's -- ``(one, several)``, e.g.
   ``("is a GAN option", "are GAN options")`` -- default "is/are for the GANs".
+- ``commands``: commands of its own beside train/sample/eval/export, each a ``Command``
+  (CycleGAN's ``tinygan translate``): ``tinygan`` adds them to its parser as they are
+  declared, so a kind brings a command without the CLI naming it.
 
 Adding a kind of training is one Stepper module (its Stepper and its ``train``) and one
 ``KINDS`` entry (``register``); tests/train/test_new_kind.py adds one as a fixture.
@@ -35,9 +38,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import biggan, biggan_pictures, gan, stylegan, truncation_tradeoff, vae
+from . import biggan, biggan_pictures, cyclegan, gan, stylegan, translation, truncation_tradeoff, vae
 from .evaluate import evaluate_run, evaluate_vae_run
 from .options import Option, real, whole
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command a kind adds to ``tinygan``: ``tinygan NAME ...``.
+
+    ``configure(parser)`` adds its arguments to its argparse parser; ``run(args, out)``
+    does the work and returns the line to print.  ``writes``: it writes the file
+    ``--out`` names (with ``--force`` to write over one): the command line checks that path
+    as it checks ``tinygan sample``'s before ``run`` is called, and passes it as ``out``
+    (else None); an argument ``--device`` is checked the same way.  ``run`` writes ``out``
+    atomically (tinygan.atomic)."""
+
+    name: str
+    help: str
+    configure: Callable
+    run: Callable
+    writes: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +75,7 @@ class Kind:
     figures: Callable | None = None
     pictures: str = ""
     belongs: tuple = ()
+    commands: tuple = ()
 
     def a(self) -> str:
         """``"a GAN"``, ``"an autoencoder"``: one of this kind, in a sentence."""
@@ -181,5 +203,26 @@ register(Kind(
              "{run}/interpolation_between_classes.png, {run}/attention.png",
     belongs=("is a BigGAN option", "are BigGAN options")))
 
+register(Kind(
+    name="cyclegan", title="CycleGAN", stepper=cyclegan.CycleGANStepper,
+    train=cyclegan.train_cyclegan,
+    options=(
+        Option("--preset", "preset", str, "cpu (G ngf 16, 4 residual blocks, D ndf 32; the "
+               "default) or gpu (ngf 64, 9 blocks, ndf 64)", choices=("cpu", "gpu")),
+        Option("--lambda-cyc", "lambda_cyc", real(0),
+               "the cycle loss's weight, lambda of eq. 3 (default 10)", metavar="L"),
+        Option("--lambda-id", "lambda_id", real(0),
+               "the identity loss's weight (default 0.5 x 10 = 5; 0: off)", metavar="L"),
+        Option("--no-pool", "no_pool", bool, "the ablation: D sees only the newest generated "
+               "images (no pool of 50)", switch=True),
+    ),
+    evaluate=translation.evaluate_cyclegan_run,
+    pictures="{run}/samples/epoch_NNN.png (rows a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), "
+             "G_AB(G_BA(b)))",
+    belongs=("is a CycleGAN option", "are CycleGAN options"),
+    commands=(Command("translate", "translate images of one domain into the other with a "
+                      "trained CycleGAN run", translation.configure_translate,
+                      translation.run_translate, writes=True),)))
 
-__all__ = ["Kind", "KINDS", "register", "kind_of"]
+
+__all__ = ["Command", "Kind", "KINDS", "register", "kind_of"]

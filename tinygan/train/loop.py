@@ -595,6 +595,13 @@ class Stepper:
     def pictures(self, out: Path, name: str, title: str) -> None:
         """Extra pictures, drawn with the weights the samples use (the EMA's, if any)."""
 
+    def sample_grid(self, fixed: dict, grid: int) -> tuple:
+        """``(images, nrow)``: the picture of samples/epoch_NNN.png from the fixed inputs --
+        by default the family's samples of the fixed noise, ``grid`` to a row.  A kind whose
+        model draws from something else than noise overrides it (CycleGAN's rows of fixed real
+        images and their translations, tinygan/train/cyclegan.py)."""
+        return generate(self.family, fixed["z"], fixed["labels"]), grid
+
 
 # ----------------------------------------------------------------------------
 # the loop
@@ -675,8 +682,8 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
     grid = family_entry(family).grid
 
     def draw(name: str, title: str) -> Path:
-        path = save_image_grid(generate(family, fixed["z"], fixed["labels"]),
-                               out / "samples" / f"{name}.png", nrow=grid, title=title)
+        images, nrow = stepper.sample_grid(fixed, grid)
+        path = save_image_grid(images, out / "samples" / f"{name}.png", nrow=nrow, title=title)
         stepper.pictures(out, name, title)
         return path
 
