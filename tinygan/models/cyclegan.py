@@ -98,7 +98,7 @@ LAMBDA_CYC = 10.0            # lambda of eq. 3 (sec. 4)
 LAMBDA_ID = 0.5 * LAMBDA_CYC  # the identity loss's weight, 0.5 lambda (sec. 5.2)
 
 PRESETS = {
-    "cpu": dict(ngf=16, n_blocks=4, ndf=32, n_layers=1),
+    "cpu": dict(ngf=16, n_blocks=3, ndf=32, n_layers=1),
     "gpu": dict(ngf=64, n_blocks=9, ndf=64, n_layers=1),
 }
 
@@ -262,7 +262,7 @@ class CycleGAN(nn.Module):
     image_shape = (1, RESOLUTION, RESOLUTION)
     latent_dim = 0                  # no noise: a translation's input is an image
     sampler = ""                    # both generators translate: the whole model is what ships
-    defaults = dict(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), batch_size=8, epochs=4,
+    defaults = dict(optimizer="adam", lr=2e-4, betas=(0.5, 0.999), batch_size=8, epochs=1,
                     lambda_cyc=LAMBDA_CYC, lambda_id=LAMBDA_ID)
 
     def __init__(self, preset: str = "cpu", image_channels: int = 1):

@@ -14,10 +14,10 @@ batches) and a batch ``b`` of domain B (drawn here, see below), as the reference
 Settings (the paper's sec. 4 unless said): Adam, lr 2e-4, betas (0.5, 0.999), one optimizer
 for both generators and one for both discriminators; the rate constant for the first half of
 the epochs and then falling linearly to 0 over the second half (the paper: 100 + 100
-epochs).  The reference lowers it once per epoch; a run here has a handful of epochs, so it
+epochs).  The reference lowers it once per epoch; a run here has one or a few epochs, so it
 is lowered every step: after t of T = epochs x batches-per-epoch steps the factor is 1 while
-t < T0 = (epochs - epochs // 2) x batches, then (T - t) / (T - T0) (``lr_factor``;
-``tinygan.optim.LambdaLR`` per step).  lambda_cyc 10 and lambda_id 0.5 x 10 = 5
+t < T0 = T // 2, then (T - t) / (T - T0) (``lr_factor``; ``tinygan.optim.LambdaLR`` per
+step).  ``--max-steps`` stops a run early without changing its schedule.  lambda_cyc 10 and lambda_id 0.5 x 10 = 5
 (``--lambda-cyc``, ``--lambda-id``; 0: no identity loss).
 
 Batch size: the paper's is 1.  With instance norm nothing in the networks mixes the images
@@ -92,7 +92,7 @@ class CycleGANStepper(Stepper):
         self.opt_g = make_optimizer(family.g_parameters(), "adam", cfg["lr"], defaults)
         self.opt_d = make_optimizer(family.d_parameters(), "adam", cfg["lr"], defaults)
         total = cfg["epochs"] * steps_per_epoch
-        constant = (cfg["epochs"] - cfg["epochs"] // 2) * steps_per_epoch
+        constant = total // 2
         factor = (lambda t: lr_factor(t, total, constant))
         self.sched_g, self.sched_d = LambdaLR(self.opt_g, factor), LambdaLR(self.opt_d, factor)
         pool = 0 if cfg["no_pool"] else POOL_SIZE
