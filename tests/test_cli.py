@@ -48,7 +48,8 @@ def test_models_lists_every_family_and_the_classifier(capsys):
     listed = [n for n in names if not n.startswith("pretrained:")]
     assert names[:len(listed)] == listed
     vaes = set(getattr(tinygan.models, "VAE_FAMILIES", {}))     # the VAEs train through the same CLI
-    assert set(listed) == set(tinygan.models.FAMILIES) | vaes | {"classifier"}
+    others = set(tinygan.models.classes_of("cyclegan"))             # neither a GAN nor a VAE family
+    assert set(listed) == set(tinygan.models.FAMILIES) | vaes | others | {"classifier"}
     assert set(cli.MODELS) == set(listed)
     if FAMILIES:
         assert {"gan", "dcgan", "cgan", "infogan", "wgan", "wgan_gp"} <= set(listed)

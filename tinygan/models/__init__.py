@@ -57,6 +57,10 @@ stylegan   ``StyleGAN``        Karras et al. 2020, StyleGAN2 at 32x32 (kind ``st
 biggan     ``BigGAN``          Brock et al. 2019, BigGAN at 32x32 (kind ``biggan``)
 =========  ==================  ==============================================================
 
+``cyclegan`` (``CycleGAN``, Zhu et al. 2017: two generators translating between two
+domains of digits, kind ``cyclegan``) is in neither table: it is not a GAN of noise nor a VAE
+(``classes_of("cyclegan")``).
+
 and ``VAE_FAMILIES``, the variational autoencoders of vae.py:
 
 =========  ==================  ==============================================================
@@ -74,6 +78,7 @@ from .base import GANFamily
 from .biggan import BigGAN
 from .cgan import ConditionalGAN
 from .classifier import Classifier, pretrained_classifier
+from .cyclegan import CycleGAN
 from .dcgan import DCGAN
 from .gan import GAN
 from .infogan import InfoGAN
@@ -87,5 +92,6 @@ FAMILIES = {name: f.cls for name, f in REGISTRY.items() if issubclass(f.cls, GAN
 VAE_FAMILIES = classes_of("vae")
 
 __all__ = ["REGISTRY", "Family", "FAMILIES", "GANFamily", "GAN", "DCGAN", "ConditionalGAN", "InfoGAN", "WGAN", "WGANGP", "BigGAN",
+           "CycleGAN",
            "Classifier", "pretrained_classifier", "PRETRAINED", "pretrained", "pretrained_names",
            "VAE_FAMILIES", "VAEFamily", "VAE", "ConvVAE", "BetaVAE", "CVAE"]

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, no_grad
-from .loop import load_run, sampling
+from .loop import is_pretrained, load_run, sampling
 from .run import Run
 
 BATCH = 500
@@ -153,7 +153,7 @@ def evaluate_cyclegan_run(folder, n: int = 10_000, seed: int = 0, device="cpu",
         "cycle_l1_b": float(np.abs(rec_b - b).mean()),
         "n_a": int(len(a)), "n_b": int(len(b)),
     }
-    if log:
+    if log and not is_pretrained(folder):      # an exported model has no run folder to log in
         Run.open(folder).log_or_warn({"type": "eval", "epoch": state["epoch"],
                                       "step": state["step"], "images": state["images"], **result})
     if reference:
