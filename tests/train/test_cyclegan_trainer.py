@@ -48,8 +48,18 @@ def _params(module):
 def test_kind_is_registered():
     kind = kinds.KINDS["cyclegan"]
     assert kind.stepper is CycleGANStepper and kind.train is train_cyclegan
-    assert kind.flags() == ["--preset", "--lambda-cyc", "--lambda-id", "--no-pool"]
+    assert kind.flags() == ["--preset", "--lambda-cyc", "--lambda-id", "--no-pool", "--lr"]
     assert [c.name for c in kind.commands] == ["translate"]
+
+
+def test_a_kind_command_may_not_take_an_existing_name(monkeypatch):
+    from dataclasses import replace
+    from tinygan.cli import build_parser
+    kind = kinds.KINDS["cyclegan"]
+    clash = replace(kind.commands[0], name="sample")
+    monkeypatch.setitem(kinds.KINDS, "cyclegan", replace(kind, commands=(clash,)))
+    with pytest.raises(ValueError, match="the CycleGAN command 'sample' is already a command"):
+        build_parser()
 
 
 def test_one_step_updates_all_four_networks_and_logs_each_term(tiny):
@@ -145,9 +155,11 @@ def test_trainer_refuses_bad_settings_before_writing(tiny, tmp_path):
 def test_command_line_train_translate_eval(tiny, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "cyclegan", "--out", str(run), "--epochs", "1", "--batch-size", "4",
-                 "--lambda-id", "0", "--no-pool", "--quiet"]) == 0
+                 "--lambda-id", "0", "--no-pool", "--lr", "1e-4", "--quiet"]) == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["lambda_id"] == 0.0 and cfg["no_pool"] is True and cfg["pair"] == "made-up"
+    assert cfg["lr"] == 1e-4 and cfg["lambda_cyc"] == 10.0
+    assert "idt_a" not in records(run)[-1]
     assert (run / "samples" / "epoch_001.png").is_file()
     # translate: through the run's G_AB, labels carried along, written atomically
     a, ya = tiny.load_domain("A", "test")

@@ -24,10 +24,9 @@ def test_until_full_every_fresh_image_enters_and_is_returned():
     for k in range(2):
         out = pool.query(_batch(4 * k))
         assert _ids(out) == list(range(4 * k, 4 * k + 4))
-    assert pool.count == 8
+    assert pool.count == 8 and _ids(tinygan.tensor(pool.images[:8])) == list(range(8))
     out = pool.query(_batch(8))           # 8 and 9 fill it; 10 and 11 meet a full pool
     assert _ids(out)[:2] == [8, 9] and pool.count == 10
-    assert _ids(tinygan.tensor(pool.images[:8])) == list(range(8))    # nothing left before it was full
 
 
 def test_once_full_half_the_images_are_old_ones_swapped_for_the_fresh():

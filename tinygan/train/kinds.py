@@ -215,6 +215,7 @@ register(Kind(
                "the identity loss's weight (default 0.5 x 10 = 5; 0: off)", metavar="L"),
         Option("--no-pool", "no_pool", bool, "the ablation: D sees only the newest generated "
                "images (no pool of 50)", switch=True),
+        Option("--lr", "lr", positive, "the learning rate of G and D (default 2e-4)"),
     ),
     evaluate=translation.evaluate_cyclegan_run,
     pictures="{run}/samples/epoch_NNN.png (rows a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), "
