@@ -3,7 +3,8 @@
 A ``Family`` entry says what the rest of tinygan needs to know about a model without
 looking inside it:
 
-- ``cls``: the model class (a ``GANFamily`` or a ``VAEFamily``), built with ``cls(**options)``;
+- ``cls``: the model class (a ``GANFamily``, a ``VAEFamily`` or ``CycleGAN``), built with
+  ``cls(**options)``;
 - ``kind``: the name of the kind of training step that trains it -- ``"gan"``, ``"vae"`` or
   ``"stylegan"``, ``"biggan"``, ``"cyclegan"`` today, a key of ``tinygan.train.kinds.KINDS`` (its Stepper, its command-line
   options, its extra ``tinygan eval`` figures).  The registry does not check it against that table:
