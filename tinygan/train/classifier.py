@@ -2,7 +2,7 @@
 
 ``NAME`` is one of ``DATASETS``: ``mnist`` and ``fashion-mnist`` (their 10 classes), and two
 made from the domain pair ``"mnist-thick"`` of ``tinygan.data.domains``: ``mnist-thick-b``
-(the digits of domain B, the restyled half of MNIST: 30,000 training and 5,000 test images)
+(digits in domain B's style: all 60,000 training digits restyled, tested on B's 5,000)
 and ``mnist-thick-domains`` (both domains, labelled 0 = A, 1 = B, learnt by the narrow
 ``DomainClassifier``).
 
@@ -50,7 +50,11 @@ def _data(dataset: str) -> tuple:
         raise ValueError(f"train_classifier: unknown data set {dataset!r}; "
                          f"known: {', '.join(DATASETS)}")
     if dataset == domains.DIGITS_B:
-        return (*domains.load_domain("B", "train"), *domains.load_domain("B", "test"), None)
+        # All 60,000 training digits restyled, not only B's 30,000: the same distribution, and
+        # twice the examples.  30,000 (MNIST's odd images restyled) plateaued at 97.7% test
+        # accuracy from 3 to 10 epochs; 60,000 reach 98.9% in 5.  Tested on B's test split,
+        # which no training image touches.
+        return (*domains.restyled_mnist("train"), *domains.load_domain("B", "test"), None)
     if dataset == domains.DOMAIN_LABELS:
         return (*domains.domain_classification_data("train"),
                 *domains.domain_classification_data("test"), None)
