@@ -2,6 +2,8 @@
 
     tinygan models                       list what can be trained
     tinygan train MODEL [--dataset mnist|fashion-mnist] [--epochs N] [--batch-size B]
+                        (the classifier also takes --dataset mnist-thick-b, the digits of
+                        domain B, and mnist-thick-domains, domain A or B: tinygan.data.domains)
                         [--seed S] [--device cpu|cuda] [--out runs/NAME] [--resume | --force]
                         [--ema BETA] [--max-steps N] [--quiet]
                         and the options of the model's kind (tinygan/train/kinds.py), today
@@ -74,6 +76,9 @@ class UsageError(Exception):
 
 
 CLASSIFIER = {"classifier": "a small CNN (the frozen feature network of FID and the classifier score)"}
+# What --dataset takes: every model the first two; the classifier also the domain pair's data
+# (tinygan.train.classifier.DATASETS; written out so that the parser needs no import).
+CLASSIFIER_DATASETS = ("mnist", "fashion-mnist", "mnist-thick-b", "mnist-thick-domains")
 
 
 def _families() -> dict:
@@ -169,6 +174,9 @@ def _train(args) -> int:
     from .train.kinds import kind_of
     if args.model not in REGISTRY:
         raise UsageError(f"unknown model {args.model!r}; known: {', '.join(_models())}")
+    if args.dataset not in CLASSIFIER_DATASETS[:2]:
+        raise UsageError(f"--dataset {args.dataset} is a data set of the classifier only "
+                         f"(tinygan train classifier); {args.model} trains on mnist or fashion-mnist")
     try:
         kind = kind_of(REGISTRY[args.model])
     except KeyError as exc:
@@ -395,7 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model and write its run folder")
     t.add_argument("model", help="one of: " + ", ".join(_models()))
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    t.add_argument("--dataset", default="mnist", choices=list(CLASSIFIER_DATASETS),
+                   help="mnist or fashion-mnist; the classifier also takes "
+                   f"{' and '.join(CLASSIFIER_DATASETS[2:])} (the domains of tinygan.data.domains)")
     t.add_argument("--epochs", type=whole(1))
     t.add_argument("--batch-size", type=whole(1))
     t.add_argument("--seed", type=whole(0))

@@ -21,6 +21,8 @@ class probabilities):
   number of classes (10).
 * **Label accuracy** (conditional GANs): how often the classifier recognises the class the
   generator was asked for.
+* **Domain FID** (translation between the domains of ``tinygan.data.domains``): FID against
+  a domain's test images on that domain's own digit classifier (``domain_fid``).
 * **Code accuracy** (InfoGAN): InfoGAN learns its categorical code without labels, so code 3
   need not draw a 3; the score is the accuracy of the code as a digit predictor under the
   best one-to-one mapping code -> digit (Chen et al., "InfoGAN", NeurIPS 2016, sec. 7.1
@@ -45,7 +47,7 @@ FEATURE_DIM = 128        # the classifier's penultimate layer (tinygan.models.Cl
 __all__ = ["FEATURE_DIM", "load_classifier", "classifier_outputs", "feature_statistics",
            "frechet_distance", "fid", "classifier_score", "classifier_score_from_probs",
            "label_accuracy", "linear_assignment", "best_mapping_accuracy", "real_images",
-           "classifier_input"]
+           "classifier_input", "domain_fid", "domain_statistics"]
 
 
 # ----------------------------------------------------------------------------
@@ -184,6 +186,43 @@ def fid(images, reference, classifier=None, dataset: str = "mnist", batch_size: 
     classifier = classifier if classifier is not None else load_classifier(dataset)
     return frechet_distance(*_stats_of(images, classifier, batch_size),
                             *_stats_of(reference, classifier, batch_size))
+
+
+# ----------------------------------------------------------------------------
+# FID against an image domain (translation: CycleGAN)
+# ----------------------------------------------------------------------------
+_DOMAIN_STATS: dict = {}
+
+
+def domain_statistics(domain: str, split: str = "test") -> tuple:
+    """``(mu, sigma)`` of the real images of ``domain`` ("A" or "B" of the pair "mnist-thick",
+    ``tinygan.data.domains``) on that domain's digit classifier; computed once per process."""
+    from .data import domains
+    from .models.classifier import pretrained_classifier
+    domains.check_domain(domain, split, "domain_statistics")
+    key = (domain, split)
+    if key not in _DOMAIN_STATS:
+        images = domains.load_domain(domain, split)[0]
+        classifier = pretrained_classifier(domains.DIGIT_CLASSIFIERS[domain])
+        _DOMAIN_STATS[key] = feature_statistics(classifier_outputs(images, classifier)[0])
+    return _DOMAIN_STATS[key]
+
+
+def domain_fid(images, domain: str, split: str = "test", batch_size: int = 500) -> float:
+    """FID of ``images`` (N, 1, 28, 28) in [-1, 1] (N >= 128) against the real images of
+    ``domain`` (its ``split``: 5,000 test images), both seen through the digit classifier of
+    that domain (A: the MNIST classifier; B: ``pretrained_classifier("mnist-thick-b")``).
+
+    For a translation into ``domain`` (G_AB(a) against "B"): low when the translations have
+    the target domain's look *and* its variety of digits, where the domain classifier
+    (``tinygan.models.DomainClassifier``) may be satisfied by the background alone.
+    """
+    from .data import domains
+    from .models.classifier import pretrained_classifier
+    domains.check_domain(domain, split, "domain_fid")
+    reference = domain_statistics(domain, split)
+    classifier = pretrained_classifier(domains.DIGIT_CLASSIFIERS[domain])
+    return fid(images, reference, classifier=classifier, batch_size=batch_size)
 
 
 # ----------------------------------------------------------------------------

@@ -72,7 +72,9 @@ cvae       ``CVAE``            Sohn et al. 2015 (label-conditioned encoder and d
 
 ``pretrained(name)`` gives a family trained by tinygan's own commands and shipped in
 tinygan/weights/ (``"dcgan"``, ``"cgan"``, ``"vae"``; shipped.py, tinygan/weights/README.md),
-as ``pretrained_classifier`` gives the frozen classifier.
+as ``pretrained_classifier`` gives the frozen classifier (``"mnist"``, ``"fashion-mnist"``, and
+``"mnist-thick-b"`` for the restyled digits of tinygan.data.domains) and
+``pretrained_domain_classifier("mnist-thick")`` the frozen classifier of domains A and B.
 """
 from .base import GANFamily
 from .biggan import BigGAN
@@ -80,6 +82,7 @@ from .cgan import ConditionalGAN
 from .classifier import Classifier, pretrained_classifier
 from .cyclegan import CycleGAN
 from .dcgan import DCGAN
+from .domain_classifier import DomainClassifier, pretrained_domain_classifier
 from .gan import GAN
 from .infogan import InfoGAN
 from .shipped import PRETRAINED, pretrained, pretrained_names
@@ -93,5 +96,6 @@ VAE_FAMILIES = classes_of("vae")
 
 __all__ = ["REGISTRY", "Family", "FAMILIES", "GANFamily", "GAN", "DCGAN", "ConditionalGAN", "InfoGAN", "WGAN", "WGANGP", "BigGAN",
            "CycleGAN",
-           "Classifier", "pretrained_classifier", "PRETRAINED", "pretrained", "pretrained_names",
+           "Classifier", "pretrained_classifier", "DomainClassifier", "pretrained_domain_classifier",
+           "PRETRAINED", "pretrained", "pretrained_names",
            "VAE_FAMILIES", "VAEFamily", "VAE", "ConvVAE", "BetaVAE", "CVAE"]

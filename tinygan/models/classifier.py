@@ -28,19 +28,24 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
 class Classifier(nn.Module):
-    def __init__(self, num_classes: int = 10, feature_dim: int = 128, dropout: float = 0.25):
+    """The network above; ``channels`` are the two convolutions' widths (the shipped digit
+    classifiers keep the defaults; ``DomainClassifier`` is a narrower one)."""
+
+    def __init__(self, num_classes: int = 10, feature_dim: int = 128, dropout: float = 0.25,
+                 channels: tuple = (32, 64)):
         super().__init__()
+        c1, c2 = channels
         self.body = nn.Sequential(
-            nn.Conv2d(1, 32, 5, stride=2, padding=2), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-            nn.Flatten(), nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU(),
+            nn.Conv2d(1, c1, 5, stride=2, padding=2), nn.BatchNorm2d(c1), nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.BatchNorm2d(c2), nn.ReLU(),
+            nn.Flatten(), nn.Linear(c2 * 7 * 7, feature_dim), nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
 
     def features(self, x: Tensor) -> Tensor:
         """(N, 1, 28, 28) images in [-1, 1] -> (N, feature_dim) features."""
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ValueError(f"Classifier: expected images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
+            raise ValueError(f"{type(self).__name__}: expected images of shape (N, 1, 28, 28), got {tuple(x.shape)}")
         return self.body(x)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -49,7 +54,9 @@ class Classifier(nn.Module):
 
 
 def pretrained_classifier(dataset: str = "mnist") -> Classifier:
-    """The frozen classifier shipped with tinygan for ``dataset``, in eval mode.
+    """The frozen classifier shipped with tinygan for ``dataset``, in eval mode:
+    ``"mnist"``, ``"fashion-mnist"``, or ``"mnist-thick-b"`` (the restyled digits of domain B
+    of ``tinygan.data.domains``).
 
     The weights (``tinygan/weights/classifier_<dataset>.npz``) are made by
     ``tinygan train classifier --dataset <dataset>`` (benchmarks/README.md gives the
