@@ -42,11 +42,12 @@ training (tinygan/train/kinds.py: kind -> trainer, its options, its evaluation).
 names a kind: a new family or a new kind appears in every command by its table entry.
 
 A run folder (``runs/MODEL-DATASET`` by default) holds config.json, checkpoints/,
-samples/epoch_NNN.png, samples.png, losses.png and metrics.jsonl.  ``sample`` and ``eval``
-also take ``pretrained:NAME``, a trained model shipped with tinygan (``pretrained:dcgan``,
-``pretrained:cgan``, ``pretrained:vae``; tinygan/weights/README.md), or a FILE.npz that
-``export`` wrote from a run: what sampling needs (a GAN's generator, a whole VAE), not
-what resuming needs.
+samples/epoch_NNN.png, samples.png, losses.png and metrics.jsonl.  ``sample``, ``eval`` and
+``translate`` also take ``pretrained:NAME``, a trained model shipped with tinygan
+(``pretrained:dcgan``, ``pretrained:cgan``, ``pretrained:vae``, ``pretrained:biggan``;
+``pretrained:cyclegan``, which translates; tinygan/weights/README.md), or a FILE.npz that
+``export`` wrote from a run: what sampling needs (a GAN's generator, a whole VAE, both
+directions of a CycleGAN), not what resuming needs.
 
 When something goes wrong, a command prints one line on stderr -- ``tinygan COMMAND: what,
 naming the file or argument, and what to do`` -- and exits with 2 for bad input (an argument

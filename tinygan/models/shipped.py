@@ -9,6 +9,7 @@ the path of a file ``tinygan export`` wrote from a run of your own)::
     tinygan eval pretrained:cgan
     tinygan.train.sample_run("pretrained:dcgan", n=64)    # {"images": (64, 1, 28, 28), ...}
     vae = tinygan.models.pretrained("vae")                 # the family, in eval mode
+    tinygan translate pretrained:cyclegan --direction AB --in a.npz --out b.npz
 
 ``tinygan/weights/README.md`` gives, for each file, the command that trained it, the
 command that exported it, how long that took and the quality it reaches.
@@ -20,13 +21,15 @@ tinygan checkpoint, so it is read with ``allow_pickle=False`` and checked like o
   the family; ``config``: the run's config.json; ``source``: the checkpoint's file name,
   epoch, step, images seen and EMA beta (None when the run kept no EMA);
 - ``part``: which module the weights fill, the registry entry's ``sampler`` -- ``"G"`` for a
-  GAN, ``""`` (the whole family) for a VAE -- and ``weights``: that module's ``state_dict()``, the EMA's weights when the run
+  GAN, ``""`` (the whole family) for a VAE and for CycleGAN -- and ``weights``: that module's ``state_dict()``, the EMA's weights when the run
   kept one (what ``tinygan sample RUN`` would use), floating-point arrays in ``dtype``
   (float16 halves the file; they are loaded back as float32).
 
 Why a GAN ships its generator only: sampling and ``tinygan eval`` never run D, and with D
 the cgan file would pass 2 MB in float16 (its D, projection embedding included, has
-200,000 weights).  The loader still builds the whole family -- so ``family.generate``,
+200,000 weights).  CycleGAN is the exception: its sampler is the whole family, since both
+generators translate (G_AB one way, G_BA the other), and its two small PatchGANs ship with
+them (68,802 of its 607,556 weights), trained.  The loader still builds the whole family -- so ``family.generate``,
 ``sample_noise`` and the class conventions are the trainer's -- and loads G's part
 strictly (every key, every shape); **D stays at its random initialization**: a pretrained
 GAN family is for sampling, not for resuming its training.  A VAE ships everything,
@@ -57,6 +60,9 @@ PRETRAINED = {
     "vae": ("vae_mnist.npz", "MLP VAE 784-400-20, encoder and decoder, 10 epochs of MNIST"),
     "biggan": ("biggan_mnist.npz", "BigGAN-lite generator (cpu preset, labels 0-9, EMA weights), "
                                    "3 epochs of MNIST"),
+    "cyclegan": ("cyclegan_mnist_thick.npz", "CycleGAN-lite (cpu preset), both generators and both "
+                                             "PatchGANs, MNIST <-> thick inverted digits (mnist-thick); "
+                                             "translates, draws no samples"),
 }
 
 
@@ -164,9 +170,12 @@ def load_pretrained(path, device="cpu") -> tuple:
 def pretrained(name: str, device="cpu"):
     """The shipped trained family ``name`` (one of ``pretrained_names()``) on ``device``, in
     eval mode: ``pretrained("dcgan")``, ``pretrained("cgan")``, ``pretrained("vae")``,
-    ``pretrained("biggan")``.
+    ``pretrained("biggan")``, ``pretrained("cyclegan")``.
 
-    A GAN's generator is trained and its D is not (only G is shipped); a VAE is whole.
+    A GAN's generator is trained and its D is not (only G is shipped); a VAE is whole, and
+    so is CycleGAN (both generators and both discriminators; it translates images with
+    ``family.translate(x, "AB" | "BA")`` or ``tinygan translate pretrained:cyclegan``, and
+    draws no samples).
     Sample it as a run is sampled (``tinygan.train.sample_run("pretrained:NAME", n)``) or with
     ``tinygan.train.loop.generate(family, *family.sample_noise(n))``.
     """

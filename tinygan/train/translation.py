@@ -172,7 +172,9 @@ def evaluate_cyclegan_run(folder, n: int = 10_000, seed: int = 0, device="cpu",
 # ----------------------------------------------------------------------------
 def configure_translate(parser) -> None:
     """The arguments of ``tinygan translate`` (a ``Command`` of kind cyclegan)."""
-    parser.add_argument("run", help="a CycleGAN run folder (its latest checkpoint)")
+    parser.add_argument("run", help="a CycleGAN run folder (its latest checkpoint), "
+                        "pretrained:cyclegan (the model shipped with tinygan) or an .npz "
+                        "written by `tinygan export`")
     parser.add_argument("--direction", required=True, choices=["AB", "BA"],
                         help="AB: G_AB, domain A to B; BA: G_BA, B to A")
     parser.add_argument("--in", dest="input", required=True, metavar="FILE.npz",
