@@ -31,7 +31,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from side_by_side import sides as available_sides, thread_env  # noqa: E402
+from side_by_side import sides as available_sides, sync as _sync, thread_env  # noqa: E402
 
 
 def _family(preset: str, device: str):
@@ -47,17 +47,6 @@ def _real(batch: int):
     import numpy as np
     x = np.random.default_rng(0).uniform(-1, 1, (batch, 1, 32, 32)).astype(np.float32)
     return x, np.arange(batch) % 10
-
-
-def _sync(device: str, side: str) -> None:
-    if device == "cpu":
-        return
-    if side == "torch":
-        import torch
-        torch.cuda.synchronize()
-    else:
-        from tinygan import backend
-        backend.cupy_module().cuda.Device().synchronize()
 
 
 def _time(step, repeat: int, device: str, side: str) -> dict:

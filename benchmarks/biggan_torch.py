@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from side_by_side import twin_array   # benchmarks/ is on the path of every user of a twin
+
 # The networks' sizes, as tinygan.models.biggan.PRESETS (kept here so that the twin runs
 # without tinygan; the cross-check test compares the two tables).
 PRESETS = {
@@ -187,12 +189,7 @@ def copy_from_tinygan(family, G, D) -> None:
             raise KeyError(f"copy_from_tinygan: tinygan has no {missing[:5]} of the twin")
         with torch.no_grad():
             for k, v in state.items():
-                a = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
-                if k not in ref:
-                    raise KeyError(f"copy_from_tinygan: the twin has no {k!r}")
-                if tuple(a.shape) != tuple(ref[k].shape):
-                    raise ValueError(f"copy_from_tinygan: {k!r} is {a.shape} in tinygan, "
-                                     f"{tuple(ref[k].shape)} in the twin")
+                a = twin_array(k, v, ref)
                 ref[k].copy_(torch.from_numpy(np.array(a)))      # a 0-d array stays 0-d
 
 

@@ -27,6 +27,33 @@ def sides() -> list:
     return ["tinygan", "torch"]
 
 
+def sync(device: str, side: str) -> None:
+    """Wait for ``side``'s ("tinygan" or "torch") queued GPU work, so a timer reads the work
+    done, not the work launched; nothing on the CPU."""
+    if device == "cpu":
+        return
+    if side == "torch":
+        import torch
+        torch.cuda.synchronize()
+    else:
+        from tinygan import backend
+        backend.cupy_module().cuda.Device().synchronize()
+
+
+def twin_array(key: str, value, twin_state: dict):
+    """One entry of a tinygan state_dict as a NumPy array for the PyTorch twin's entry ``key``
+    in ``twin_state``: a name the twin lacks or a shape that differs is an error naming both
+    (the twins' ``copy_from_tinygan``)."""
+    import numpy as np
+    a = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    if key not in twin_state:
+        raise KeyError(f"copy_from_tinygan: the twin has no {key!r}")
+    if tuple(a.shape) != tuple(twin_state[key].shape):
+        raise ValueError(f"copy_from_tinygan: {key!r} is {a.shape} in tinygan, "
+                         f"{tuple(twin_state[key].shape)} in the twin")
+    return a
+
+
 def dcgan_optimizers(model):
     """The DCGAN recipe's two Adams (lr 2e-4, betas (0.5, 0.999)) for D and G of ``model``."""
     from tinygan import optim

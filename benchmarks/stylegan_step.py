@@ -31,7 +31,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from side_by_side import sides as available_sides, thread_env  # noqa: E402
+from side_by_side import sides as available_sides, sync as _sync, thread_env  # noqa: E402
 
 PHASES = ("Dmain", "Dreg", "Gmain", "Gpl")
 R1_INTERVAL = 16
@@ -43,17 +43,6 @@ def _family(preset: str, device: str):
     from tinygan.models.stylegan import StyleGAN
     tinygan.manual_seed(0)
     return StyleGAN(preset).to(device)
-
-
-def _sync(device: str, side: str) -> None:
-    if device == "cpu":
-        return
-    if side == "torch":
-        import torch
-        torch.cuda.synchronize()
-    else:
-        from tinygan import backend
-        backend.cupy_module().cuda.Device().synchronize()
 
 
 def _time(step, steps: int, batch: int, device: str, side: str) -> float:

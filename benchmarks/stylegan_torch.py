@@ -30,6 +30,8 @@ import math
 
 import numpy as np
 
+from side_by_side import twin_array   # benchmarks/ is on the path of every user of a twin
+
 # The networks' sizes, as tinygan.models.stylegan.PRESETS without the recipes (kept here so
 # that the twin runs without tinygan; the cross-check test compares the two tables).
 PRESETS = {
@@ -335,12 +337,7 @@ def copy_from_tinygan(family, G, D) -> None:
         ref = dst.state_dict()
         state = {}
         for k, v in src.state_dict().items():
-            a = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
-            if k not in ref:
-                raise KeyError(f"copy_from_tinygan: the twin has no {k!r}")
-            if tuple(a.shape) != tuple(ref[k].shape):
-                raise ValueError(f"copy_from_tinygan: {k!r} is {a.shape} in tinygan, "
-                                 f"{tuple(ref[k].shape)} in the twin")
+            a = twin_array(k, v, ref)
             state[k] = torch.from_numpy(np.ascontiguousarray(a)).to(ref[k].device, ref[k].dtype)
         dst.load_state_dict(state, strict=True)
 

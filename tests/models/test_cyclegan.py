@@ -25,7 +25,9 @@ def test_shapes():
             assert y.shape == (2, 1, 28, 28)
             assert np.abs(y.data).max() < 1            # tanh
         for D in (model.D_A, model.D_B):
-            assert D(x).shape == (2, 1, 12, 12)
+            # n_layers 2: 28 -> 14 -> 7 -> 6 -> 5, each score over a 34x34 field
+            assert D.n_layers == 2 and D.receptive_field == 34
+            assert D(x).shape == (2, 1, 5, 5)
 
 
 def test_presets_set_the_widths():
@@ -38,9 +40,9 @@ def test_presets_set_the_widths():
     assert len(blocks) == p["n_blocks"]
     assert blocks[0].block[1].weight.shape == (4 * p["ngf"], 4 * p["ngf"], 3, 3)
     assert model.D_A.ndf == p["ndf"] and model.D_B.model[0].weight.shape == (p["ndf"], 1, 4, 4)
-    # the gpu preset (23 million weights: too slow to build in a quick test) is the reference's
+    # the gpu preset (24 million weights: too slow to build in a quick test) is the reference's
     # generator as it is and its D's width
-    assert PRESETS["gpu"] == dict(ngf=64, n_blocks=9, ndf=64, n_layers=1)
+    assert PRESETS["gpu"] == dict(ngf=64, n_blocks=9, ndf=64, n_layers=2)
 
 
 def test_generator_layout_and_init():

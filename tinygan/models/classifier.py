@@ -62,13 +62,19 @@ def pretrained_classifier(dataset: str = "mnist") -> Classifier:
     ``tinygan train classifier --dataset <dataset>`` (benchmarks/README.md gives the
     command and the test accuracy they reach).
     """
+    return load_frozen(Classifier(), "classifier_", dataset, "pretrained_classifier")
+
+
+def load_frozen(model: nn.Module, prefix: str, name: str, op: str, what: str = "") -> nn.Module:
+    """``model`` with the weights of ``tinygan/weights/<prefix><name>.npz`` (dashes as
+    underscores), in eval mode; a missing file is an error that names ``op``, ``what`` the name
+    is ("the pair ") and the names that are there."""
     from ..checkpoint import load   # noqa: PLC0415 - keeps importing models light
-    path = WEIGHTS / f"classifier_{dataset.replace('-', '_')}.npz"
+    path = WEIGHTS / f"{prefix}{name.replace('-', '_')}.npz"
     if not path.exists():
-        known = sorted(p.stem.removeprefix("classifier_").replace("_", "-")
-                       for p in WEIGHTS.glob("classifier_*.npz"))
-        raise FileNotFoundError(f"pretrained_classifier: no weights for {dataset!r} at {path}; "
+        known = sorted(p.stem.removeprefix(prefix).replace("_", "-")
+                       for p in WEIGHTS.glob(f"{prefix}*.npz"))
+        raise FileNotFoundError(f"{op}: no weights for {what}{name!r} at {path}; "
                                 f"available: {', '.join(known) or 'none'}")
-    model = Classifier()
     model.load_state_dict(load(path)["model"])
     return model.eval()

@@ -58,33 +58,38 @@ Its output is a map of scores, one per patch of the input.  The receptive field 
 (lesson 03's formula, from the last layer back: r <- (r - 1) * stride + kernel, starting at
 r = 1), for the reference's ``n_layers = 3`` on 256 px images: strides 2, 2, 2, 1, 1 give
 r = 1 -> 4 -> 7 -> 16 -> 34 -> 70, the "70x70 PatchGAN".  That D on a 28 px digit would shrink
-it to 28 -> 14 -> 7 -> 3 -> 2 -> 1 and see the whole image.  Here ``n_layers = 1``:
-strides 2, 1, 1::
+it to 28 -> 14 -> 7 -> 3 -> 2 -> 1 and see the whole image.  Here ``n_layers = 2``:
+strides 2, 2, 1, 1::
 
-    r = 1 -> 4 (last conv) -> 7 (the stride-1 conv) -> (7 - 1) * 2 + 4 = 16 (the first conv)
+    r = 1 -> 4 (last conv) -> 7 (the stride-1 conv) -> (7 - 1) * 2 + 4 = 16 -> (16 - 1) * 2 + 4 = 34
 
-a 16x16 PatchGAN (pix2pix's smallest patch, Isola et al. 2017 sec. 4.4), a patch of about 57%
-of the digit's side: it sees strokes, their width and the background, which is what tells the
-domains apart, and each score judges a different part of the digit.  Output size (PyTorch's
-conv formula, floor((in + 2 pad - k) / s) + 1): 28 -> 14 -> 13 -> 12, a 12x12 map of scores
-(``PatchDiscriminator.output_size``, ``receptive_field``; tests/models/test_cyclegan.py checks
-both by perturbing one input pixel).  ``n_layers = 2`` gives 28 -> 14 -> 7 -> 6 -> 5 and
-r = 34: more than the image, no longer a patch.  (Instance norm takes its mean and variance
-over the whole map, so strictly every score depends a little on every pixel; the receptive
-field counts what a score's convolutions look at.)
+Output size (PyTorch's conv formula, floor((in + 2 pad - k) / s) + 1): 28 -> 14 -> 7 -> 6 -> 5,
+a 5x5 map of scores, each of which looks at a 34x34 window: the whole 28 px digit and the
+padding around it, from a different offset (``PatchDiscriminator.output_size``,
+``receptive_field``; tests/models/test_cyclegan.py checks both by perturbing one input pixel).
+Why not a true patch here: with ``n_layers = 1`` (r = 16, a 12x12 map; pix2pix's 16x16
+PatchGAN) every score sees a bit over half the digit, strokes and background but not the
+digit's shape -- and the cycle then finds it easy to hide a's shape in blobs that look like B
+patch by patch: G_AB's outputs were scrambled strokes, the cycle rebuilt a from them exactly,
+and the frozen classifier read the digit of a in G_AB(a) no better than chance (0.10-0.15
+both ways after 1,500-1,800 steps; 0.54 / 0.57 after the whole epoch, with many translations
+of the wrong class).  With r = 34 after 1,800 steps the digit was kept 0.987 / 0.971 of the
+time (benchmarks/README.md, "CycleGAN-lite: the discriminator's field").  The scores still
+come from a map, so the PatchGAN's idea -- many overlapping judgements instead of one -- is kept.
+(Instance norm takes its mean and variance over the whole map, so strictly every score
+depends a little on every pixel; the receptive field counts what a score's convolutions look
+at.)
 
 Sizes (``PRESETS``; every weight and bias counted, ``parameter_count``)::
 
-    cpu: ngf 16, 3 residual blocks, ndf 32: each G 269,377, each D 34,401; all four 607,556
-    gpu: ngf 64, 9 residual blocks, ndf 64: each G 11,365,633, each D 134,337; all four 22,999,940
+    cpu: ngf 16, 3 residual blocks, ndf 32, n_layers 2: each G 269,377, each D 166,625; all four 872,004
+    gpu: ngf 64, 9 residual blocks, ndf 64, n_layers 2: each G 11,365,633, each D 660,929; all four 24,053,124
 
 (gpu: the reference's ngf 64 and 9 blocks as they are, its ndf 64 with the 28 px PatchGAN
 above).  A training step of the cpu preset (both generators, both discriminators, a batch of
-8 images of each domain; benchmarks/cyclegan_cpu_step.py) takes 0.33 to 0.5 s on one thread
-of a 2-core CPU shared with other jobs (0.8 to 1.3 s when they were busiest), 0.37 to 0.41 s
-on two: about 20 images of each domain a second, so 30 minutes hold some 4,400 steps, more
-than the 3,750 of the default epoch (``tinygan train cyclegan`` on one thread: 600 steps in
-340 s, and at step 600 the test digits were already thick, inverted and of the right class).
+8 images of each domain) takes about 0.37 s on one thread of a 2-core CPU shared with other
+jobs (``tinygan train cyclegan`` on one thread: 1,800 steps in 666 s), so one epoch of 3,750
+steps, the default, fits in about 25 minutes (benchmarks/README.md, "CycleGAN-lite step").
 
 Initialization: every conv weight ~ N(0, 0.02), every bias 0 (the reference's
 ``init_type='normal'``, ``init_gain=0.02``).  Training settings (``defaults``, sec. 4): Adam
@@ -106,8 +111,8 @@ LAMBDA_CYC = 10.0            # lambda of eq. 3 (sec. 4)
 LAMBDA_ID = 0.5 * LAMBDA_CYC  # the identity loss's weight, 0.5 lambda (sec. 5.2)
 
 PRESETS = {
-    "cpu": dict(ngf=16, n_blocks=3, ndf=32, n_layers=1),
-    "gpu": dict(ngf=64, n_blocks=9, ndf=64, n_layers=1),
+    "cpu": dict(ngf=16, n_blocks=3, ndf=32, n_layers=2),
+    "gpu": dict(ngf=64, n_blocks=9, ndf=64, n_layers=2),
 }
 
 
@@ -198,9 +203,11 @@ class PatchDiscriminator(nn.Module):
     Args:
         in_channels: image channels.
         ndf: the width of the first conv (doubled by each further conv, at most 8 ndf).
-        n_layers: the stride-2 convs (1 for 28 px: a 16x16 PatchGAN).
+        n_layers: the stride-2 convs (the presets' 2: a 34x34 field over a 28 px digit; 1: a
+            16x16 PatchGAN).
 
-    Shapes: (N, in_channels, H, W) -> (N, 1, H', W'), H' = ``output_size(H)`` (12 for 28).
+    Shapes: (N, in_channels, H, W) -> (N, 1, H', W'), H' = ``output_size(H)`` (5 for 28 with
+    n_layers 2, 12 with n_layers 1).
     """
 
     def __init__(self, in_channels: int = 1, ndf: int = 32, n_layers: int = 1):

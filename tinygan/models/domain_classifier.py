@@ -28,7 +28,7 @@ which compares the translations' distribution of digit features with the target 
 """
 from __future__ import annotations
 
-from .classifier import WEIGHTS, Classifier
+from .classifier import Classifier, load_frozen
 
 
 class DomainClassifier(Classifier):
@@ -46,13 +46,5 @@ def pretrained_domain_classifier(pair: str = "mnist-thick") -> DomainClassifier:
     classifier --dataset mnist-thick-domains`` (benchmarks/README.md gives the command and
     its test accuracy).
     """
-    from ..checkpoint import load   # noqa: PLC0415 - keeps importing models light
-    path = WEIGHTS / f"domains_{pair.replace('-', '_')}.npz"
-    if not path.exists():
-        known = sorted(p.stem.removeprefix("domains_").replace("_", "-")
-                       for p in WEIGHTS.glob("domains_*.npz"))
-        raise FileNotFoundError(f"pretrained_domain_classifier: no weights for the pair {pair!r} "
-                                f"at {path}; available: {', '.join(known) or 'none'}")
-    model = DomainClassifier()
-    model.load_state_dict(load(path)["model"])
-    return model.eval()
+    return load_frozen(DomainClassifier(), "domains_", pair, "pretrained_domain_classifier",
+                       what="the pair ")
