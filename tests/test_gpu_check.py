@@ -93,7 +93,7 @@ def test_the_script_runs_to_the_end_without_a_gpu(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     report = (tmp_path / "r" / "report.md").read_text()
     assert ("Skipped for lack of a GPU: gpu-tests, memcheck, racecheck, dcgan-step, stylegan-step, "
-            "biggan-step, stylegan-run." in report), report
+            "biggan-step, cyclegan-step, stylegan-run." in report), report
     for step in ("environment", "nvrtc", "kernel-bench"):
         assert f"| {step} | passed |" in report, report
     assert "ok  scale.cu" in report                        # the NVRTC check's lines
@@ -148,5 +148,21 @@ def test_the_biggan_step_is_declared_within_the_old_caps():
     assert step.needs_gpu and step.argv[1] == "benchmarks/biggan_step.py"
     assert step.argv[step.argv.index("--device") + 1] == "cuda"
     assert names.index("stylegan-step") < names.index("biggan-step") < names.index("stylegan-run")
+    assert sum(s.timeout for s in steps.values()) <= 670
+    assert gpu_check.BUDGET_S == 450
+
+
+def test_the_cyclegan_step_is_declared_within_the_old_caps():
+    """CycleGAN-lite's side-by-side step runs on CUDA after BigGAN-lite's and before the
+    StyleGAN-lite run; the caps together still sum to at most 670 s (dcgan-step's and
+    stylegan-run's were shortened by 20 s each to make room for its 40 s)."""
+    steps = {s.name: s for s in gpu_check.default_steps()}
+    names = list(steps)
+    step = steps["cyclegan-step"]
+    assert step.needs_gpu and step.argv[1] == "benchmarks/cyclegan_step.py"
+    assert step.argv[step.argv.index("--device") + 1] == "cuda"
+    assert "--preset" not in step.argv                     # cuda's default: the gpu preset
+    assert names.index("biggan-step") < names.index("cyclegan-step") < names.index("stylegan-run")
+    assert step.timeout == 40
     assert sum(s.timeout for s in steps.values()) <= 670
     assert gpu_check.BUDGET_S == 450

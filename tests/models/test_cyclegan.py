@@ -2,6 +2,9 @@
 presets, the generator's reflection padding and instance norm to second order, the PatchGAN's
 output size and receptive field (checked by perturbing one pixel), the losses against their
 formulas (Zhu et al. 2017, eq. 1-3 and the identity loss), the registry entry and the errors."""
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -245,44 +248,16 @@ def test_errors():
 
 
 # -- optional cross-check against PyTorch: the same layers, the same weights ----------------
-def _torch_generator(torch, G):
-    tnn = torch.nn
-    layers = []
-    for m in G.model:
-        layers += _torch_layers(torch, m)
-    return tnn.Sequential(*layers).double()
-
-
-def _torch_layers(torch, m):
-    tnn = torch.nn
-    name = type(m).__name__
-    if name == "ResnetBlock":
-        class Block(tnn.Module):
-            def __init__(self, body):
-                super().__init__()
-                self.body = body
-
-            def forward(self, x):
-                return x + self.body(x)
-        return [Block(tnn.Sequential(*[l for s in m.block for l in _torch_layers(torch, s)]))]
-    if name == "ReflectionPad2d":
-        return [tnn.ReflectionPad2d(m.padding)]
-    if name in ("Conv2d", "ConvTranspose2d"):
-        cls = getattr(tnn, name)
-        extra = {"output_padding": m.output_padding} if name == "ConvTranspose2d" else {}
-        layer = cls(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, **extra)
-        layer.weight.data = torch.tensor(np.asarray(m.weight.data, dtype=np.float64))
-        layer.bias.data = torch.tensor(np.asarray(m.bias.data, dtype=np.float64))
-        return [layer]
-    if name == "InstanceNorm2d":
-        return [tnn.InstanceNorm2d(m.num_features)]
-    if name == "LeakyReLU":
-        return [tnn.LeakyReLU(m.negative_slope)]
-    return [getattr(tnn, name)()]          # ReLU, Tanh
+def _twin():
+    """benchmarks/cyclegan_torch.py, the networks built in PyTorch (the benchmark's twin)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import cyclegan_torch
+    return cyclegan_torch
 
 
 def test_networks_match_torch():
     torch = pytest.importorskip("torch")
+    twin = _twin()
     tinygan.manual_seed(0)
     G = ResnetGenerator(1, 1, ngf=4, n_blocks=2).to(dtype=tinygan.float64)
     D = PatchDiscriminator(1, ndf=4).to(dtype=tinygan.float64)
@@ -290,13 +265,16 @@ def test_networks_match_torch():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             m.weight.data[...] = np.random.default_rng(7).standard_normal(m.weight.shape) * 0.3
             m.bias.data[...] = np.random.default_rng(8).standard_normal(m.bias.shape) * 0.1
+    tG = twin.generator(torch, 1, 1, ngf=4, n_blocks=2).double()
+    tD = twin.discriminator(torch, 1, ndf=4, n_layers=1).double()
+    twin.copy_module(G, tG)              # strict: every name and shape of the twin matched
+    twin.copy_module(D, tD)
     x = np.random.default_rng(9).uniform(-1, 1, (2, 1, 28, 28))
     with tinygan.no_grad():
         ours_g, ours_d = G(tinygan.tensor(x)).data, D(tinygan.tensor(x)).data
     with torch.no_grad():
-        theirs_g = _torch_generator(torch, G)(torch.tensor(x)).numpy()
-        theirs_d = torch.nn.Sequential(*[l for m in D.model for l in _torch_layers(torch, m)]
-                                       ).double()(torch.tensor(x)).numpy()
+        theirs_g = tG(torch.tensor(x)).numpy()
+        theirs_d = tD(torch.tensor(x)).numpy()
     # float64 through ~20 layers of sums of at most 576 terms of size O(1): 1e-9 is ample
     np.testing.assert_allclose(ours_g, theirs_g, rtol=0, atol=1e-9)
     np.testing.assert_allclose(ours_d, theirs_d, rtol=0, atol=1e-9)
