@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from side_by_side import sides as available_sides, sync as _sync, thread_env  # noqa: E402
+from side_by_side import race, sync as _sync  # noqa: E402
 
 
 def _family(preset: str, device: str):
@@ -130,22 +129,9 @@ def main(argv=None) -> dict:
     if args.child:
         child(args)
         return {}
-    env = dict(thread_env(args.threads), TINYGAN_NUM_THREADS=str(args.threads))
-    sides, best = available_sides(), {}
-    for i in range(args.rounds):
-        for side in sides:
-            cmd = [sys.executable, os.path.abspath(__file__), "--child", side,
-                   "--preset", args.preset, "--batch", str(args.batch),
-                   "--repeat", str(args.repeat), "--threads", str(args.threads),
-                   "--device", args.device]
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if out.returncode:
-                raise SystemExit(f"{side} failed:\n{out.stderr}")
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"round {i + 1}: {side} {r['images_per_s']:.1f} images/s", file=sys.stderr,
-                  flush=True)
-            if side not in best or r["images_per_s"] > best[side]["images_per_s"]:
-                best[side] = r
+    child_args = ["--preset", args.preset, "--batch", args.batch, "--repeat", args.repeat,
+                  "--threads", args.threads, "--device", args.device]
+    sides, best = race(__file__, child_args, args.threads, args.rounds)
     print(f"BigGAN-lite training iteration (2 D steps + 1 G step), preset {args.preset}, "
           f"batch {args.batch}, {args.device}, best of {args.repeat} iterations x "
           f"{args.rounds} rounds, {args.threads} threads, load average {os.getloadavg()[0]:.1f}")

@@ -9,7 +9,10 @@ is set in the environment the benchmark was started from.
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 
 
 def thread_env(threads: int) -> dict:
@@ -25,6 +28,28 @@ def sides() -> list:
     except ImportError:
         return ["tinygan"]
     return ["tinygan", "torch"]
+
+
+def race(script: str, child_args: list, threads: int, rounds: int) -> tuple:
+    """Run ``script --child SIDE *child_args`` for each side in turn, ``rounds`` times, each in
+    a fresh process with ``threads`` threads; a child prints one JSON line with
+    ``images_per_s``.  Returns ``(sides, best)``: the sides run and each one's fastest result.
+    Each round is printed as it comes (to stderr), so that a long run on a busy machine shows
+    its figures before the end."""
+    env = dict(thread_env(threads), TINYGAN_NUM_THREADS=str(threads))
+    run_sides, best = sides(), {}
+    for i in range(rounds):
+        for side in run_sides:
+            cmd = [sys.executable, os.path.abspath(script), "--child", side, *map(str, child_args)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if out.returncode:
+                raise SystemExit(f"{side} failed:\n{out.stderr}")
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"round {i + 1}: {side} {r['images_per_s']:.1f} images/s", file=sys.stderr,
+                  flush=True)
+            if side not in best or r["images_per_s"] > best[side]["images_per_s"]:
+                best[side] = r
+    return run_sides, best
 
 
 def sync(device: str, side: str) -> None:

@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from side_by_side import sides as available_sides, sync as _sync, thread_env  # noqa: E402
+from side_by_side import race, sync as _sync  # noqa: E402
 
 PHASES = ("Dmain", "Dreg", "Gmain", "Gpl")
 R1_INTERVAL = 16
@@ -158,23 +157,9 @@ def main() -> None:
     args.preset = args.preset or ("cpu" if args.device == "cpu" else "gpu")
     if args.child:
         return child(args)
-    env = dict(thread_env(args.threads), TINYGAN_NUM_THREADS=str(args.threads))
-    sides, best = available_sides(), {}
-    for i in range(args.rounds):
-        for side in sides:
-            cmd = [sys.executable, __file__, "--child", side, "--preset", args.preset,
-                   "--batch", str(args.batch), "--periods", str(args.periods),
-                   "--threads", str(args.threads), "--device", args.device]
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if out.returncode:
-                raise SystemExit(f"{side} failed:\n{out.stderr}")
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            # Each round as it comes (to stderr), so that a long run on a busy machine shows
-            # its figures before the end.
-            print(f"round {i + 1}: {side} {r['images_per_s']:.1f} images/s", file=sys.stderr,
-                  flush=True)
-            if side not in best or r["images_per_s"] > best[side]["images_per_s"]:
-                best[side] = r
+    child_args = ["--preset", args.preset, "--batch", args.batch, "--periods", args.periods,
+                  "--threads", args.threads, "--device", args.device]
+    sides, best = race(__file__, child_args, args.threads, args.rounds)
     steps = args.periods * R1_INTERVAL
     print(f"StyleGAN-lite training step (Dmain, Dreg/16, Gmain, Gpl/4), preset {args.preset}, "
           f"batch {args.batch}, {args.device}, {steps} steps, best of {args.rounds} rounds, "
