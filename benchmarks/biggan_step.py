@@ -22,7 +22,6 @@ gpu preset).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -30,7 +29,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from side_by_side import race, sync as _sync  # noqa: E402
+from side_by_side import race, step_arguments, sync as _sync  # noqa: E402
 
 
 def _family(preset: str, device: str):
@@ -111,21 +110,7 @@ def child(args) -> None:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--preset", choices=["cpu", "gpu"], default=None,
-                    help="default: cpu on --device cpu, gpu on cuda")
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=3, help="timed iterations (2 D + 1 G steps)")
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ap.add_argument("--json")
-    ap.add_argument("--child", choices=["tinygan", "torch"], help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    args.preset = args.preset or ("cpu" if args.device == "cpu" else "gpu")
-    for name in ("batch", "repeat", "rounds", "threads"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    args = step_arguments(__doc__, 64, "timed iterations (2 D + 1 G steps)")(argv)
     if args.child:
         child(args)
         return {}

@@ -30,9 +30,7 @@ with Adam G 1e-4, D 4e-4, betas (0, 0.999).  The parts, as tinygan builds them:
 """
 from __future__ import annotations
 
-import numpy as np
-
-from side_by_side import twin_array   # benchmarks/ is on the path of every user of a twin
+from side_by_side import copy_into_twin   # benchmarks/ is on the path of every user of a twin
 
 # The networks' sizes, as tinygan.models.biggan.PRESETS (kept here so that the twin runs
 # without tinygan; the cross-check test compares the two tables).
@@ -180,17 +178,8 @@ def copy_from_tinygan(family, G, D) -> None:
     In place into the twin's tensors rather than through ``load_state_dict``: PyTorch's
     spectral-norm hook reads a state without its version metadata as one of an old format
     (which stored the normalized weight and no ``v``) and would recompute ``v``."""
-    import torch
     for src, dst in ((family.G, G), (family.D, D)):
-        ref = dst.state_dict(keep_vars=True)
-        state = src.state_dict()
-        missing = sorted(set(ref) - set(state))
-        if missing:
-            raise KeyError(f"copy_from_tinygan: tinygan has no {missing[:5]} of the twin")
-        with torch.no_grad():
-            for k, v in state.items():
-                a = twin_array(k, v, ref)
-                ref[k].copy_(torch.from_numpy(np.array(a)))      # a 0-d array stays 0-d
+        copy_into_twin(src, dst)
 
 
 def hinge_d_loss(torch, real_out, fake_out):

@@ -34,9 +34,7 @@ side, run with ``no_pool``) shows D the fresh fakes of the same step.  The parts
 """
 from __future__ import annotations
 
-import numpy as np
-
-from side_by_side import twin_array   # benchmarks/ is on the path of every user of a twin
+from side_by_side import copy_into_twin   # benchmarks/ is on the path of every user of a twin
 
 # The networks' sizes, as tinygan.models.cyclegan.PRESETS (kept here so that the twin runs
 # without tinygan; the benchmark's test compares the two tables).
@@ -127,16 +125,8 @@ def build(torch, preset: str = "cpu", image_channels: int = 1, device="cpu"):
 def copy_module(src, dst) -> None:
     """Copy one tinygan network's parameters (and buffers, if any) into its twin ``dst``, by
     name and strictly (a missing or extra name, or another shape, is an error), the twin's
-    dtype and device kept."""
-    import torch
-    ref = dst.state_dict(keep_vars=True)
-    state = src.state_dict()
-    missing = sorted(set(ref) - set(state))
-    if missing:
-        raise KeyError(f"copy_from_tinygan: tinygan has no {missing[:5]} of the twin")
-    with torch.no_grad():
-        for k, v in state.items():
-            ref[k].copy_(torch.from_numpy(np.array(twin_array(k, v, ref))))
+    dtype and device kept (``side_by_side.copy_into_twin``)."""
+    copy_into_twin(src, dst)
 
 
 def copy_from_tinygan(family, G_AB, G_BA, D_A, D_B) -> None:

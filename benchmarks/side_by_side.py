@@ -65,6 +65,49 @@ def sync(device: str, side: str) -> None:
         backend.cupy_module().cuda.Device().synchronize()
 
 
+def step_arguments(doc: str, batch: int, repeat_help: str):
+    """The command line of a side-by-side step benchmark (biggan_step.py, cyclegan_step.py):
+    --preset (default cpu on the CPU, gpu on CUDA), --batch, --repeat, --rounds, --threads,
+    --device, --json and the hidden --child.  Returns ``parse(argv) -> args`` that also
+    checks the counts."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--preset", choices=["cpu", "gpu"], default=None,
+                    help="default: cpu on --device cpu, gpu on cuda")
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--repeat", type=int, default=3, help=repeat_help)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--json")
+    ap.add_argument("--child", choices=["tinygan", "torch"], help=argparse.SUPPRESS)
+
+    def parse(argv=None):
+        args = ap.parse_args(argv)
+        args.preset = args.preset or ("cpu" if args.device == "cpu" else "gpu")
+        for name in ("batch", "repeat", "rounds", "threads"):
+            if getattr(args, name) < 1:
+                ap.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+        return args
+    return parse
+
+
+def copy_into_twin(src, dst) -> None:
+    """Copy a tinygan module's parameters and buffers into its PyTorch twin ``dst`` in place,
+    by name and strictly (a name missing on either side, or another shape, is an error); the
+    twin's dtype and device are kept, and a 0-d entry stays 0-d."""
+    import numpy as np
+    import torch
+    ref = dst.state_dict(keep_vars=True)
+    state = src.state_dict()
+    missing = sorted(set(ref) - set(state))
+    if missing:
+        raise KeyError(f"copy_from_tinygan: tinygan has no {missing[:5]} of the twin")
+    with torch.no_grad():
+        for k, v in state.items():
+            ref[k].copy_(torch.from_numpy(np.array(twin_array(k, v, ref))))
+
+
 def twin_array(key: str, value, twin_state: dict):
     """One entry of a tinygan state_dict as a NumPy array for the PyTorch twin's entry ``key``
     in ``twin_state``: a name the twin lacks or a shape that differs is an error naming both
