@@ -52,9 +52,18 @@ def make_domains(n_train: int = 40, n_test: int = 24) -> types.ModuleType:
 
 
 def install(monkeypatch, **sizes) -> types.ModuleType:
-    """Put the made-up domains where tinygan looks for tinygan.data.domains."""
+    """Put the made-up domains where tinygan looks for tinygan.data.domains, and their judges
+    in place of the frozen ones the cyclegan eval loads (tinygan.train.translation)."""
     import tinygan.data
+    from tinygan.train import translation
     module = make_domains(**sizes)
     monkeypatch.setitem(sys.modules, "tinygan.data.domains", module)
     monkeypatch.setattr(tinygan.data, "domains", module, raising=False)
+    monkeypatch.setattr(translation, "digit_classifier",
+                        lambda domain: module.pretrained_classifier(domain))
+    monkeypatch.setattr(translation, "domain_classifier",
+                        lambda: module.pretrained_domain_classifier(module.PAIR))
+    monkeypatch.setattr(translation, "domain_fid",
+                        lambda images, domain, split="test": module.domain_fid(images, domain,
+                                                                               split))
     return module

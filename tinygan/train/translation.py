@@ -36,33 +36,24 @@ def _domains():
     return domains
 
 
-def _tool(name: str):
-    """A function of the domain tools -- looked up in tinygan.data.domains, then
-    tinygan.models, then tinygan.metrics -- or a clear error naming where it was sought."""
-    import importlib
-    for module in ("tinygan.data.domains", "tinygan.models", "tinygan.metrics"):
-        try:
-            found = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            found = None
-        if found is not None:
-            return found
-    raise RuntimeError(f"cyclegan eval: tinygan has no {name} (sought in tinygan.data.domains, "
-                       "tinygan.models and tinygan.metrics)")
-
-
 def digit_classifier(domain: str):
-    """The frozen digit classifier of ``domain``: MNIST's for A, the restyled digits' for B."""
-    return _tool("pretrained_classifier")("mnist" if domain == "A" else "mnist-thick-b")
+    """The frozen digit classifier of ``domain``: MNIST's for A, the restyled digits' for B
+    (``tinygan.data.domains.DIGIT_CLASSIFIERS``)."""
+    from ..models import pretrained_classifier
+    return pretrained_classifier(_domains().DIGIT_CLASSIFIERS[domain])
 
 
 def domain_classifier():
     """The frozen classifier of the pair: (N, 2) logits, class 0 = A, 1 = B."""
-    return _tool("pretrained_domain_classifier")(_domains().PAIR)
+    from ..models import pretrained_domain_classifier
+    return pretrained_domain_classifier(_domains().PAIR)
 
 
 def domain_fid(images, domain: str, split: str = "test") -> float:
-    return float(_tool("domain_fid")(images, domain, split))
+    """FID of ``images`` against ``domain``'s ``split`` on that domain's digit classifier
+    (``tinygan.metrics.domain_fid``)."""
+    from ..metrics import domain_fid as fid
+    return float(fid(images, domain, split))
 
 
 def _predict(model, images: np.ndarray) -> np.ndarray:
