@@ -6,6 +6,8 @@ classifier score and label accuracy of ``--n-eval`` samples; a grid per evaluati
 the figures in ``--out``/log.jsonl):
 
     --g stylegan|biggan   StyleGAN("cpu", conditional=True).G or BigGAN("cpu").G
+    --linear-output       StyleGAN-lite's G with the reference's unbounded image (no tanh), as
+                          it was when these runs were recorded
     --d stylegan|biggan   the same families' discriminators
     --loss hinge          BigGAN's hinge loss (no R1)
     --loss logistic       StyleGAN's non-saturating logistic loss, R1 every 16 D steps (lazy)
@@ -16,7 +18,7 @@ benchmarks/README.md, "StyleGAN-lite on a CPU: the recipe".
 
     python benchmarks/stylegan_halves.py --out OUT --g biggan --d stylegan --loss logistic \\
         --r1 0.1 --lr-g 0.0005 --lr-d 0.002 --beta2 0.99 --n-critic 1 --batch 32
-    python benchmarks/stylegan_halves.py --out OUT --g stylegan --d biggan --loss hinge
+    python benchmarks/stylegan_halves.py --out OUT --g stylegan --d biggan --loss hinge --linear-output
 """
 import argparse
 import json
@@ -57,6 +59,8 @@ def parse(argv=None):
     p.add_argument("--every", type=int, default=20_000)
     p.add_argument("--n-eval", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--linear-output", action="store_true",
+                   help="StyleGAN-lite's G without its tanh (StyleGAN(linear_output=True))")
     return p.parse_args(argv)
 
 
@@ -64,7 +68,7 @@ def main(argv=None):
     a = parse(argv)
     os.makedirs(a.out, exist_ok=True)
     tg_random.manual_seed(a.seed)
-    sg, bg = StyleGAN("cpu", conditional=True), BigGAN("cpu")
+    sg, bg = StyleGAN("cpu", conditional=True, linear_output=a.linear_output), BigGAN("cpu")
     if a.g == "stylegan":
         G, z_dim, generate = sg.G, sg.latent_dim, sg.generate
     else:

@@ -9,11 +9,13 @@ digits and the classifier score on the frozen classifier, and the fraction of sa
 classifier puts in its most common class ("top class": about 0.1 for digits of every class, 1.0
 for a generator that has collapsed to one shape).  It writes ``OUT/log.jsonl`` (one line per
 score) and two 10x10 grids per score: ``grid_NNNNk.png`` (the EMA) and ``raw_NNNNk.png`` (the
-trained G itself, which shows a collapse without the EMA's lag).
+trained G itself, which shows a collapse without the EMA's lag).  The trained G itself is scored
+too (``fid_raw``, ``score_raw``, ``top_class_frac_raw``): the EMA's effect, from the same run.
 
     python benchmarks/stylegan_recipe.py --out OUT [--images 40000] [--every 10000] [--n-eval 1000]
-        [--lr-g 0.0005] [--lr-d 0.002] [--r1 0.1] [--pl 0] [--mixing 0] [--mbstd 8]
+        [--lr-g 0.0025] [--lr-d 0.0025] [--r1 0.1] [--pl 0] [--mixing 0] [--mbstd 8]
         [--mbstd-channels 1] [--ema-kimg 10] [--ema-rampup 0.05] [--batch 32] [--seed 0]
+        [--linear-output] [--conditional]
 
 The table of variants tried, and what each did, is in benchmarks/README.md ("StyleGAN-lite on a
 CPU: the recipe").  Run with TINYGAN_NUM_THREADS=1 to run two variants side by side.
@@ -60,6 +62,10 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--ema-kimg", type=float, default=REC["ema_kimg"])
     ap.add_argument("--ema-rampup", type=float, default=REC["ema_rampup"] or 0.0,
                     help="0: no ramp-up")
+    ap.add_argument("--linear-output", action="store_true",
+                    help="G's image without tanh (the reference's; StyleGAN(linear_output=True))")
+    ap.add_argument("--conditional", action="store_true",
+                    help="G and D take the labels (the scores' samples cycle the classes)")
     return ap.parse_args()
 
 
@@ -69,7 +75,7 @@ def main() -> None:
     # The variant is a preset of its own: the cpu preset's sizes with this run's stddev.
     sg.PRESETS["variant"] = dict(CPU, mbstd_group_size=a.mbstd, mbstd_num_channels=a.mbstd_channels)
     trandom.manual_seed(a.seed)
-    family = sg.StyleGAN("variant")
+    family = sg.StyleGAN("variant", conditional=a.conditional, linear_output=a.linear_output)
     stepper = StyleGANStepper(family, dict(
         lr_g=a.lr_g, lr_d=a.lr_d, betas=(a.beta1, 0.99), r1_gamma=a.r1, r1_interval=R1_INTERVAL,
         pl_weight=a.pl, pl_interval=PL_INTERVAL, mixing=a.mixing, seed=a.seed))
@@ -84,26 +90,36 @@ def main() -> None:
     z_fixed = np.random.default_rng(123).standard_normal((a.n_eval, family.latent_dim)).astype(np.float32)
 
     def generate() -> np.ndarray:
+        # A conditional family asked for no labels cycles the classes 0..9 in each batch of 500.
         return np.concatenate([family.generate(Tensor(z_fixed[i:i + 500])).data
                                for i in range(0, a.n_eval, 500)])
+
+    def scores(images: np.ndarray, suffix: str) -> dict:
+        feats, probs = metrics.classifier_outputs(images, clf)
+        top = np.bincount(probs.argmax(1), minlength=10).max() / len(probs)
+        out = {"fid" + suffix: round(metrics.frechet_distance(
+            *metrics.feature_statistics(feats), *test_stats), 2),
+            "score" + suffix: round(metrics.classifier_score_from_probs(probs), 3),
+            "top_class_frac" + suffix: round(float(top), 3)}
+        if a.conditional:     # generate() asked for the classes in turn: 0, 1, ..., 9, 0, ...
+            asked = np.arange(len(probs)) % 10
+            out["label_accuracy" + suffix] = round(float((probs.argmax(1) == asked).mean()), 3)
+        return out
 
     def score(seen: int) -> dict:
         state = trandom.get_rng_state()        # scoring draws noise: the training stream is kept
         family.G.eval()
         with no_grad():
-            raw = family.generate(Tensor(z_fixed[:100])).data
+            raw = generate()
             with ema.average_parameters(family.G):
                 images = generate()
         family.G.train()
         trandom.set_rng_state(state)
-        feats, probs = metrics.classifier_outputs(images, clf)
         tag = f"{seen // 1000:04d}k"
         viz.save_image_grid(np.clip(images[:100], -1, 1), f"{a.out}/grid_{tag}.png", nrow=10, title=tag)
-        viz.save_image_grid(np.clip(raw, -1, 1), f"{a.out}/raw_{tag}.png", nrow=10, title=f"raw {tag}")
-        top = np.bincount(probs.argmax(1), minlength=10).max() / len(probs)
-        return dict(images=seen, fid=round(metrics.frechet_distance(
-            *metrics.feature_statistics(feats), *test_stats), 2),
-            score=round(metrics.classifier_score_from_probs(probs), 3), top_class_frac=round(float(top), 3))
+        viz.save_image_grid(np.clip(raw[:100], -1, 1), f"{a.out}/raw_{tag}.png", nrow=10,
+                            title=f"raw {tag}")
+        return dict(images=seen, **scores(images, ""), **scores(raw, "_raw"))
 
     rng = np.random.default_rng(a.seed)
     with open(f"{a.out}/log.jsonl", "a") as log:

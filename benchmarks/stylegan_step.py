@@ -16,6 +16,12 @@ little, so images/s and phases come from separate passes).
 
     python benchmarks/stylegan_step.py [--preset cpu] [--batch 32] [--periods 1] [--rounds 3]
                                        [--threads 2] [--device cpu|cuda] [--json OUT]
+                                       [--preset-recipe]
+
+``--preset-recipe``: the step ``tinygan train stylegan --preset P`` trains with instead of the
+reference's, i.e. the preset's R1 gamma, path length weight and mixing probability
+(tinygan/models/stylegan.py PRESETS[P]["recipe"]; the cpu preset's has no path length or
+mixing, so its step is Dmain, Dreg/16, Gmain).
 
 Ratio: tinygan images/s / PyTorch images/s (higher is better; targets >= 0.8 on a CPU,
 >= 0.7 on CUDA).
@@ -53,17 +59,27 @@ def _time(step, steps: int, batch: int, device: str, side: str) -> float:
     return steps * batch / (time.perf_counter() - t)
 
 
-def run_tinygan(preset: str, batch: int, steps: int, device: str) -> dict:
+def _regularizers(preset: str, preset_recipe: bool) -> dict:
+    """R1 gamma, path length weight and mixing: the reference's, or the preset's recipe's."""
+    sys.path.insert(0, os.path.join(HERE, ".."))
+    from tinygan.models.stylegan import PRESETS
+    from tinygan.train.stylegan import MIXING, PL_WEIGHT, R1_GAMMA
+    r = PRESETS[preset]["recipe"] if preset_recipe else {}
+    return dict(r1_gamma=r.get("r1_gamma", R1_GAMMA), pl_weight=r.get("pl_weight", PL_WEIGHT),
+                mixing=r.get("mixing", MIXING))
+
+
+def run_tinygan(preset: str, batch: int, steps: int, device: str, preset_recipe: bool) -> dict:
     import numpy as np
     import tinygan
     from tinygan.kernels.host_memory import keep_freed_memory
-    from tinygan.train.stylegan import MIXING, PL_INTERVAL, PL_WEIGHT, R1_GAMMA, StyleGANStepper
+    from tinygan.train.stylegan import PL_INTERVAL, StyleGANStepper
     keep_freed_memory()     # as the trainer and the CLI do
     family = _family(preset, device)
     d = family.defaults
-    cfg = dict(lr_g=d["lr_g"], lr_d=d["lr_d"], betas=list(d["betas"]), r1_gamma=R1_GAMMA,
-               r1_interval=R1_INTERVAL, pl_weight=PL_WEIGHT, pl_interval=PL_INTERVAL,
-               mixing=MIXING, seed=0)
+    cfg = dict(lr_g=d["lr_g"], lr_d=d["lr_d"], betas=list(d["betas"]),
+               r1_interval=R1_INTERVAL, pl_interval=PL_INTERVAL, seed=0,
+               **_regularizers(preset, preset_recipe))
     stepper = StyleGANStepper(family, cfg)
     real = tinygan.tensor(np.random.default_rng(0).uniform(-1, 1, (batch, 1, 32, 32))
                           .astype(np.float32), device=device)
@@ -103,7 +119,8 @@ def run_tinygan(preset: str, batch: int, steps: int, device: str) -> dict:
     return {"images_per_s": ips, "phases": {k: v / steps for k, v in times.items()}}
 
 
-def run_torch(preset: str, batch: int, steps: int, device: str, threads: int) -> dict:
+def run_torch(preset: str, batch: int, steps: int, device: str, threads: int,
+              preset_recipe: bool) -> dict:
     import torch
     import stylegan_torch as twin
     torch.set_num_threads(threads)
@@ -111,7 +128,8 @@ def run_torch(preset: str, batch: int, steps: int, device: str, threads: int) ->
     G, D = twin.build(torch, preset, device=device)
     twin.copy_from_tinygan(family, G, D)
     stepper = twin.Stepper(torch, G, D, lr_g=family.defaults["lr_g"], lr_d=family.defaults["lr_d"],
-                           betas=tuple(family.defaults["betas"]), timed=(device == "cpu"))
+                           betas=tuple(family.defaults["betas"]), timed=(device == "cpu"),
+                           **_regularizers(preset, preset_recipe))
     torch.manual_seed(0)
     real = (torch.rand(batch, 1, 32, 32) * 2 - 1).to(device)
     times = dict.fromkeys(PHASES, 0.0)
@@ -136,9 +154,10 @@ def run_torch(preset: str, batch: int, steps: int, device: str, threads: int) ->
 def child(args) -> None:
     steps = args.periods * R1_INTERVAL
     if args.child == "tinygan":
-        result = run_tinygan(args.preset, args.batch, steps, args.device)
+        result = run_tinygan(args.preset, args.batch, steps, args.device, args.preset_recipe)
     else:
-        result = run_torch(args.preset, args.batch, steps, args.device, args.threads)
+        result = run_torch(args.preset, args.batch, steps, args.device, args.threads,
+                           args.preset_recipe)
     print(json.dumps(result))
 
 
@@ -152,16 +171,22 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--json")
+    ap.add_argument("--preset-recipe", action="store_true",
+                    help="the preset's R1, path length and mixing (the trainer's), not the reference's")
     ap.add_argument("--child", choices=["tinygan", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.preset = args.preset or ("cpu" if args.device == "cpu" else "gpu")
     if args.child:
         return child(args)
     child_args = ["--preset", args.preset, "--batch", args.batch, "--periods", args.periods,
-                  "--threads", args.threads, "--device", args.device]
+                  "--threads", args.threads, "--device", args.device] + \
+        (["--preset-recipe"] if args.preset_recipe else [])
     sides, best = race(__file__, child_args, args.threads, args.rounds)
     steps = args.periods * R1_INTERVAL
-    print(f"StyleGAN-lite training step (Dmain, Dreg/16, Gmain, Gpl/4), preset {args.preset}, "
+    reg = _regularizers(args.preset, args.preset_recipe)
+    print(f"StyleGAN-lite training step ({'the preset' if args.preset_recipe else 'the reference'}'s: "
+          f"R1 gamma {reg['r1_gamma']:g}, path length {reg['pl_weight']:g}, mixing {reg['mixing']:g}), "
+          f"preset {args.preset}, "
           f"batch {args.batch}, {args.device}, {steps} steps, best of {args.rounds} rounds, "
           f"{args.threads} threads, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'':8s} {'images/s':>9s}   ms per step: " + "  ".join(f"{p:>6s}" for p in PHASES))

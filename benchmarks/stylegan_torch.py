@@ -49,9 +49,10 @@ LRELU_ALPHA, LRELU_GAIN = 0.2, math.sqrt(2)
 
 
 def build(torch, preset: str = "cpu", conditional: bool = False, image_channels: int = 1,
-          device="cpu", fused_modconv: bool | None = None):
+          device="cpu", fused_modconv: bool | None = None, linear_output: bool = False):
     """(G, D) of a preset on ``device``.  fused_modconv None: non-fused on a CPU, fused on CUDA
-    (tinygan's choice).  G(z, c, truncation_psi, noise_mode) -> (N, C, 32, 32) truncates every
+    (tinygan's choice).  G's image is the tanh of the ToRGB sum, or the sum itself with
+    linear_output (tinygan's StyleGAN option of that name).  G(z, c, truncation_psi, noise_mode) -> (N, C, 32, 32) truncates every
     w (no cutoff layer: the benchmarks sample with psi 1); D(img, c) -> (N, 1) logits; c is the
     one-hot label (N, 10) of the conditional model, else None."""
     nn, F = torch.nn, torch.nn.functional
@@ -259,7 +260,7 @@ def build(torch, preset: str = "cpu", conditional: bool = False, image_channels:
             for b in self.blocks:           # each block's convs' ws and its ToRGB's (shared)
                 x, img = b(x, img, ws[:, i:i + b.num_conv + 1], noise_mode)
                 i += b.num_conv
-            return img
+            return img if linear_output else torch.tanh(img)
 
     class Generator(nn.Module):
         def __init__(self):

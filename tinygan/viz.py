@@ -6,6 +6,7 @@ machines without a display.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -106,8 +107,13 @@ def save_image_rows(rows, path, row_labels: Sequence[str] | None = None, title: 
     grid = image_grid(a.reshape(r * c, *a.shape[2:]), nrow=c, padding=padding, value_range=value_range)
     h, w = grid.shape[:2]
     left = 0.9 if row_labels is not None else 0.0            # inches for the labels
-    top = 0.45 if title else 0.0                              # inches for the title
-    fig_w, fig_h = max(w / 40, 2) + left, max(h / 40, 1) + top
+    fig_w = max(w / 40, 2) + left
+    if title:
+        # Wrapped to the figure's width (a 9-point character is about 0.07 inch wide), so a
+        # long title on a narrow grid is not cut off at both sides.
+        title = textwrap.fill(title, width=max(20, int(fig_w / 0.075)))
+    top = 0.3 + 0.15 * title.count("\n") + 0.15 if title else 0.0     # inches for the title
+    fig_h = max(h / 40, 1) + top
     fig = plt.figure(figsize=(fig_w, fig_h), dpi=100)
     ax = fig.add_axes([left / fig_w, 0, 1 - left / fig_w, 1 - top / fig_h])
     ax.imshow(grid[..., 0] if grid.shape[2] == 1 else grid, cmap="gray", vmin=0, vmax=1,

@@ -53,17 +53,18 @@ def bound(dtype, terms: int, scale) -> float:
     return FACTOR * eps(dtype) * terms * float(np.max(np.abs(scale)))
 
 
-def make_pair(conditional: bool, dtype, seed: int = 0, fused_modconv=None):
+def make_pair(conditional: bool, dtype, seed: int = 0, fused_modconv=None, linear_output=False):
     """A tinygan StyleGAN (cpu preset) and the twin with its weights, in ``dtype``; the noise
     strengths set to N(0, 1) draws (they start at 0, which would hide the noise layers)."""
     tinygan.manual_seed(seed)
-    family = StyleGAN("cpu", conditional=conditional).to(dtype=dtype)
+    family = StyleGAN("cpu", conditional=conditional, linear_output=linear_output).to(dtype=dtype)
     rng = np.random.default_rng(seed + 1)
     for name, p in family.G.named_parameters():
         if name.endswith("noise_strength"):
             p.data[...] = rng.standard_normal()
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    G, D = twin.build(torch, "cpu", conditional, fused_modconv=fused_modconv)
+    G, D = twin.build(torch, "cpu", conditional, fused_modconv=fused_modconv,
+                      linear_output=linear_output)
     G, D = G.to(tdtype), D.to(tdtype)
     twin.copy_from_tinygan(family, G, D)
     return family, G, D
@@ -130,6 +131,19 @@ def test_twin_matches_tinygan(conditional, dtype):
         assert np.all(np.isfinite(want)), name
         assert_within(got, want, tol, f"{name} ({'cond' if conditional else 'uncond'}, "
                                       f"{np.dtype(dtype).name})")
+
+
+def test_twin_linear_output_matches_tinygan():
+    """The ablation's unbounded image (no tanh) in both; it leaves [-1, 1], so it is not the
+    default's image."""
+    family, G, D = make_pair(False, np.float64, linear_output=True)
+    results = compare(family, G, D, False, np.float64)
+    for name, (got, want, tol) in results.items():
+        assert_within(got, want, tol, f"{name} (linear output)")
+    img = results["img"][1]
+    assert np.abs(img).max() > 1
+    np.testing.assert_allclose(np.tanh(img), compare(*make_pair(False, np.float64), False,
+                                                     np.float64)["img"][1], rtol=0, atol=1e-12)
 
 
 def test_twin_fused_path_matches_tinygan():

@@ -147,9 +147,12 @@ def test_mapping_lr_multiplier_gives_100x_smaller_effective_steps():
     close(g_stored, g_eff * 0.005, scale=float(np.abs(g_eff).max()) * 0.005 + 1e-6)
 
 
-def test_skip_output_is_the_sum_of_the_upsampled_torgbs():
+@pytest.mark.parametrize("linear_output", [False, True])
+def test_skip_output_is_the_sum_of_the_upsampled_torgbs(linear_output):
+    """The image is tanh of the skip sum, or (linear_output, the reference's) the sum itself."""
     tinygan.manual_seed(4)
-    syn = SynthesisNetwork(w_dim=8, channels={4: 4, 8: 3, 16: 3, 32: 2}, img_channels=1)
+    syn = SynthesisNetwork(w_dim=8, channels={4: 4, 8: 3, 16: 3, 32: 2}, img_channels=1,
+                           linear_output=linear_output)
     ws = tinygan.randn(2, syn.num_ws, 8)
     img = syn(ws, noise_mode="none").detach().numpy()
     x, total = None, None
@@ -160,9 +163,16 @@ def test_skip_output_is_the_sum_of_the_upsampled_torgbs():
         total = rgb if total is None else F.upsample2d(total, f) + rgb
     # total is built from the rgbs alone; upsample2d is linear, so this is the sum of each
     # ToRGB upsampled to 32x32.
-    close(img, total.detach().numpy(), scale=float(np.abs(img).max()) + 1)
+    total = total.detach().numpy()
+    expected = total if linear_output else np.tanh(total)
+    close(img, expected, scale=float(np.abs(total).max()) + 1)
     # And each rgb matters: the last block's alone is not the output.
-    assert np.abs(img - rgb.detach().numpy()).max() > 1e-4
+    last = rgb.detach().numpy()
+    assert np.abs(img - (last if linear_output else np.tanh(last))).max() > 1e-4
+    if linear_output:
+        assert np.abs(img).max() > 1       # unbounded: this draw leaves (-1, 1)
+    else:
+        assert np.abs(total).max() > 1 and np.abs(img).max() < 1
 
 
 def test_fused_and_non_fused_synthesis_agree():

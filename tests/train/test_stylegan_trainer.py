@@ -17,7 +17,7 @@ from tinygan.models import registry
 from tinygan.models.stylegan import PRESETS, StyleGAN
 from tinygan.train import kinds
 from tinygan.train import stylegan as trainer
-from tinygan.train.loop import class_noise, fixed_inputs
+from tinygan.train.loop import class_noise, fixed_inputs, load_run
 from tinygan.train.stylegan import StyleGANStepper, train_stylegan
 
 from gan_helpers import assert_same_state, latest, records
@@ -191,9 +191,12 @@ def test_cli_smoke_run_and_options_reach_the_config(tmp_path, monkeypatch, capsy
     assert main(["train", "stylegan", "--max-steps", "1", "--batch-size", "4", "--conditional",
                  "--preset", "cpu", "--r1-gamma", "0.5", "--r1-interval", "8", "--pl-weight", "0",
                  "--pl-interval", "2", "--mixing", "0", "--lr-g", "0.001", "--ema-kimg", "0",
-                 "--out", str(run), "--quiet"]) == 0
+                 "--linear-output", "--out", str(run), "--quiet"]) == 0
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["model_options"] == {"preset": "cpu", "conditional": True}
+    assert cfg["model_options"] == {"preset": "cpu", "conditional": True, "linear_output": True}
+    # ... and the run reloads as it was built: the ablation's G has no tanh, the default's has.
+    assert load_run(run)[0].G.synthesis.linear_output is True
+    assert load_run(tmp_path / "plain")[0].G.synthesis.linear_output is False
     assert (cfg["r1_gamma"], cfg["r1_interval"], cfg["pl_weight"], cfg["pl_interval"],
             cfg["mixing"], cfg["lr_g"]) == (0.5, 8, 0.0, 2, 0.0, 0.001)
     defaults = json.loads((tmp_path / "plain" / "config.json").read_text())

@@ -60,6 +60,8 @@ PRETRAINED = {
     "vae": ("vae_mnist.npz", "MLP VAE 784-400-20, encoder and decoder, 10 epochs of MNIST"),
     "biggan": ("biggan_mnist.npz", "BigGAN-lite generator (cpu preset, labels 0-9, EMA weights), "
                                    "3 epochs of MNIST"),
+    "stylegan": ("stylegan_mnist.npz", "StyleGAN-lite generator (cpu preset, EMA weights), 30 minutes "
+                                       "of `tinygan train stylegan` on a 2-core CPU"),
     "cyclegan": ("cyclegan_mnist_thick.npz", "CycleGAN-lite (cpu preset), both generators and both "
                                              "PatchGANs, MNIST <-> thick inverted digits (mnist-thick); "
                                              "translates, draws no samples"),

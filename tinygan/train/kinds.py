@@ -168,6 +168,9 @@ register(Kind(
                f"{stylegan.EMA_KIMG:g}; 0: no EMA); --ema BETA instead fixes beta"),
         Option("--ema-rampup", "ema_rampup", positive,
                "the EMA's half-life is at most this many times the images seen (default none)"),
+        Option("--linear-output", "linear_output", bool,
+               "the ablation: G's image unbounded, as the reference code's (no tanh)",
+               switch=True),
     ),
     pictures="{run}/style_mixing.png, {run}/truncation.png, {run}/noise_variation.png, "
              "{run}/interpolation.png",

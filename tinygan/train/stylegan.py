@@ -21,9 +21,8 @@ reference code.  ``r1_gamma=0``, ``pl_weight=0`` and ``mixing=0`` switch each of
 
 Every setting the caller leaves out comes from the preset's recipe
 (tinygan/models/stylegan.py PRESETS[preset]["recipe"]): the gpu preset trains with the
-reference's (lr 0.0025, R1 gamma 0.0064, path length 2, mixing 0.9); the cpu preset with a
-slower G (lr_g 0.0005, lr_d 0.002), R1 gamma 0.1, no path length or mixing, because the
-reference recipe mode-collapses its small networks -- and this one only delays the collapse
+reference's (lr 0.0025, R1 gamma 0.0064, path length 2, mixing 0.9); the cpu preset with the
+reference's 32x32 configuration (lr 0.0025, no path length or mixing) and R1 gamma 0.1
 (benchmarks/README.md, "StyleGAN-lite on a CPU: the recipe").
 
 The generator EMA follows the reference code's half-life in images
@@ -244,8 +243,8 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
                    r1_gamma: float | None = None, r1_interval: int | None = None,
                    pl_weight: float | None = None, pl_interval: int | None = None,
                    mixing: float | None = None, ema_kimg: float | None = None,
-                   ema_rampup: float | None = None, log_every: int | None = None,
-                   read_every: int | None = None) -> dict:
+                   ema_rampup: float | None = None, linear_output: bool | None = None,
+                   log_every: int | None = None, read_every: int | None = None) -> dict:
     """Train StyleGAN-lite and write its run folder (as ``tinygan.train.gan.train_gan`` does).
 
     Args beyond train_gan's: preset ``"cpu"`` / ``"gpu"`` (tinygan.models.stylegan.PRESETS),
@@ -253,7 +252,9 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
     pl_interval (4), mixing (the style-mixing probability, 0.9; 0: none), ema_kimg (the
     generator EMA's half-life in thousands of images, 10; 0: no EMA), ema_rampup (the
     half-life's ramp-up ratio; None: none).  ``ema`` (a fixed beta) replaces ema_kimg and
-    ema_rampup; giving it with either is refused.
+    ema_rampup; giving it with either is refused.  linear_output: the ablation, G's image
+    without its tanh (the reference code's unbounded output; tinygan.models.stylegan), kept in
+    the run's model options.
     Every setting is checked before the run folder is written.
     Returns: fit's dict (``run``, ``step``, ``d_loss``, ``g_loss``, ``checkpoint`` ...).
     """
@@ -278,6 +279,8 @@ def train_stylegan(model_name: str = "stylegan", *, dataset: str = "mnist", out=
             ema_rampup = d.get("ema_rampup")
     ema_kimg, ema_rampup = _ema_settings(ema, ema_kimg, ema_rampup)
     model_options = dict(preset=preset, conditional=bool(conditional))
+    if linear_output:
+        model_options["linear_output"] = True
     random.manual_seed(seed)
     dev = str(backend.device(device or "cpu"))
     family = build_family(model_name, **model_options).to(dev)   # checks the preset
