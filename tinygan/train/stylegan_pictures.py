@@ -27,8 +27,9 @@ image), so that the only thing varying across a figure is what the figure is abo
 All of them are deterministic given ``seed``: the z's come from tinygan's generator seeded
 with it, and the generator's state is put back afterwards, so drawing pictures in the middle
 of training does not change the training's random numbers.  They run under no_grad with the
-model in eval mode (its mode restored after).  G's output is unbounded (no tanh, as in the
-reference code); images are clipped to [-1, 1] for display.
+model in eval mode (its mode restored after).  G's output is in (-1, 1) (tanh), except with
+``linear_output``, the reference code's unbounded image; images are clipped to [-1, 1] for
+display either way.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def _cpu(t) -> np.ndarray:
 
 
 def _display(images: np.ndarray) -> np.ndarray:
-    """G's unbounded output clipped to the data's range [-1, 1]."""
+    """G's output clipped to the data's range [-1, 1] (it leaves it only with linear_output)."""
     return np.clip(images, -1.0, 1.0)
 
 
