@@ -77,8 +77,8 @@ NUM_CLASSES = 10
 # no path length or style mixing (as the reference's own 32x32 configuration), R1 gamma 0.1,
 # minibatch-stddev groups of 8 and the EMA's half-life ramped up (0.05 x the images seen);
 # benchmarks/README.md, "StyleGAN-lite on a CPU: the recipe", records every variant tried.
-# With the tanh output (module docstring) it gives diverse digits of every class in about 5
-# minutes on one core; three epochs take about 30 minutes on a 2-core CPU.
+# With the tanh output (module docstring) it gives diverse digits of every class in about 8
+# minutes on one core; its three epochs take about 30 minutes on a 2-core CPU.
 PRESETS = {
     "cpu": dict(z_dim=64, w_dim=128, mapping_layers=2,
                 g_channels={4: 64, 8: 64, 16: 32, 32: 32},
