@@ -219,3 +219,80 @@ def test_twin_stepper_schedule():
     assert step.d_steps == step.g_steps == 5
     assert float(G.mapping.w_avg.abs().sum()) > 0
     assert not torch.equal(before, G.synthesis.blocks[0].conv1.weight)
+
+
+class _NormalStream:
+    """N(0, 1) arrays from one seeded NumPy stream, in the order they are asked for, with the
+    shapes asked for recorded: two sides given equal streams draw equal z's and noise images
+    as long as they ask for the same shapes in the same order (which the test checks)."""
+
+    def __init__(self, seed: int):
+        self.rng, self.shapes = np.random.default_rng(seed), []
+
+    def __call__(self, shape) -> np.ndarray:
+        shape = tuple(int(s) for s in shape)
+        self.shapes.append(shape)
+        return self.rng.standard_normal(shape)
+
+
+def _shape_of(args) -> tuple:
+    return tuple(args[0]) if len(args) == 1 and not isinstance(args[0], int) else tuple(args)
+
+
+@pytest.mark.parametrize("broken", [None, "r1 gamma"])
+def test_training_steps_agree_with_tinygan_in_lock_step(broken, monkeypatch):
+    """Six training steps of tinygan's StyleGANStepper and of the twin's Stepper, in float64 from
+    the same weights, on the same batches, with the same z's and noise images (both sides'
+    normal draws replaced by equal streams), R1 every 2 D steps and path length every 4 G
+    steps (mixing off: its two sides draw their crossover from different generators): every
+    weight of G and D agrees after every step.  The bound is 1e-7 of each tensor's largest
+    entry (or of the learning rate, for one that started at 0).  Most tensors agree to about
+    1e-12.  The worst measured, about 4e-10, is a noise strength: Adam divides a gradient by its
+    running RMS, so a gradient that is nearly 0 carries its rounding into a full-size step.  A
+    twin with another R1 gamma must leave the bound (it differs by 0.7)."""
+    from tinygan.autograd import Tensor
+    from tinygan.losses import path_length as pl_module
+    from tinygan.models import stylegan as sg_module
+    from tinygan.nn import noise as noise_module
+    from tinygan.train.stylegan import StyleGANStepper
+
+    tinygan.manual_seed(0)
+    family = StyleGAN("cpu").to(dtype=np.float64)
+    G, D = twin.build(torch, "cpu")
+    G, D = G.double(), D.double()
+    twin.copy_from_tinygan(family, G, D)
+
+    ours, theirs = _NormalStream(7), _NormalStream(7)
+
+    def tg_randn(*shape, dtype=None, device=None):
+        return Tensor(ours(_shape_of(shape)))
+
+    for module in (sg_module, noise_module, pl_module):
+        monkeypatch.setattr(module, "randn", tg_randn)
+    monkeypatch.setattr(torch, "randn", lambda *shape, **kw: torch.from_numpy(theirs(_shape_of(shape))))
+    monkeypatch.setattr(torch, "randn_like", lambda t, **kw: torch.from_numpy(theirs(t.shape)))
+
+    settings = dict(r1_interval=2, pl_weight=2.0, pl_interval=4, mixing=0.0)
+    stepper = StyleGANStepper(family, dict(lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99),
+                                           r1_gamma=0.1, seed=0, **settings))
+    twin_stepper = twin.Stepper(torch, G, D, r1_gamma=0.2 if broken else 0.1, **settings)
+    rng = np.random.default_rng(1)
+    worst, where = 0.0, None
+    for _ in range(6):
+        x = rng.uniform(-1, 1, (4, 1, 32, 32))
+        stepper.step(Tensor(x), None, lambda *a: None)
+        twin_stepper.step(torch.from_numpy(x))
+        for ours_net, their_net in ((family.G, G), (family.D, D)):
+            theirs_state = their_net.state_dict()
+            for name, value in ours_net.state_dict().items():
+                a, b = np.asarray(value.data), theirs_state[name].numpy()
+                # Relative to the tensor's largest entry, or to the learning rate for one
+                # that started at 0 (a noise strength, a bias) and has moved a few Adam steps.
+                rel = float(np.abs(a - b).max() / max(np.abs(b).max(), 0.0025))
+                if rel > worst:
+                    worst, where = rel, name
+    assert ours.shapes == theirs.shapes and len(ours.shapes) > 40       # the same draws, in order
+    if broken:
+        assert worst > 1e-4, (worst, where)
+    else:
+        assert worst < 1e-7, (worst, where)
