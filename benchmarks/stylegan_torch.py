@@ -52,9 +52,10 @@ def build(torch, preset: str = "cpu", conditional: bool = False, image_channels:
           device="cpu", fused_modconv: bool | None = None, linear_output: bool = False):
     """(G, D) of a preset on ``device``.  fused_modconv None: non-fused on a CPU, fused on CUDA
     (tinygan's choice).  G's image is the tanh of the ToRGB sum, or the sum itself with
-    linear_output (tinygan's StyleGAN option of that name).  G(z, c, truncation_psi, noise_mode) -> (N, C, 32, 32) truncates every
-    w (no cutoff layer: the benchmarks sample with psi 1); D(img, c) -> (N, 1) logits; c is the
-    one-hot label (N, 10) of the conditional model, else None."""
+    linear_output (tinygan's StyleGAN option of that name).  G(z, c, truncation_psi,
+    noise_mode) -> (N, C, 32, 32) truncates every w (no cutoff layer: the benchmarks sample
+    with psi 1); D(img, c) -> (N, 1) logits; c is the one-hot label (N, 10) of the
+    conditional model, else None."""
     nn, F = torch.nn, torch.nn.functional
     p = PRESETS[preset]
     c_dim = NUM_CLASSES if conditional else 0

@@ -112,7 +112,7 @@ def save_image_rows(rows, path, row_labels: Sequence[str] | None = None, title: 
         # Wrapped to the figure's width (a 9-point character is about 0.07 inch wide), so a
         # long title on a narrow grid is not cut off at both sides.
         title = textwrap.fill(title, width=max(20, int(fig_w / 0.075)))
-    top = 0.3 + 0.15 * title.count("\n") + 0.15 if title else 0.0     # inches for the title
+    top = 0.45 + 0.15 * title.count("\n") if title else 0.0     # inches for the title
     fig_h = max(h / 40, 1) + top
     fig = plt.figure(figsize=(fig_w, fig_h), dpi=100)
     ax = fig.add_axes([left / fig_w, 0, 1 - left / fig_w, 1 - top / fig_h])

@@ -45,9 +45,9 @@ it lies in (-1, 1) like the data.  The reference code leaves it unbounded (``lin
 here, ``--linear-output`` on the command line), which suits photographs.  MNIST padded to 32x32
 is exactly -1 at 85% of its pixels (at least 70% in every image), and an unbounded skip
 generator has to cancel four ToRGB sums to that value at every one of them -- every residue is
-a tell for D; tanh reaches it by saturating.  On
-the cpu preset that linear output gave noisy-backgrounded blobs and collapse where tanh gives
-diverse digits (benchmarks/README.md, "StyleGAN-lite on a CPU: the recipe").
+a tell for D; tanh reaches it by saturating.  On the cpu preset the linear output gave
+noisy-backgrounded blobs and collapse where tanh gives diverse digits (benchmarks/README.md,
+"StyleGAN-lite on a CPU: the recipe").
 """
 from __future__ import annotations
 
@@ -497,7 +497,6 @@ class StyleGAN(GAN):
                           mbstd_group_size=p["mbstd_group_size"],
                           mbstd_num_channels=p["mbstd_num_channels"]))
         self.preset, self.conditional = preset, bool(conditional)
-        self.linear_output = bool(linear_output)
         self.latent_dim = p["z_dim"]
         self.image_shape = (image_channels, RESOLUTION, RESOLUTION)
 
