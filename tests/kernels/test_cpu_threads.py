@@ -21,14 +21,15 @@ import tinygan
 import tinygan.nn.functional as F
 from tinygan import optim
 from tinygan.kernels import matmul as ops_math, threads as cpu_threads
-from tinygan.kernels import im2col
+from tinygan.kernels import bias_act as bias_act_kernels, im2col
 from tinygan.testing import gradcheck, gradgradcheck
 
 from tolerances import assert_within, eps, product_tolerance, sum_tolerance
 
 
 SPLIT_EVERYTHING = {(cpu_threads, "PARALLEL_MIN"): 1, (ops_math, "GEMM_SPLIT_MIN"): 1,
-                    (im2col, "CHUNK"): 1}            # CHUNK 1: one sample per chunk
+                    (im2col, "CHUNK"): 1, (im2col, "CHUNK_THREADED"): 1,   # one sample per chunk
+                    (bias_act_kernels, "CHUNK"): 7}  # pieces that end inside a row
 DEFAULTS = {key: getattr(*key) for key in SPLIT_EVERYTHING}
 
 
@@ -304,6 +305,29 @@ def test_elementwise_ops_match_one_thread_exactly(threads, name):
                 "add_bias": xn + b0, "mul": xn * b0, "sub": b0 - xn}[name]
     # and right, not just the same: one float32 rounding per element, relative to the result
     np.testing.assert_allclose(y3, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("act, dim, clamp", [("lrelu", 1, None), ("tanh", 1, 0.5), ("swish", 0, None),
+                                             ("sigmoid", 2, None), ("linear", 1, 0.3)])
+def test_bias_act_matches_one_thread_exactly_to_second_order(threads, act, dim, clamp):
+    # bias_act's passes share a large array's rows among the threads: every element gets the
+    # same IEEE operations whatever the split, so the output and both derivatives are the same
+    # arrays (b's gradient is a sum over the other axes, split into per-thread partial sums)
+    x0, g0, v0 = _rand(5, 4, 6, seed=30), _rand(5, 4, 6, seed=31), _rand(5, 4, 6, seed=32)
+    b0 = _rand((5, 4, 6)[dim], seed=33)
+
+    def run():
+        x, b = tinygan.tensor(x0, requires_grad=True), tinygan.tensor(b0, requires_grad=True)
+        y = F.bias_act(x, b, dim=dim, act=act, clamp=clamp)
+        gx, gb = tinygan.grad((y * tinygan.tensor(g0)).sum(), [x, b], create_graph=True)
+        ggx, = tinygan.grad((gx * tinygan.tensor(v0)).sum(), [x])
+        return tuple(t.detach().numpy() for t in (y, gx, ggx, gb))
+    one, three = _both(run)
+    for name, a1, a3 in zip(("y", "x.grad", "x.grad's gradient"), one[:3], three[:3]):
+        np.testing.assert_array_equal(a3, a1, err_msg=f"bias_act {act}: {name}")
+    n_terms = x0.size // b0.size
+    assert_within(three[3], one[3], sum_tolerance(np.abs(g0).sum() * np.ones_like(b0) * 2, n_terms,
+                                                  np.float32), f"bias_act {act}: b.grad")
 
 
 def test_activation_of_a_transposed_input(threads):

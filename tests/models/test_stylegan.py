@@ -312,3 +312,42 @@ def test_sampling_in_the_trainer_leaves_w_avg_alone():
     generate(m, *m.sample_noise(3))
     # exact: the trainer restores the buffers it saved, bit for bit
     np.testing.assert_array_equal(m.G.mapping.w_avg.detach().numpy(), before)
+
+
+@pytest.mark.parametrize("conditional,n,merged", [(False, 16, True), (True, 16, True), (False, 6, True),
+                                                  (False, 2, False), (False, 5, True)])
+def test_discriminate_both_is_two_discriminates_in_one_pass(conditional, n, merged):
+    """One pass of D over reals and fakes interleaved gives each batch's logits and D's gradient
+    as two passes do: the minibatch stddev (group 8 in the cpu preset) keeps each batch's groups.
+    A batch of 2 (group 2 alone, 4 together) falls back to two passes."""
+    tinygan.manual_seed(3)
+    m = StyleGAN("cpu", conditional=conditional).to(np.float64)
+    rng = np.random.default_rng(n)
+    reals, fakes = (tinygan.tensor(rng.standard_normal((n, 1, 32, 32))) for _ in range(2))
+    lr = tinygan.tensor(rng.integers(0, 10, n), dtype=tinygan.int64) if conditional else None
+    lf = tinygan.tensor(rng.integers(0, 10, n), dtype=tinygan.int64) if conditional else None
+    batches = []
+    forward = type(m.D.b4).forward
+    m.D.b4.forward = lambda x, *a: (batches.append(x.shape[0]), forward(m.D.b4, x, *a))[1]
+
+    def run(both):
+        m.zero_grad()
+        if both:
+            out_r, out_f = m.discriminate_both(reals, lr, fakes, lf)
+        else:
+            out_r, out_f = m.discriminate(reals, lr), m.discriminate(fakes, lf)
+        (out_r.sum() * 0.3 + (out_f * out_f).sum()).backward()
+        return [o.detach().numpy() for o in (out_r, out_f)], [p.grad.numpy().copy() for p in m.D.parameters()]
+    (two_r, two_f), two_g = run(False)
+    assert batches == [n, n]
+    batches.clear()
+    (one_r, one_f), one_g = run(True)
+    assert batches == ([2 * n] if merged else [n, n])
+    assert one_r.shape == one_f.shape == (n, 1)
+    np.testing.assert_allclose(one_r, two_r, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(one_f, two_f, rtol=1e-12, atol=1e-12)
+    for a, b in zip(one_g, two_g):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(b).max()))
+    # and the logits differ between the batches (a swapped interleave would still pass the above
+    # only if both were equal)
+    assert np.abs(one_r - one_f).max() > 1e-3

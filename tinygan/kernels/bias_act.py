@@ -16,6 +16,9 @@ and the reference the kernels are tested against.  The twin is the same formulas
 kernel, step by step, worked in place on the fresh output a cache-sized piece at a time (on the
 CPU; all at once on a GPU), so that it allocates one large array where the composition it
 replaces (x + b, then act, then * gain) allocates three: benchmarks/bias_act.py times both.
+On the CPU a large array's rows are shared among tinygan's threads (``threads.for_rows``),
+each working through its own rows piece by piece: every element gets the same operations
+whatever the split, so the result does not depend on the number of threads.
 
 Like the kernel, the twin reads act' and act'' of linear, relu, lrelu, tanh and sigmoid from
 the forward output y = act(x + b) * gain (tanh and sigmoid from a = y / gain, relu and lrelu
@@ -29,6 +32,7 @@ import numpy as np
 
 from .. import backend
 from . import benchmark, cuda
+from .threads import for_rows
 
 SOURCE = "bias_act.cu"
 
@@ -56,13 +60,39 @@ def _bias_view(b, ndim: int, dim: int):
 
 def _preactivation(x, b, dim: int):
     """z = x + b as a fresh C-contiguous array (the twin then works on it in place)."""
+    z = backend.get_array_module(x).empty(x.shape, x.dtype)
+    _preactivation_into(x, b, dim, z)
+    return z
+
+
+def _preactivation_into(x, b, dim: int, z) -> None:
+    """z <- x + b (z of x's shape)."""
     xp = backend.get_array_module(x)
-    z = xp.empty(x.shape, x.dtype)
     if b is None:
         xp.copyto(z, x)
     else:
         xp.add(x, _bias_view(b, x.ndim, dim), out=z)
-    return z
+
+
+def _rows(a, sl):
+    """Rows ``sl`` (a slice of axis 0) of a; a 0-d array is its own only row."""
+    return a if a.ndim == 0 else a[sl]
+
+
+def _bias_rows(b, sl, dim: int):
+    """The part of b that rows ``sl`` of x meet: all of it, or its entries ``sl`` when the bias
+    runs along axis 0 itself."""
+    return b[sl] if (b is not None and dim == 0) else b
+
+
+def _over_rows(fn, a) -> None:
+    """``fn(sl)`` over slices of a's first axis that together cover it.  On the CPU a large
+    array's rows are shared among tinygan's threads (``threads.for_rows``), each thread working
+    through its rows a cache-sized piece at a time; otherwise one call covers every row."""
+    if backend.get_array_module(a) is not np or a.ndim == 0:
+        fn(slice(None))
+    else:
+        for_rows(fn, a.shape[0], a.size)
 
 
 def _pieces(n: int, xp) -> list:
@@ -140,14 +170,19 @@ def forward_reference(x, b=None, dim: int = 1, act: str = "linear", alpha: float
                       gain: float = 1.0, clamp: float = -1.0):
     """y = clamp(act(x + b) * gain, -clamp, clamp); x any shape, b (x.shape[dim],) or None."""
     xp = backend.get_array_module(x)
-    y = _preactivation(x, b, dim)
-    flat = y.reshape(-1)                          # a view: y is C-contiguous
-    for sl in _pieces(flat.size, xp):
-        z = _act_(flat[sl], act, alpha)
-        if gain != 1.0:
-            z *= z.dtype.type(gain)
-        if clamp >= 0:
-            xp.clip(z, -clamp, clamp, out=z)
+    y = xp.empty(x.shape, x.dtype)
+
+    def rows(sl):
+        ys = _rows(y, sl)
+        _preactivation_into(_rows(x, sl), _bias_rows(b, sl, dim), dim, ys)
+        flat = ys.reshape(-1)                     # a view: rows of a C-contiguous array
+        for piece in _pieces(flat.size, xp):
+            z = _act_(flat[piece], act, alpha)
+            if gain != 1.0:
+                z *= z.dtype.type(gain)
+            if clamp >= 0:
+                xp.clip(z, -clamp, clamp, out=z)
+    _over_rows(rows, x)
     return y
 
 
@@ -192,22 +227,27 @@ def _backward_pass(derivative, incoming, x, b, y, dim: int, act: str, gain: floa
     piece into a fresh array; z = x + b only for the activations that need it (swish)."""
     xp = backend.get_array_module(y)
     out = xp.empty(y.shape, y.dtype)
-    flat_out, flat_y = out.reshape(-1), _flat(y)
-    flat_z = _flat(_preactivation(x, b, dim)) if act in FROM_X else None
-    flat_in = [_flat(g) for g in incoming]
-    for sl in _pieces(flat_out.size, xp):
-        o, yp = flat_out[sl], flat_y[sl]
-        d = derivative(yp, None if flat_z is None else flat_z[sl])
-        if d is None:                             # a derivative of 1 (linear)
-            xp.copyto(o, flat_in[0][sl])
-        else:
-            xp.multiply(d, flat_in[0][sl], out=o)
-        for g in flat_in[1:]:
-            o *= g[sl]
-        if gain != 1.0:
-            o *= o.dtype.type(gain)
-        if clamp >= 0:
-            xp.copyto(o, 0, where=~_unclamped(yp, clamp))
+
+    def rows(sl):
+        flat_out, flat_y = _rows(out, sl).reshape(-1), _flat(_rows(y, sl))
+        flat_z = None
+        if act in FROM_X:
+            flat_z = _flat(_preactivation(_rows(x, sl), _bias_rows(b, sl, dim), dim))
+        flat_in = [_flat(_rows(g, sl)) for g in incoming]
+        for piece in _pieces(flat_out.size, xp):
+            o, yp = flat_out[piece], flat_y[piece]
+            d = derivative(yp, None if flat_z is None else flat_z[piece])
+            if d is None:                         # a derivative of 1 (linear)
+                xp.copyto(o, flat_in[0][piece])
+            else:
+                xp.multiply(d, flat_in[0][piece], out=o)
+            for g in flat_in[1:]:
+                o *= g[piece]
+            if gain != 1.0:
+                o *= o.dtype.type(gain)
+            if clamp >= 0:
+                xp.copyto(o, 0, where=~_unclamped(yp, clamp))
+    _over_rows(rows, y)
     return out
 
 

@@ -58,6 +58,7 @@ from . import benchmark, cuda
 from .threads import add_up, get_num_threads, parallel_map, split
 
 CHUNK = 1 << 19          # floats of cols per chunk (2 MB): stays in this machine's L2 + L3 share
+CHUNK_THREADED = 1 << 20  # the same with several threads: fewer, larger chunks (see Geometry.chunks)
 CHANNELS_LAST_MIN = 8    # fewer input channels than this: channels-first layout
 KEEP_BYTES = 32 << 20    # channels first: a forward's cols up to this size are kept for conv_weight
 WIDTH_ONLY_MIN = 256     # output pixels per sample from which stride-1 rows copy only kw taps
@@ -82,12 +83,19 @@ class Geometry:
 
         On the CPU their number is a multiple of the threads (``cpu_threads``), and
         their sizes differ by at most one sample, so every thread gets the same work.
+        With more than one thread the chunks are twice as large (``CHUNK_THREADED``):
+        each NumPy call of a chunk gives up Python's lock (the GIL) and must take it back,
+        and while one thread runs a chunk's Python the other waits for it at every such
+        call.  Fewer, larger chunks wait less.  Measured on StyleGAN-lite's training step
+        on 2 cores: 4% faster on 2 threads with chunks of 2**20 floats, and 3% slower on
+        1 thread (the cols no longer fit in the core's cache) -- so one size for each.
         """
         if xp is not np:
             return [slice(0, self.N)]
         per_sample = self.C * self.kh * self.kw * self.Ho * self.Wo
-        fits = max(1, CHUNK // max(per_sample, 1))        # samples per chunk, at most
         threads = get_num_threads()
+        limit = CHUNK if threads == 1 else CHUNK_THREADED
+        fits = max(1, limit // max(per_sample, 1))        # samples per chunk, at most
         parts = -(-self.N // fits)
         return split(self.N, -(-parts // threads) * threads)
 

@@ -142,8 +142,7 @@ class StyleGANStepper(Stepper):
         # Dmain: softplus(D(G(z))) + softplus(-D(x)); the fakes carry no graph.
         with no_grad():
             fake, _, fake_lab = self._fakes(n, lab, x.device)
-        loss_d = losses.nonsaturating_d_loss(family.discriminate(x, lab),
-                                             family.discriminate(fake, fake_lab))
+        loss_d = losses.nonsaturating_d_loss(*family.discriminate_both(x, lab, fake, fake_lab))
         check(loss_d.data, "d")
         self.opt_d.zero_grad()
         loss_d.backward()
