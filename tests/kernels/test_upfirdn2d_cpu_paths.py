@@ -96,3 +96,28 @@ def test_forward_takes_the_matmul_path_on_small_images_only(monkeypatch, rng):
     big = rng.standard_normal((1, 1, kernel.MATMUL_MAX + 1, 5))
     kernel.forward(big, f, (1, 1), (1, 1), (0, 0, 0, 0))
     assert len(calls) == 1
+
+
+def test_the_matmul_paths_matrices_are_remembered_read_only_and_keyed_by_everything():
+    # a step calls upfirdn2d with the same filters and sizes again and again: the matrices are
+    # built once (the cache), and a change of any argument gives other matrices
+    from tinygan.kernels import upfirdn2d as k
+    k._axis_matrices.cache_clear()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    f = np.array([1.0, 3.0, 3.0, 1.0], np.float32) / 8
+    first = k.upfirdn2d_matmul(x, f, (2, 2), (1, 1), (2, 1, 2, 1), gain=4.0)
+    again = k.upfirdn2d_matmul(x, f, (2, 2), (1, 1), (2, 1, 2, 1), gain=4.0)
+    np.testing.assert_array_equal(again, first)
+    info = k._axis_matrices.cache_info()
+    assert info.misses == 1 and info.hits == 1
+    mx_t, my = k._axis_matrices(9, 9, (2, 2), (1, 1), (2, 1, 2, 1), False, 4.0, np.dtype(np.float32),
+                                f.shape, f.tobytes(), f.dtype)
+    assert not mx_t.flags.writeable and not my.flags.writeable
+    for other in [dict(gain=1.0), dict(f=f * 2), dict(pad=(1, 1, 1, 1)), dict(flip_filter=True),
+                  dict(up=(1, 1))]:
+        args = dict(f=f, up=(2, 2), down=(1, 1), pad=(2, 1, 2, 1), gain=4.0) | other
+        y = k.upfirdn2d_matmul(x, **args)
+        expected = k.upfirdn2d_reference(x, args["f"], args["up"], args["down"], args["pad"],
+                                         args.get("flip_filter", False), args["gain"])
+        np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5, err_msg=str(other))

@@ -37,6 +37,7 @@ arrays, the twin otherwise (and on CuPy with ``TINYGAN_KERNELS=0``).
 """
 from __future__ import annotations
 
+import functools
 from math import gcd
 
 import numpy as np
@@ -213,18 +214,13 @@ def upfirdn2d_matmul(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool
     (NumPy arrays); returns None for a 2-D filter that is not an outer product (``rank_one``).
     """
     n, c, h, w = x.shape
-    g_gain, g = filter_taps(f, flip_filter, gain, x.dtype)
-    if f.ndim == 1:
-        gx, gy = g_gain, g
-    else:
-        factors = rank_one(g_gain)
-        if factors is None:
-            return None
-        gy, gx = factors
-    ho = out_size(h, up[1], down[1], pad[2], pad[3], len(gy))
-    wo = out_size(w, up[0], down[0], pad[0], pad[1], len(gx))
-    mx_t = axis_matrix(w, wo, up[0], down[0], pad[0], gx).T            # (W, Wo)
-    my = axis_matrix(h, ho, up[1], down[1], pad[2], gy)                 # (Ho, H)
+    f = np.asarray(f)
+    matrices = _axis_matrices(h, w, tuple(up), tuple(down), tuple(pad), bool(flip_filter),
+                              float(gain), np.dtype(x.dtype), f.shape, f.tobytes(), f.dtype)
+    if matrices is None:
+        return None
+    mx_t, my = matrices
+    ho, wo = my.shape[0], mx_t.shape[1]
     planes = np.ascontiguousarray(x).reshape(n * c, h, w)
     y = np.empty((n * c, ho, wo), dtype=x.dtype)
 
@@ -238,6 +234,30 @@ def upfirdn2d_matmul(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool
     else:
         parallel_map(run, split(n * c, get_num_threads()))
     return y.reshape(n, c, ho, wo)
+
+
+@functools.lru_cache(maxsize=128)
+def _axis_matrices(h, w, up, down, pad, flip_filter, gain, dtype, f_shape, f_bytes, f_dtype):
+    """(mx_t (W, Wo), my (Ho, H)) of ``upfirdn2d_matmul``, or None for a 2-D filter that is not
+    an outer product.  Remembered by their arguments: a network calls upfirdn2d with the same
+    few filters and sizes at every step, and building the matrices anew (the taps, an outer-
+    product check, two small dense arrays) cost about 5 ms of Python in a StyleGAN-lite step.
+    They are read-only, so that no caller can change what the next one gets."""
+    f = np.frombuffer(f_bytes, dtype=f_dtype).reshape(f_shape)
+    g_gain, g = filter_taps(f, flip_filter, gain, dtype)
+    if f.ndim == 1:
+        gx, gy = g_gain, g
+    else:
+        factors = rank_one(g_gain)
+        if factors is None:
+            return None
+        gy, gx = factors
+    ho = out_size(h, up[1], down[1], pad[2], pad[3], len(gy))
+    wo = out_size(w, up[0], down[0], pad[0], pad[1], len(gx))
+    mx_t = axis_matrix(w, wo, up[0], down[0], pad[0], gx).T                         # (W, Wo)
+    my = axis_matrix(h, ho, up[1], down[1], pad[2], gy)                             # (Ho, H)
+    mx_t.flags.writeable = my.flags.writeable = False
+    return mx_t, my
 
 
 def launch_forward(get, x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool = False,
