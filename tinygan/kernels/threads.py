@@ -31,6 +31,19 @@ multithreaded BLAS call would leave OpenBLAS's workers spinning on the cores
 the pool wants.  Where the BLAS is not OpenBLAS (MKL, Accelerate) there is
 nothing to call and its own threading is left as it is.
 
+What a map costs.  Measured on a 2-core VM (``benchmarks/thread_overhead.py``): a map of two
+equal items takes 90-115 us longer than one item alone, whatever the items' size.  The
+helper wakes, then waits for the GIL until the caller's first NumPy call lets go of it; every
+time either thread comes back from NumPy while the other is running Python, it waits again;
+and the caller, done with its share, sleeps until the helper has finished and wakes again.
+So splitting pays for work of a few hundred microseconds and more (a convolution's chunks,
+the FIR filter on a batch), breaks even on an elementwise pass over a few MB, and loses on
+less.  (``PARALLEL_MIN`` stays at 2**17 elements all the same: at 2**19 neither StyleGAN-lite's
+nor DCGAN's 2-thread step was measurably faster, DCGAN's if anything slower.)  The same
+waits slow the items themselves: in StyleGAN-lite's 2-thread step the items take about 1.3x
+their 1-thread time.  Fewer, larger maps are the remedy that works from Python (see
+``im2col.CHUNK_THREADED``, and D's one pass over reals and fakes in ``models/stylegan.py``).
+
 How many threads: ``set_num_threads(n)``, else ``TINYGAN_NUM_THREADS``, else
 ``OMP_NUM_THREADS`` (the usual knob, which PyTorch reads too), else the cores
 this process may run on.  One thread means no pool at all: every op runs as
@@ -175,7 +188,7 @@ def parallel_map(fn, items) -> list:
     return job.results
 
 
-PARALLEL_MIN = 1 << 17    # elements: an op on fewer runs in the caller (a map costs tens of us)
+PARALLEL_MIN = 1 << 17    # elements: an op on fewer runs in the caller (a map costs ~0.1 ms; see above)
 
 
 def for_rows(fn, rows: int, size: int) -> list:
