@@ -139,7 +139,8 @@ class StyleGANStepper(Stepper):
         n = x.shape[0]
         logged = {}
 
-        # Dmain: softplus(D(G(z))) + softplus(-D(x)); the fakes carry no graph.
+        # Dmain: softplus(D(G(z))) + softplus(-D(x)); the fakes carry no graph.  D sees both
+        # batches in one pass (discriminate_both: the same numbers as two, in half the calls).
         with no_grad():
             fake, _, fake_lab = self._fakes(n, lab, x.device)
         loss_d = losses.nonsaturating_d_loss(*family.discriminate_both(x, lab, fake, fake_lab))
