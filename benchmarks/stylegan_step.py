@@ -120,7 +120,7 @@ def run_tinygan(preset: str, batch: int, steps: int, device: str, preset_recipe:
 
 
 def run_torch(preset: str, batch: int, steps: int, device: str, threads: int,
-              preset_recipe: bool) -> dict:
+              preset_recipe: bool, one_pass_d: bool = False) -> dict:
     import torch
     import stylegan_torch as twin
     torch.set_num_threads(threads)
@@ -129,7 +129,7 @@ def run_torch(preset: str, batch: int, steps: int, device: str, threads: int,
     twin.copy_from_tinygan(family, G, D)
     stepper = twin.Stepper(torch, G, D, lr_g=family.defaults["lr_g"], lr_d=family.defaults["lr_d"],
                            betas=tuple(family.defaults["betas"]), timed=(device == "cpu"),
-                           **_regularizers(preset, preset_recipe))
+                           one_pass_d=one_pass_d, **_regularizers(preset, preset_recipe))
     torch.manual_seed(0)
     real = (torch.rand(batch, 1, 32, 32) * 2 - 1).to(device)
     times = dict.fromkeys(PHASES, 0.0)
@@ -157,7 +157,7 @@ def child(args) -> None:
         result = run_tinygan(args.preset, args.batch, steps, args.device, args.preset_recipe)
     else:
         result = run_torch(args.preset, args.batch, steps, args.device, args.threads,
-                           args.preset_recipe)
+                           args.preset_recipe, args.twin_one_pass_d)
     print(json.dumps(result))
 
 
@@ -173,6 +173,9 @@ def main() -> None:
     ap.add_argument("--json")
     ap.add_argument("--preset-recipe", action="store_true",
                     help="the preset's R1, path length and mixing (the trainer's), not the reference's")
+    ap.add_argument("--twin-one-pass-d", action="store_true",
+                    help="the PyTorch twin's D also sees reals and fakes in one pass, as tinygan's "
+                    "does (the reference, and the default, is two passes)")
     ap.add_argument("--child", choices=["tinygan", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.preset = args.preset or ("cpu" if args.device == "cpu" else "gpu")
@@ -180,13 +183,14 @@ def main() -> None:
         return child(args)
     child_args = ["--preset", args.preset, "--batch", args.batch, "--periods", args.periods,
                   "--threads", args.threads, "--device", args.device] + \
-        (["--preset-recipe"] if args.preset_recipe else [])
+        (["--preset-recipe"] if args.preset_recipe else []) + \
+        (["--twin-one-pass-d"] if args.twin_one_pass_d else [])
     sides, best = race(__file__, child_args, args.threads, args.rounds)
     steps = args.periods * R1_INTERVAL
     reg = _regularizers(args.preset, args.preset_recipe)
     print(f"StyleGAN-lite training step ({'the preset' if args.preset_recipe else 'the reference'}'s: "
           f"R1 gamma {reg['r1_gamma']:g}, path length {reg['pl_weight']:g}, mixing {reg['mixing']:g}), "
-          f"preset {args.preset}, "
+          f"{'the twin with one-pass D, ' if args.twin_one_pass_d else ''}preset {args.preset}, "
           f"batch {args.batch}, {args.device}, {steps} steps, best of {args.rounds} rounds, "
           f"{args.threads} threads, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'':8s} {'images/s':>9s}   ms per step: " + "  ".join(f"{p:>6s}" for p in PHASES))

@@ -296,9 +296,12 @@ def build(torch, preset: str = "cpu", conditional: bool = False, image_channels:
             self.fc = EqualizedLinear(ch * 16, ch, activation="lrelu")
             self.out = EqualizedLinear(ch, cmap_dim if cmap_dim else 1)
 
+        def group_for(self, n):
+            return max(d for d in range(1, min(self.group, n) + 1) if n % d == 0)
+
         def forward(self, x, cmap=None):
             n, c, h, w = x.shape
-            g = max(d for d in range(1, min(self.group, n) + 1) if n % d == 0)
+            g = self.group_for(n)
             f = self.f
             # Minibatch stddev (Karras et al. 2018, sec. 3): sample g*m + j is member g of group
             # j; the channels split into f parts, one std feature each.
@@ -375,8 +378,12 @@ class Stepper:
 
     def __init__(self, torch, G, D, lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99), r1_gamma=0.0064,
                  r1_interval=16,
-                 pl_weight=2.0, pl_interval=4, pl_decay=0.01, mixing=0.9, timed=False):
+                 pl_weight=2.0, pl_interval=4, pl_decay=0.01, mixing=0.9, timed=False,
+                 one_pass_d=False):
         self.torch, self.G, self.D = torch, G, D
+        # one_pass_d: D's main step sees reals and fakes in one pass, interleaved as tinygan's
+        # StyleGAN.discriminate_both does (the reference's is two passes, the default here)
+        self.one_pass_d = one_pass_d
         self.r1_gamma, self.r1_interval = r1_gamma, r1_interval
         self.pl_weight, self.pl_interval, self.pl_decay = pl_weight, pl_interval, pl_decay
         self.mixing, self.timed, self.times = mixing, timed, {}
@@ -403,6 +410,22 @@ class Stepper:
                 ws = torch.cat([ws[:, :cut], ws2[:, cut:]], dim=1)
         return ws
 
+    def _d_both(self, x, fake, c):
+        """(D(x), D(fake)) from one pass over both, in blocks of n = N / g so that the
+        minibatch stddev's groups are each batch's own (tinygan's discriminate_both)."""
+        torch, n_all = self.torch, x.shape[0]
+        g = self.D.b4.group_for(n_all)
+        if g != self.D.b4.group_for(2 * n_all):
+            return self.D(x, c), self.D(fake, c)
+        n = n_all // g
+
+        def interleave(a, b):
+            return torch.stack([a.reshape(g, n, *a.shape[1:]), b.reshape(g, n, *b.shape[1:])],
+                               dim=1).reshape(2 * n_all, *a.shape[1:])
+        both = self.D(interleave(x, fake), None if c is None else interleave(c, c))
+        logits = both.reshape(g, 2, n, -1)
+        return logits[:, 0].reshape(n_all, -1), logits[:, 1].reshape(n_all, -1)
+
     def _mark(self, name, t0):
         if not self.timed:
             return t0
@@ -422,7 +445,11 @@ class Stepper:
 
         with torch.no_grad():                                                    # Dmain
             fake = G.synthesis(self.styles(n, c))
-        loss_d = F.softplus(D(fake, c)).mean() + F.softplus(-D(x, c)).mean()
+        if self.one_pass_d:
+            logits_real, logits_fake = self._d_both(x, fake, c)
+            loss_d = F.softplus(logits_fake).mean() + F.softplus(-logits_real).mean()
+        else:
+            loss_d = F.softplus(D(fake, c)).mean() + F.softplus(-D(x, c)).mean()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()

@@ -239,8 +239,12 @@ def _shape_of(args) -> tuple:
     return tuple(args[0]) if len(args) == 1 and not isinstance(args[0], int) else tuple(args)
 
 
-@pytest.mark.parametrize("broken", [None, "r1 gamma"])
-def test_training_steps_agree_with_tinygan_in_lock_step(broken, monkeypatch):
+@pytest.mark.parametrize("broken, batch, twin_one_pass", [
+    (None, 4, False),           # group 4 alone, 8 for both batches: tinygan's D takes two passes
+    (None, 8, False),           # tinygan's D one pass over reals and fakes, the twin's two
+    (None, 8, True),            # both in one pass
+    ("r1 gamma", 4, False)])
+def test_training_steps_agree_with_tinygan_in_lock_step(broken, batch, twin_one_pass, monkeypatch):
     """Six training steps of tinygan's StyleGANStepper and of the twin's Stepper, in float64 from
     the same weights, on the same batches, with the same z's and noise images (both sides'
     normal draws replaced by equal streams), R1 every 2 D steps and path length every 4 G
@@ -249,7 +253,9 @@ def test_training_steps_agree_with_tinygan_in_lock_step(broken, monkeypatch):
     entry (or of the learning rate, for one that started at 0).  Most tensors agree to about
     1e-12.  The worst measured, about 4e-10, is a noise strength: Adam divides a gradient by its
     running RMS, so a gradient that is nearly 0 carries its rounding into a full-size step.  A
-    twin with another R1 gamma must leave the bound (it differs by 0.7)."""
+    twin with another R1 gamma must leave the bound (it differs by 0.7).  A batch of 8 (group 8
+    for 8 and for 16 images) makes tinygan's D see the reals and fakes in one pass, which must
+    agree with the twin's two passes and with the twin's own one pass."""
     from tinygan.autograd import Tensor
     from tinygan.losses import path_length as pl_module
     from tinygan.models import stylegan as sg_module
@@ -275,11 +281,16 @@ def test_training_steps_agree_with_tinygan_in_lock_step(broken, monkeypatch):
     settings = dict(r1_interval=2, pl_weight=2.0, pl_interval=4, mixing=0.0)
     stepper = StyleGANStepper(family, dict(lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99),
                                            r1_gamma=0.1, seed=0, **settings))
-    twin_stepper = twin.Stepper(torch, G, D, r1_gamma=0.2 if broken else 0.1, **settings)
+    twin_stepper = twin.Stepper(torch, G, D, r1_gamma=0.2 if broken else 0.1,
+                                one_pass_d=twin_one_pass, **settings)
+    d_batches = []
+    epilogue_forward = type(family.D.b4).forward
+    monkeypatch.setattr(family.D.b4, "forward", lambda x, *a: (
+        d_batches.append(x.shape[0]), epilogue_forward(family.D.b4, x, *a))[1])
     rng = np.random.default_rng(1)
     worst, where = 0.0, None
     for _ in range(6):
-        x = rng.uniform(-1, 1, (4, 1, 32, 32))
+        x = rng.uniform(-1, 1, (batch, 1, 32, 32))
         stepper.step(Tensor(x), None, lambda *a: None)
         twin_stepper.step(torch.from_numpy(x))
         for ours_net, their_net in ((family.G, G), (family.D, D)):
@@ -292,6 +303,8 @@ def test_training_steps_agree_with_tinygan_in_lock_step(broken, monkeypatch):
                 if rel > worst:
                     worst, where = rel, name
     assert ours.shapes == theirs.shapes and len(ours.shapes) > 40       # the same draws, in order
+    # Dmain's D: one pass of 2N images when the groups allow it (then R1's and Gmain's of N)
+    assert d_batches[0] == (2 * batch if batch == 8 else batch)
     if broken:
         assert worst > 1e-4, (worst, where)
     else:
