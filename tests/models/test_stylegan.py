@@ -317,13 +317,15 @@ def test_sampling_in_the_trainer_leaves_w_avg_alone():
 @pytest.mark.parametrize("conditional,n,merged", [(False, 16, True), (True, 16, True), (False, 6, True),
                                                   (False, 2, False), (False, 5, True)])
 def test_discriminate_both_is_two_discriminates_in_one_pass(conditional, n, merged):
-    """One pass of D over reals and fakes interleaved gives each batch's logits and D's gradient
-    as two passes do: the minibatch stddev (group 8 in the cpu preset) keeps each batch's groups.
+    """One pass of D over reals and fakes interleaved gives each batch's logits, D's gradient and
+    the images' gradients as two passes do: the minibatch stddev (group 8 in the cpu preset)
+    keeps each batch's groups.
     A batch of 2 (group 2 alone, 4 together) falls back to two passes."""
     tinygan.manual_seed(3)
     m = StyleGAN("cpu", conditional=conditional).to(np.float64)
     rng = np.random.default_rng(n)
-    reals, fakes = (tinygan.tensor(rng.standard_normal((n, 1, 32, 32))) for _ in range(2))
+    reals, fakes = (tinygan.tensor(rng.standard_normal((n, 1, 32, 32)), requires_grad=True)
+                    for _ in range(2))
     lr = tinygan.tensor(rng.integers(0, 10, n), dtype=tinygan.int64) if conditional else None
     lf = tinygan.tensor(rng.integers(0, 10, n), dtype=tinygan.int64) if conditional else None
     batches = []
@@ -332,12 +334,14 @@ def test_discriminate_both_is_two_discriminates_in_one_pass(conditional, n, merg
 
     def run(both):
         m.zero_grad()
+        reals.grad = fakes.grad = None
         if both:
             out_r, out_f = m.discriminate_both(reals, lr, fakes, lf)
         else:
             out_r, out_f = m.discriminate(reals, lr), m.discriminate(fakes, lf)
         (out_r.sum() * 0.3 + (out_f * out_f).sum()).backward()
-        return [o.detach().numpy() for o in (out_r, out_f)], [p.grad.numpy().copy() for p in m.D.parameters()]
+        grads = [p.grad.numpy().copy() for p in m.D.parameters()] + [reals.grad.numpy(), fakes.grad.numpy()]
+        return [o.detach().numpy() for o in (out_r, out_f)], grads
     (two_r, two_f), two_g = run(False)
     assert batches == [n, n]
     batches.clear()

@@ -539,8 +539,8 @@ class StyleGAN(GAN):
         The same numbers as two calls of ``discriminate`` (up to float rounding), in half
         the calls: every layer runs once on 2N images instead of twice on N, which halves
         the Python work per image and gives the CPU's threads larger pieces (on 2 cores D's
-        forward and backward in a training step took 13% less time).  Only the reals and fakes of
-        D's loss may go together: neither needs a gradient of its own here.
+        forward and backward in a training step took 13% less time).  Gradients reach both
+        batches (and D) as through two calls: the interleaving is a reshape and a concatenation.
 
         The one layer that mixes samples is the minibatch stddev.  With group size g and
         n = N / g it puts sample k*n + j in group j, so on 2N images it would mix reals
@@ -553,8 +553,7 @@ class StyleGAN(GAN):
         n_all = reals.shape[0]
         epilogue = self.D.b4
         g = epilogue.group_size(n_all)
-        if (tuple(fakes.shape) != tuple(reals.shape) or reals.requires_grad or fakes.requires_grad
-                or epilogue.group_size(2 * n_all) != g):
+        if tuple(fakes.shape) != tuple(reals.shape) or epilogue.group_size(2 * n_all) != g:
             return self.discriminate(reals, real_labels), self.discriminate(fakes, fake_labels)
         n = n_all // g
 
