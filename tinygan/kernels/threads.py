@@ -40,7 +40,7 @@ So splitting pays for work of a few hundred microseconds and more (a convolution
 the FIR filter on a batch), breaks even on an elementwise pass over a few MB, and loses on
 less.  (``PARALLEL_MIN`` stays at 2**17 elements all the same: at 2**19 neither StyleGAN-lite's
 nor DCGAN's 2-thread step was measurably faster, DCGAN's if anything slower.)  The same
-waits slow the items themselves: in StyleGAN-lite's 2-thread step the items take about 1.3x
+waits slow the items themselves: in StyleGAN-lite's 2-thread step the items take about 1.4x
 their 1-thread time.  Fewer, larger maps are the remedy that works from Python (see
 ``im2col.CHUNK_THREADED``, and D's one pass over reals and fakes in ``models/stylegan.py``).
 
