@@ -33,11 +33,13 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--steps", type=int, default=16)
 ap.add_argument("--part", choices=["all", "map", "step"], default="all")
+ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)   # one thread count's step
 
 
 def one_map(threads: int) -> None:
@@ -76,8 +78,9 @@ def step_split(threads: int, steps: int) -> dict:
     import tinygan
     from tinygan.kernels import threads as pool
     from tinygan.kernels.host_memory import keep_freed_memory
-    from tinygan.models.stylegan import PRESETS, StyleGAN
-    from tinygan.train.stylegan import StyleGANStepper
+    from tinygan.models.stylegan import StyleGAN
+    from tinygan.train.stylegan import PL_INTERVAL, R1_INTERVAL, StyleGANStepper
+    from stylegan_step import _regularizers         # the preset recipe's R1, path length, mixing
     pool.set_num_threads(threads)
     keep_freed_memory()
     busy, maps = defaultdict(float), [0]
@@ -103,11 +106,10 @@ def step_split(threads: int, steps: int) -> dict:
     pool._Map.work = timed_work
     tinygan.manual_seed(0)
     family = StyleGAN("cpu")
-    recipe = {**family.defaults, **PRESETS["cpu"]["recipe"]}
+    d = family.defaults                 # the step of stylegan_step.py --preset-recipe
     stepper = StyleGANStepper(family, dict(
-        lr_g=recipe["lr_g"], lr_d=recipe["lr_d"], betas=tuple(recipe["betas"]),
-        r1_gamma=recipe["r1_gamma"], r1_interval=16, pl_weight=recipe["pl_weight"],
-        pl_interval=4, mixing=recipe["mixing"], seed=0))
+        lr_g=d["lr_g"], lr_d=d["lr_d"], betas=list(d["betas"]), r1_interval=R1_INTERVAL,
+        pl_interval=PL_INTERVAL, seed=0, **_regularizers("cpu", True)))
     x = tinygan.tensor(np.random.default_rng(0).uniform(-1, 1, (32, 1, 32, 32)).astype(np.float32))
     for _ in range(4):
         stepper.step(x, None, lambda *a: None)
@@ -124,6 +126,8 @@ def step_split(threads: int, steps: int) -> dict:
 
 def main() -> None:
     args = ap.parse_args()
+    if args.child:
+        return worker(args.threads, args.steps)
     if args.part in ("all", "map"):
         one_map(args.threads)
     if args.part in ("all", "step"):
@@ -133,7 +137,7 @@ def main() -> None:
             env = dict(os.environ, OMP_NUM_THREADS=str(threads) if threads == 1 else
                        os.environ.get("OMP_NUM_THREADS", ""))
             out = subprocess.run(
-                [sys.executable, __file__, "--part", "step-worker", "--threads", str(threads),
+                [sys.executable, __file__, "--child", "--threads", str(threads),
                  "--steps", str(args.steps)], env=env, capture_output=True, text=True, check=True)
             print(out.stdout.rstrip())
 
@@ -151,8 +155,4 @@ def worker(threads: int, steps: int) -> None:
 
 
 if __name__ == "__main__":
-    if "step-worker" in sys.argv:
-        i = sys.argv.index("--threads")
-        worker(int(sys.argv[i + 1]), int(sys.argv[sys.argv.index("--steps") + 1]))
-    else:
-        main()
+    main()
