@@ -29,7 +29,8 @@ from tolerances import assert_within, eps, product_tolerance, sum_tolerance
 
 SPLIT_EVERYTHING = {(cpu_threads, "PARALLEL_MIN"): 1, (ops_math, "GEMM_SPLIT_MIN"): 1,
                     (im2col, "CHUNK"): 1, (im2col, "CHUNK_THREADED"): 1,   # one sample per chunk
-                    (bias_act_kernels, "CHUNK"): 7}  # pieces that end inside a row
+                    (bias_act_kernels, "CHUNK"): 7,   # pieces that end inside a row
+                    (bias_act_kernels, "CHUNK_THREADED"): 7}
 DEFAULTS = {key: getattr(*key) for key in SPLIT_EVERYTHING}
 
 

@@ -300,8 +300,9 @@ def test_errors(call, error, message):
 @pytest.mark.parametrize("fname", ["binomial", "2d"])
 @pytest.mark.parametrize("case", [dict(up=2), dict(down=2, padding=1),
                                   dict(up=(4, 2), down=(1, 2), padding=(-1, 3, 2, 0))], ids=str)
-def test_threaded_twin_equals_one_thread(fname, case, rng):
-    """Large enough for the pool and for several chunks per thread."""
+def test_threaded_twin_equals_one_thread(fname, case, rng, monkeypatch):
+    """Large enough for several chunks per thread; every size split over the pool."""
+    monkeypatch.setattr(threads, "PARALLEL_MIN", 1)
     x = rng.standard_normal((6, 37, 24, 20)).astype(np.float32)
     f = np.asarray(FILTERS[fname], dtype=np.float32)
     before = threads.get_num_threads()

@@ -38,8 +38,11 @@ time either thread comes back from NumPy while the other is running Python, it w
 and the caller, done with its share, sleeps until the helper has finished and wakes again.
 So splitting pays for work of a few hundred microseconds and more (a convolution's chunks,
 the FIR filter on a batch), breaks even on an elementwise pass over a few MB, and loses on
-less.  (``PARALLEL_MIN`` stays at 2**17 elements all the same: at 2**19 neither StyleGAN-lite's
-nor DCGAN's 2-thread step was measurably faster, DCGAN's if anything slower.)  The same
+less.  Hence ``PARALLEL_MIN``, 2**19 elements: timed op by op in StyleGAN-lite's 2-thread
+step, the passes over 2**17-2**18 elements took 1.2-2x longer split than in the caller (a
+product 79 against 159 us, Adam's update 138 against 269 us), those near 2**19 the same
+either way, and those over 2**20 1.3-1.5x less.  The whole step changes by about the noise
+(1-3%), and so did DCGAN's.  The same
 waits slow the items themselves: in StyleGAN-lite's 2-thread step the items take about 1.4x
 their 1-thread time.  Fewer, larger maps are the remedy that works from Python (see
 ``im2col.CHUNK_THREADED``, and D's one pass over reals and fakes in ``models/stylegan.py``).
@@ -188,7 +191,7 @@ def parallel_map(fn, items) -> list:
     return job.results
 
 
-PARALLEL_MIN = 1 << 17    # elements: an op on fewer runs in the caller (a map costs ~0.1 ms; see above)
+PARALLEL_MIN = 1 << 19    # elements: an op on fewer runs in the caller (a map costs ~0.1 ms; see above)
 
 
 def for_rows(fn, rows: int, size: int) -> list:

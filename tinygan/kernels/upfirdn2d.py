@@ -44,7 +44,8 @@ import numpy as np
 
 from .. import backend
 from . import benchmark, cuda
-from .threads import get_num_threads, parallel_map, split, PARALLEL_MIN
+from . import threads
+from .threads import get_num_threads, parallel_map, split
 
 SOURCE = "upfirdn2d.cu"
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
@@ -181,7 +182,7 @@ def upfirdn2d_reference(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: b
             _full(planes[sl], g_gain, up, down, pad, out)
 
     size = planes.size + y.size
-    if xp is not np or size < PARALLEL_MIN or n * c < 2:
+    if xp is not np or size < threads.PARALLEL_MIN or n * c < 2:
         run(slice(0, n * c))
     else:
         # Chunks of planes sized so that one chunk's input, intermediate and output stay
@@ -229,7 +230,7 @@ def upfirdn2d_matmul(x, f, up: tuple, down: tuple, pad: tuple, flip_filter: bool
         mid = (p.reshape(-1, w) @ mx_t).reshape(p.shape[0], h, wo)
         np.matmul(my, mid, out=y[sl])
 
-    if x.size + y.size < PARALLEL_MIN or n * c < 2:
+    if x.size + y.size < threads.PARALLEL_MIN or n * c < 2:
         run(slice(0, n * c))
     else:
         parallel_map(run, split(n * c, get_num_threads()))
