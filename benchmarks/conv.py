@@ -25,6 +25,10 @@ Like with like:
 Before timing, the parent process checks that both compute the same gradients.
 
     python benchmarks/conv.py [--repeat R] [--rounds N] [--threads T] [--clock wall|cpu] [--json OUT]
+                              [--shapes dcgan|stylegan]
+
+``--shapes stylegan``: the convolutions of StyleGAN-lite's cpu-preset discriminator instead of
+DCGAN's (benchmarks/README.md, "StyleGAN-lite against PyTorch", says what they show).
 """
 from __future__ import annotations
 
@@ -58,13 +62,31 @@ import numpy as np  # noqa: E402  (after the thread settings)
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 # (name, transposed, N, C_in, H, C_out, k, stride, padding)
-SHAPES = [
-    ("D conv1  1->64   28->14 4x4 s2", False, 64, 1, 28, 64, 4, 2, 1),
-    ("D conv2 64->128  14->7  4x4 s2", False, 64, 64, 14, 128, 4, 2, 1),
-    ("G convT 128->64   7->14 4x4 s2", True, 64, 128, 7, 64, 4, 2, 1),
-    ("G convT 64->1    14->28 4x4 s2", True, 64, 64, 14, 1, 4, 2, 1),
-    ("conv 3x3 64->64 32x32 s1", False, 64, 64, 32, 64, 3, 1, 1),
-]
+SHAPE_SETS = {
+    # the canonical 28x28 DCGAN's layers (batch 64), and a 3x3 convolution for scale
+    "dcgan": [
+        ("D conv1  1->64   28->14 4x4 s2", False, 64, 1, 28, 64, 4, 2, 1),
+        ("D conv2 64->128  14->7  4x4 s2", False, 64, 64, 14, 128, 4, 2, 1),
+        ("G convT 128->64   7->14 4x4 s2", True, 64, 128, 7, 64, 4, 2, 1),
+        ("G convT 64->1    14->28 4x4 s2", True, 64, 64, 14, 1, 4, 2, 1),
+        ("conv 3x3 64->64 32x32 s1", False, 64, 64, 32, 64, 3, 1, 1),
+    ],
+    # StyleGAN-lite's cpu-preset discriminator on one pass of reals and fakes (batch 64): the
+    # FromRGB, each block's 3x3 convolution and its downsampling one (stride 2 after the FIR
+    # blur, hence the odd sizes), a 1x1 skip, and the epilogue's 3x3 (64 + 1 stddev channel)
+    "stylegan": [
+        ("FromRGB 1->32 32x32 1x1", False, 64, 1, 32, 32, 1, 1, 0),
+        ("conv 3x3 32->32 32x32 s1", False, 64, 32, 32, 32, 3, 1, 1),
+        ("conv 3x3 32->32 33->16 s2", False, 64, 32, 33, 32, 3, 2, 0),
+        ("skip 1x1 32->32 16x16", False, 64, 32, 16, 32, 1, 1, 0),
+        ("conv 3x3 32->32 16x16 s1", False, 64, 32, 16, 32, 3, 1, 1),
+        ("conv 3x3 32->64 17->8 s2", False, 64, 32, 17, 64, 3, 2, 0),
+        ("conv 3x3 64->64 8x8 s1", False, 64, 64, 8, 64, 3, 1, 1),
+        ("conv 3x3 65->64 4x4 s1", False, 64, 65, 4, 64, 3, 1, 1),
+    ],
+}
+SHAPES = SHAPE_SETS["dcgan"]     # the set timed; --shapes picks another
+SHAPE_SET = "dcgan"
 
 
 def best_of(fn, repeat: int, clock=time.perf_counter) -> float:
@@ -159,7 +181,8 @@ def child(side: str, repeat: int, clock: str) -> None:
 
 def run_child(side: str, repeat: int, clock: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", side, "--repeat", str(repeat),
-                          "--threads", str(THREADS), "--clock", clock], capture_output=True, text=True)
+                          "--threads", str(THREADS), "--clock", clock, "--shapes", SHAPE_SET],
+                         capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"{side} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -175,8 +198,12 @@ def main() -> None:
                     help="cpu: the process's CPU time, which time spent waiting for a core on a "
                          "loaded machine does not inflate (meaningful with --threads 1 only)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--shapes", choices=sorted(SHAPE_SETS), default="dcgan",
+                    help="which network's convolutions to time")
     ap.add_argument("--child", choices=["tinygan", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global SHAPES, SHAPE_SET
+    SHAPES, SHAPE_SET = SHAPE_SETS[args.shapes], args.shapes
     if args.child:
         return child(args.child, args.repeat, args.clock)
     if args.clock == "cpu" and THREADS != 1:
@@ -228,7 +255,8 @@ def main() -> None:
     if ratios:
         gm = math.exp(sum(math.log(r) for r, _ in ratios) / len(ratios))
         gp = math.exp(sum(math.log(r) for _, r in ratios) / len(ratios))
-        print(f"geometric mean speed vs torch: {gm:.2f}x (paired {gp:.2f}x; target >= 0.6x)")
+        target = "; target >= 0.6x" if SHAPE_SET == "dcgan" else ""
+        print(f"geometric mean speed vs torch: {gm:.2f}x (paired {gp:.2f}x{target})")
     print(f"# load average {load()} at end")
     if args.json:
         with open(args.json, "w") as f:
