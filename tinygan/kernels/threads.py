@@ -36,16 +36,16 @@ equal items takes 90-115 us longer than one item alone, whatever the items' size
 helper wakes, then waits for the GIL until the caller's first NumPy call lets go of it; every
 time either thread comes back from NumPy while the other is running Python, it waits again;
 and the caller, done with its share, sleeps until the helper has finished and wakes again.
-So splitting pays for work of a few hundred microseconds and more (a convolution's chunks,
-the FIR filter on a batch), breaks even on an elementwise pass over a few MB, and loses on
-less.  Hence ``PARALLEL_MIN``, 2**19 elements: timed op by op in StyleGAN-lite's 2-thread
-step, the passes over 2**17-2**18 elements took 1.2-2x longer split than in the caller (a
-product 79 against 159 us, Adam's update 138 against 269 us), those near 2**19 the same
-either way, and those over 2**20 1.3-1.5x less.  The whole step changes by about the noise
-(1-3%), and so did DCGAN's.  The same
-waits slow the items themselves: in StyleGAN-lite's 2-thread step the items take about 1.4x
-their 1-thread time.  Fewer, larger maps are the remedy that works from Python (see
-``im2col.CHUNK_THREADED``, and D's one pass over reals and fakes in ``models/stylegan.py``).
+So splitting pays for work of a few hundred microseconds and more (a convolution's chunks, the
+FIR filter on a batch), breaks even on an elementwise pass over a few MB, and loses on less.
+Hence ``PARALLEL_MIN``, 2**19 elements: timed op by op in StyleGAN-lite's 2-thread step, the
+passes over 2**17-2**18 elements took 1.2-2x longer split than in the caller (an elementwise
+product 79 against 159 us, Adam's update 138 against 269 us), those near 2**19 the same either
+way, and those over 2**20 1.3-1.5x less.  The whole step changes by about the noise (1-3%), and
+so did DCGAN's.  The same waits slow the items themselves: in StyleGAN-lite's 2-thread step the
+items take about 1.4x their 1-thread time.  Fewer, larger maps are the remedy that works from
+Python (see ``im2col.CHUNK_THREADED``, and D's one pass over reals and fakes in
+``models/stylegan.py``).
 
 How many threads: ``set_num_threads(n)``, else ``TINYGAN_NUM_THREADS``, else
 ``OMP_NUM_THREADS`` (the usual knob, which PyTorch reads too), else the cores
