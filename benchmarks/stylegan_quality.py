@@ -1,4 +1,4 @@
-"""StyleGAN-lite's recipe in PyTorch for a given wall time, scored like ``tinygan eval``.
+"""StyleGAN-lite's recipe in PyTorch or tinygan for a given time, scored like ``tinygan eval``.
 
 The quality half of the side-by-side comparison (benchmarks/README.md: tinygan's FID after the
 same wall time no worse than the PyTorch twin's): benchmarks/stylegan_torch.py's twin, started
@@ -38,6 +38,7 @@ import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -142,7 +143,7 @@ class TinyganSide:
 
     def samples(self, n: int) -> np.ndarray:
         tinygan, family = self.tinygan, self.family
-        with (self.ema.average_parameters(family.G) if self.ema is not None else _nothing()):
+        with (self.ema.average_parameters(family.G) if self.ema is not None else nullcontext()):
             with tinygan.no_grad():
                 family.G.eval()
                 out = [family.generate(tinygan.randn(500, family.latent_dim,
@@ -150,16 +151,6 @@ class TinyganSide:
                        for _ in range(max(1, n // 500))]
                 family.G.train()
         return np.concatenate(out).astype(np.float32)
-
-
-class _nothing:
-    """A context that does nothing (no EMA: sample the trained G itself)."""
-
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def main() -> None:
