@@ -69,20 +69,15 @@ ap.add_argument("--grid", help="also save 100 samples to PREFIX_<seconds>s.png a
 class TorchSide:
     """The PyTorch twin's step and EMA, started from tinygan's initialization."""
 
-    def __init__(self, args, family, r, pick):
+    def __init__(self, args, family, settings: dict, ema: bool):
         import torch
         import stylegan_torch as twin
-        from tinygan.train.stylegan import PL_INTERVAL, R1_INTERVAL
         torch.set_num_threads(args.threads)
         self.torch, self.dev, self.args = torch, torch.device(args.device), args
         self.G, D = twin.build(torch, args.preset, device=self.dev)
         twin.copy_from_tinygan(family, self.G, D)
-        self.stepper = twin.Stepper(
-            torch, self.G, D, lr_g=r["lr_g"], lr_d=r["lr_d"], betas=tuple(r["betas"]),
-            r1_gamma=pick(args.r1_gamma, "r1_gamma"), r1_interval=R1_INTERVAL,
-            pl_weight=pick(args.pl_weight, "pl_weight"), pl_interval=PL_INTERVAL,
-            mixing=pick(args.mixing, "mixing"))
-        self.G_ema = copy.deepcopy(self.G).eval() if pick(args.ema_kimg, "ema_kimg") else None
+        self.stepper = twin.Stepper(torch, self.G, D, **settings)
+        self.G_ema = copy.deepcopy(self.G).eval() if ema else None
         torch.manual_seed(args.seed)
         self.framework = f"torch {torch.__version__}"
 
@@ -113,21 +108,17 @@ class TorchSide:
 class TinyganSide:
     """tinygan's own step (StyleGANStepper) and EMA of G, in the same loop."""
 
-    def __init__(self, args, family, r, pick):
+    def __init__(self, args, family, settings: dict, ema: bool):
         import tinygan
         from tinygan import optim
         from tinygan.kernels import threads
         from tinygan.kernels.host_memory import keep_freed_memory
-        from tinygan.train.stylegan import PL_INTERVAL, R1_INTERVAL, StyleGANStepper
+        from tinygan.train.stylegan import StyleGANStepper
         keep_freed_memory()                       # as the trainer and the CLI do
         threads.set_num_threads(args.threads)
         self.tinygan, self.family, self.args = tinygan, family.to(args.device), args
-        self.stepper = StyleGANStepper(family, dict(
-            lr_g=r["lr_g"], lr_d=r["lr_d"], betas=tuple(r["betas"]),
-            r1_gamma=pick(args.r1_gamma, "r1_gamma"), r1_interval=R1_INTERVAL,
-            pl_weight=pick(args.pl_weight, "pl_weight"), pl_interval=PL_INTERVAL,
-            mixing=pick(args.mixing, "mixing"), seed=args.seed))
-        self.ema = optim.EMA(family.G, beta=0.0) if pick(args.ema_kimg, "ema_kimg") else None
+        self.stepper = StyleGANStepper(family, dict(settings, seed=args.seed))
+        self.ema = optim.EMA(family.G, beta=0.0) if ema else None
         self.framework = f"tinygan {tinygan.__version__}"
         self._threads = threads.get_num_threads()
 
@@ -162,13 +153,20 @@ def main() -> None:
     from tinygan.data import to_shape
     from tinygan.models.stylegan import PRESETS, StyleGAN
     from tinygan.optim.ema_half_life import EMAHalfLife
+    from tinygan.train.stylegan import PL_INTERVAL, R1_INTERVAL
 
     tinygan.manual_seed(args.seed)
     family = StyleGAN(args.preset)
     r = {**family.defaults, **PRESETS[args.preset]["recipe"]}
     pick = lambda given, name: r[name] if given is None else given   # noqa: E731
-    side = (TinyganSide if args.side == "tinygan" else TorchSide)(args, family, r, pick)
+    # the step's settings, the same for both sides
+    settings = dict(lr_g=r["lr_g"], lr_d=r["lr_d"], betas=tuple(r["betas"]),
+                    r1_gamma=pick(args.r1_gamma, "r1_gamma"), r1_interval=R1_INTERVAL,
+                    pl_weight=pick(args.pl_weight, "pl_weight"), pl_interval=PL_INTERVAL,
+                    mixing=pick(args.mixing, "mixing"))
     ema_kimg = pick(args.ema_kimg, "ema_kimg")
+    side = (TinyganSide if args.side == "tinygan" else TorchSide)(args, family, settings,
+                                                                 bool(ema_kimg))
     # The reference's half-life in images, ramped up: beta = 0.5 ** (batch / nimg), as the trainer.
     schedule = EMAHalfLife(args.batch, ema_kimg, r.get("ema_rampup")) if ema_kimg else None
 
