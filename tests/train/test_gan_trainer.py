@@ -5,8 +5,10 @@ resume, NaN and Ctrl-C tests use the tiny families of ``gan_helpers`` (an MLP GA
 BatchNorm, an RMSprop critic with n_critic 5 and clipping, a conditional and an InfoGAN-style
 one) and DCGAN, and compare runs bit for bit.
 """
+import io
 import os
 import signal
+import sys
 import threading
 
 import numpy as np
@@ -129,6 +131,18 @@ def test_resume_at_an_epoch_is_bit_exact(tmp_path):
     assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()) == ["epoch_001.npz"]
     train_gan("tiny", out=tmp_path / "split", epochs=2, resume=True, **kw)
     compare_runs(tmp_path / "straight", tmp_path / "split")
+
+
+def test_bar_of_a_run_stopped_in_mid_epoch_counts_every_batch(tmp_path, monkeypatch):
+    """The trainer moves the bar by hand: stopped by --max-steps after 3 batches, the bar's
+    last drawing says 3 of the epoch's batches, not 2 (a bar wrapping the iteration counts
+    a batch only when the next is asked for)."""
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    train_gan("tiny", out=tmp_path / "run", epochs=1, max_steps=3, progress=True)
+    last = log.getvalue().replace("\n", "\r").split("\r")
+    drawn = [part for part in last if "epoch 1/1" in part]
+    assert drawn and "| 3/" in drawn[-1], drawn[-3:]
 
 
 def test_resume_in_the_middle_of_an_epoch_is_bit_exact_with_n_critic(tmp_path):

@@ -154,7 +154,7 @@ def train_classifier(dataset: str = "mnist", out: str | os.PathLike | None = Non
                 if not math.isfinite(value):
                     raise FloatingPointError(f"classifier: loss is {value} at epoch {epoch}, "
                                              f"batch {i}; the last good checkpoint is kept")
-                bar.set_postfix(loss=f"{value:.3f}")
+                bar.set_postfix(refresh=False, loss=f"{value:.3f}")
                 run.log({"epoch": epoch, "step": (epoch - 1) * len(loader) + i, "loss": value})
         seconds += time.perf_counter() - t0
         acc = accuracy(model, test_images, test_labels)

@@ -734,10 +734,12 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
             epoch = loader.epoch + 1                     # 1-based, the epoch under way
             start = loader.state_dict()["batch"]
             batches = iter(loader)
-            bar = progress_bar(batches, desc=f"{model_name} epoch {epoch}/{epochs}",
+            # A bar moved by hand, one batch at a time: a bar that wraps the iteration counts a
+            # batch only when the next one is asked for, and a stop in mid-epoch left it one short.
+            bar = progress_bar(None, desc=f"{model_name} epoch {epoch}/{epochs}",
                                enabled=progress, total=len(loader), initial=start)
             t0, seen0, finished = time.perf_counter(), images_seen, True
-            for b, (x, y) in enumerate(bar, start):
+            for b, (x, y) in enumerate(batches, start):
                 checked.clear()
                 where = {"step": step + 1, "epoch": epoch, "batch": b + 1}   # for a NaN's message
                 logged, stepped = stepper.step(x, y, check)
@@ -750,6 +752,7 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                             g_ema.beta = float(ema_beta(seen_before))
                         g_ema.update()
                     step += 1
+                bar.update(1)
                 log_now = stepped and step % log_every == 0
                 stop = max_steps is not None and step >= max_steps
                 # The read points: the bar's refresh, a log line, and what comes before a
@@ -775,9 +778,6 @@ def fit(stepper: Stepper, run, loader, fixed: dict, *, model_name: str, dataset:
                     samples_path = pictures(f"epoch_{epoch - 1:03d}_step_{step:06d}",
                                             f"{model_name}, step {step}")
                     finished = False
-                    if hasattr(bar, "n"):             # tqdm counts an item when the next is asked for
-                        bar.n = b + 1
-                        bar.refresh()
                     break
             bar.close()
             if not finished:

@@ -3,6 +3,12 @@ from __future__ import annotations
 
 import sys
 
+# Seconds between redraws when the bar goes to a file or pipe rather than a terminal: tqdm
+# redraws up to 10 times a second, and each redraw is kept in a log (`tinygan train ... >
+# log 2>&1`): a 30-minute run would leave 18,000 copies of the bar.  One every 30 s keeps
+# the log readable and still shows that the run is alive.
+LOG_INTERVAL = 30.0
+
 
 class _Silent:
     def __init__(self, iterable):
@@ -14,19 +20,32 @@ class _Silent:
     def set_postfix(self, **kwargs):
         pass
 
+    def update(self, n=1):
+        pass
+
     def close(self):
         pass
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):       # no isatty, or a closed stream
+        return False
 
 
 def progress_bar(iterable, desc: str = "", enabled: bool = True, total: int | None = None,
                  initial: int = 0):
     """A tqdm bar over ``iterable`` (with ``set_postfix`` for the losses), or a silent wrapper.
 
-    ``total`` and ``initial`` serve an epoch resumed in its middle: the bar starts at batch
-    ``initial`` of ``total`` (default ``len(iterable)``).
+    ``iterable`` None gives a bar moved by hand (``update``).  ``total`` and ``initial`` serve an epoch resumed in its middle: the bar starts at batch
+    ``initial`` of ``total`` (default ``len(iterable)``).  On a terminal or in a notebook the
+    bar redraws as tqdm likes; written to a file or pipe, every ``LOG_INTERVAL`` seconds.
     """
     if not enabled:
         return _Silent(iterable)
     from tqdm.auto import tqdm
+    in_notebook = any("notebook" in c.__module__ for c in tqdm.__mro__)   # a widget, not text
+    extra = {} if in_notebook or _is_terminal(sys.stderr) else {"mininterval": LOG_INTERVAL}
     return tqdm(iterable, desc=desc, leave=True, dynamic_ncols=True, file=sys.stderr, total=total,
-                initial=initial)
+                initial=initial, **extra)
