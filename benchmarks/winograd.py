@@ -23,13 +23,15 @@ This script times, on the shapes of StyleGAN-lite's cpu-preset discriminator (st
 * tinygan's ``F.conv2d`` (im2col + OpenBLAS, in chunks, channels last inside),
 * the Winograd F(2x2, 3x3) below, in NumPy, batch in chunks of several sizes (the
   best one reported), with the transforms as whole-array NumPy additions,
-* PyTorch's conv2d if torch is installed (oneDNN's direct convolution), in a child
-  process so that neither library's idle worker threads slow the other,
+* PyTorch's conv2d if torch is installed (oneDNN's direct convolution),
 * the bare GEMM that im2col leads to, (N*H*W, 9C) @ (9C, O), done a few images'
   rows at a time as im2col's chunks are: the rate numpy's BLAS reaches on this
   product is the ceiling for any im2col convolution.
 
-Before timing it checks, in float64, that the Winograd output equals ``F.conv2d``'s.
+NumPy's side and PyTorch's each run in a fresh process (neither library's idle worker
+threads then slow the other), with the thread settings of ``side_by_side.thread_env``.
+Before timing, the NumPy side checks in float64 that the Winograd output equals
+``F.conv2d``'s.
 
     python benchmarks/winograd.py [--threads T] [--repeat R] [--json OUT]
 
@@ -44,24 +46,10 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 
-def _threads_from_argv() -> int:
-    """--threads must act before NumPy loads its BLAS, so it is read ahead of argparse."""
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            return int(sys.argv[i + 1])
-        if a.startswith("--threads="):
-            return int(a.split("=", 1)[1])
-    return 1
-
-
-THREADS = _threads_from_argv()
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TINYGAN_NUM_THREADS"):
-    os.environ[_var] = str(THREADS)
-
-import numpy as np  # noqa: E402  (after the thread settings)
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
 
 # (N, C, H, O): the stride-1 3x3 convolutions of the cpu preset's D (one pass, batch 64).
 SHAPES = [(64, 32, 32, 32), (64, 32, 16, 32), (64, 64, 8, 64)]
@@ -197,7 +185,7 @@ def time_torch(repeat: int) -> list[float] | None:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     out = []
     with torch.no_grad():
         for shape in SHAPES:
@@ -206,29 +194,45 @@ def time_torch(repeat: int) -> list[float] | None:
     return out
 
 
+def _child(side: str, threads: int, repeat: int):
+    """Run one side in a fresh process with ``threads`` threads; its JSON result."""
+    sys.path.insert(0, HERE)
+    from side_by_side import thread_env
+    env = dict(thread_env(threads), TINYGAN_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", side,
+                          "--repeat", str(repeat)], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"winograd.py: the {side} child failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--threads", type=int, default=1, help="BLAS / torch threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS / torch / tinygan threads (default 1)")
     p.add_argument("--repeat", type=int, default=7, help="timed calls per measurement, best kept")
     p.add_argument("--json", help="also write the results here")
-    p.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=["numpy", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.threads < 1 or args.repeat < 1:
         p.error(f"--threads {args.threads} and --repeat {args.repeat} must be >= 1")
+    if args.child == "numpy":
+        err = check_against_tinygan()
+        # float64 rounding of two summation orders over 9*C terms is ~1e-15: more is a bug
+        rows = time_numpy(args.repeat) if err <= 1e-12 else None
+        print(json.dumps({"max_rel_diff_f64": err, "rows": rows}))
+        return 0
     if args.child == "torch":
         print(json.dumps(time_torch(args.repeat)))
         return 0
 
-    err = check_against_tinygan()
+    # One side per process (numpy's and torch's idle worker threads would slow each other).
+    result = _child("numpy", args.threads, args.repeat)
+    err, rows = result["max_rel_diff_f64"], result["rows"]
     print(f"# Winograd F(2x2,3x3) against F.conv2d in float64: max relative difference {err:.1e}")
-    if err > 1e-12:
-        print("# they disagree: not timing", file=sys.stderr)
+    if rows is None:
+        print("# they disagree: not timed", file=sys.stderr)
         return 1
-    rows = time_numpy(args.repeat)
-    child = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", "torch",
-                            "--threads", str(args.threads), "--repeat", str(args.repeat)],
-                           capture_output=True, text=True, check=True)
-    torch_ms = json.loads(child.stdout.strip().splitlines()[-1])
+    torch_ms = _child("torch", args.threads, args.repeat)
     print(f"# forward only, float32, {args.threads} thread(s), best of {args.repeat}; "
           f"numpy {np.__version__}")
     print(f"{'shape (N, C, H=W, O)':22s} {'tinygan ms':>10s} {'winograd ms':>11s} {'chunk':>5s} "
