@@ -172,3 +172,23 @@ def test_ctrl_c_exits_130_after_saving(tmp_path, monkeypatch, capsys, terminal_s
     monkeypatch.setattr(gan_helpers.TinyGAN, "d_loss", original)
     assert main(["train", "tiny", "--out", str(run), "--quiet", "--resume", "--epochs", "1"]) == 0
     assert checkpoint.load(run / "checkpoints" / "epoch_001.npz")["step"] == 8
+
+
+def test_stylegan_help_gives_each_presets_defaults(capsys, monkeypatch):
+    """`tinygan train stylegan` takes the preset's recipe where the command line is silent, and
+    the cpu preset's differs from the reference's (no path length, no mixing, R1 gamma 0.1): the
+    help must say so, not give the reference's values alone as "the default"."""
+    from tinygan.models.stylegan import PRESETS
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "stylegan", "--help"])
+    assert stop.value.code == 0
+    # one entry per option, its wrapped lines joined: "--r1-gamma R1_GAMMA StyleGANs: ..."
+    blocks = capsys.readouterr().out.split("\n  --")[1:]
+    lines = {"--" + b.split()[0]: " ".join(b.split()) for b in blocks}
+    for flag, key in [("--r1-gamma", "r1_gamma"), ("--pl-weight", "pl_weight"),
+                      ("--mixing", "mixing"), ("--lr-g", "lr_g"), ("--ema-rampup", "ema_rampup")]:
+        for name, preset in PRESETS.items():
+            value = preset["recipe"][key]
+            said = "none" if value is None else "0 (off)" if value == 0 else f"{value:g}"
+            assert f"{name} {said}" in lines[flag], (flag, lines[flag])
+    assert "cpu 0.1, gpu 0.0064" in lines["--r1-gamma"]      # the figures themselves, once

@@ -144,30 +144,44 @@ register(Kind(
     pictures="{run}/reconstructions.png, {run}/interpolation.png (and latent_scatter.png for "
              "--latent-dim 2, traversals.png for beta_vae)"))
 
+def _per_preset(key: str) -> str:
+    """"cpu 0.1, gpu 0.0064": each StyleGAN preset's recipe value, for the help, because
+    ``tinygan train stylegan`` takes the preset's recipe where the command line gives nothing
+    (the cpu preset's differs from the reference code's; tinygan/models/stylegan.py)."""
+    from ..models.stylegan import PRESETS
+    def shown(v):
+        return "none" if v is None else "0 (off)" if v == 0 else f"{v:g}"
+    return ", ".join(f"{name} {shown(p['recipe'][key])}" for name, p in PRESETS.items())
+
+
 register(Kind(
     name="stylegan", title="StyleGAN", stepper=stylegan.StyleGANStepper,
     train=stylegan.train_stylegan,
     options=(
-        Option("--preset", "preset", str, "the networks' size (default cpu)",
-               choices=("cpu", "gpu")),
+        Option("--preset", "preset", str, "the networks' size and their training recipe "
+               "(default cpu)", choices=("cpu", "gpu")),
         Option("--conditional", "conditional", bool, "G and D take the class labels", switch=True),
-        Option("--lr-g", "lr_g", positive, "generator learning rate (default the paper's)"),
-        Option("--lr-d", "lr_d", positive, "discriminator learning rate"),
+        Option("--lr-g", "lr_g", positive,
+               f"generator learning rate (default the preset's: {_per_preset('lr_g')})"),
+        Option("--lr-d", "lr_d", positive,
+               f"discriminator learning rate (default the preset's: {_per_preset('lr_d')})"),
         Option("--r1-gamma", "r1_gamma", real(0),
-               f"R1's gamma (default {stylegan.R1_GAMMA}; 0: off)"),
+               f"R1's gamma (default the preset's: {_per_preset('r1_gamma')}; 0: off)"),
         Option("--r1-interval", "r1_interval", whole(1),
                f"R1 every this many D steps (default {stylegan.R1_INTERVAL})"),
         Option("--pl-weight", "pl_weight", real(0),
-               f"the path length penalty's weight (default {stylegan.PL_WEIGHT:g}; 0: off)"),
+               f"the path length penalty's weight (default the preset's: "
+               f"{_per_preset('pl_weight')}; 0: off)"),
         Option("--pl-interval", "pl_interval", whole(1),
                f"path length every this many G steps (default {stylegan.PL_INTERVAL})"),
         Option("--mixing", "mixing", real(0, 1, high_included=True),
-               f"style-mixing probability (default {stylegan.MIXING}; 0: off)"),
+               f"style-mixing probability (default the preset's: {_per_preset('mixing')}; 0: off)"),
         Option("--ema-kimg", "ema_kimg", real(0),
-               f"the generator EMA's half-life in thousands of images (default "
-               f"{stylegan.EMA_KIMG:g}; 0: no EMA); --ema BETA instead fixes beta"),
+               f"the generator EMA's half-life in thousands of images (default the preset's: "
+               f"{_per_preset('ema_kimg')}; 0: no EMA); --ema BETA instead fixes beta"),
         Option("--ema-rampup", "ema_rampup", positive,
-               "the EMA's half-life is at most this many times the images seen (default none)"),
+               f"the EMA's half-life is at most this many times the images seen (default the "
+               f"preset's: {_per_preset('ema_rampup')})"),
         Option("--linear-output", "linear_output", bool,
                "the ablation: G's image unbounded, as the reference code's (no tanh)",
                switch=True),
