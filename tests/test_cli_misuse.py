@@ -107,11 +107,19 @@ def template(tmp_path_factory, mnist) -> Path:
     from tinygan import checkpoint
     from tinygan.train import train_gan, train_vae
     from tinygan.train.loop import build_family
+    from tinygan.kernels import threads
     root = tmp_path_factory.mktemp("template")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TINYGAN_FAST", "1")
-        train_gan("gan", out=root / "gan", max_steps=2, progress=False)
-        train_vae("vae", out=root / "vae", max_steps=2, progress=False)
+    before = threads.get_num_threads()
+    # On the one thread the commands below resume on (``environment``): a checkpoint written on
+    # another count would add a not-bit-exact warning to every resume's one line.
+    threads.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TINYGAN_FAST", "1")
+            train_gan("gan", out=root / "gan", max_steps=2, progress=False)
+            train_vae("vae", out=root / "vae", max_steps=2, progress=False)
+    finally:
+        threads.set_num_threads(before)
     state = checkpoint.load(root / VAE_CKPT)
     state["model"] = build_family("vae", latent_dim=2).state_dict()
     checkpoint.save(root / "other-shapes.npz", **state)
