@@ -142,6 +142,34 @@ def test_sample_a_real_conditional_family(tmp_path):
         assert f["labels"].dtype == np.int64 and f["labels"].tolist() == [i % 10 for i in range(12)]
 
 
+@pytest.mark.parametrize("model,n,nrow", [("pretrained:cgan", 25, 10), ("pretrained:dcgan", 20, 5)])
+def test_sample_to_a_png_draws_the_samples_of_the_npz(model, n, nrow, tmp_path, capsys, monkeypatch):
+    """--out NAME.png: the very samples the .npz would hold, as one grid picture; a conditional
+    model's classes in turn make rows of 10 (a column per class), others a square-ish grid."""
+    from tinygan import viz
+    assert main(["sample", model, "--n", str(n), "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as f:
+        want = f["images"]
+    drawn = {}
+    original = viz.image_grid_figure
+
+    def spy(images, nrow=8, title=None, **kw):
+        drawn.update(images=np.array(images), nrow=nrow, title=title)
+        return original(images, nrow=nrow, title=title, **kw)
+    monkeypatch.setattr(viz, "image_grid_figure", spy)
+    capsys.readouterr()
+    assert main(["sample", model, "--n", str(n), "--out", str(tmp_path / "s.png")]) == 0
+    assert np.array_equal(drawn["images"], want)         # exact: the same seed, the same code
+    assert drawn["nrow"] == nrow and f"{n} samples of {model}" in drawn["title"]
+    png = (tmp_path / "s.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote a picture of {n} samples to {tmp_path / 's.png'}" in capsys.readouterr().out
+    assert not list(tmp_path.glob(".s.png.*"))            # no temporary file left behind
+    # like the .npz: an existing picture is kept unless --force
+    assert main(["sample", model, "--n", str(n), "--out", str(tmp_path / "s.png")]) == 2
+    assert (tmp_path / "s.png").read_bytes() == png
+
+
 @needs_mnist
 def test_nan_exits_1_with_the_step_and_loss(tmp_path, monkeypatch, capsys):
     original = gan_helpers.TinyGAN.g_loss

@@ -19,12 +19,12 @@
                                (the EMA: --ema-kimg, default 10, 0 off; or --ema BETA)
                         CycleGANs: [--preset cpu|gpu] [--lambda-cyc L] [--lambda-id L]
                                [--no-pool]
-    tinygan sample RUN --n N --out FILE.npz [--force] [--label Y]
+    tinygan sample RUN --n N --out FILE.npz|FILE.png [--force] [--label Y]
                        [--truncation T [--truncation-cutoff N]]
                         (--label: conditional models; --truncation: what the model calls
                         truncation -- StyleGAN: psi towards w_avg (and the cutoff); BigGAN:
                         the threshold t on |z_i|, entries beyond it resampled; recorded in
-                        the .npz)
+                        the .npz; a .png is the samples as one grid picture)
     tinygan eval RUN [--n N] [--json]   and the eval options of the run's kind, today
                                         VAEs:  [--iwae-k K]
                                         BigGANs: [--truncation-sweep]  (FID and score at
@@ -65,6 +65,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import math
 import os
 import sys
 import traceback
@@ -209,15 +210,42 @@ def _sample(args) -> int:
 
     from .atomic import atomic_write
     from .train.loop import sample_run
-    path = _output_file(args.out, args.force)
+    path = _output_file(args.out, args.force, suffixes=(".npz", ".png"))
     _check_device(args.device)
     out = sample_run(args.run, args.n, seed=args.seed, device=args.device,
                      truncation=args.truncation, truncation_cutoff=args.truncation_cutoff,
                      label=args.label)
     # Atomically: a write that fails (a full disk, Ctrl-C) leaves no half-written file.
+    if path.suffix == ".png":
+        _sample_picture(path, out, args)
+        return 0
     atomic_write(path, lambda f: np.savez(f, **out))
     print(f"wrote {len(out['images'])} samples to {path} ({', '.join(out)})")
     return 0
+
+
+def _sample_picture(path: Path, out: dict, args) -> None:
+    """``tinygan sample ... --out NAME.png``: the samples as one grid picture.  Labels drawn in
+    turn (a conditional model without --label) make rows of 10, one class per column."""
+    from . import viz
+    from .atomic import atomic_write
+    images = out["images"]
+    n = len(images)
+    in_turn = ("labels" in out or "codes" in out) and args.label is None
+    nrow = 10 if in_turn else max(1, math.ceil(math.sqrt(n)))
+    said = [f"{n} samples of {args.run}", f"seed {args.seed}"]
+    if args.label is not None:
+        said.append(f"label {args.label}")
+    if args.truncation is not None:
+        said.append(f"truncation {args.truncation:g}")
+    fig = viz.image_grid_figure(images, nrow=nrow, title=", ".join(said))
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    finally:
+        viz.close(fig)
+    print(f"wrote a picture of {n} samples to {path}"
+          + (" (a column per class)" if in_turn and "labels" in out else
+             " (a column per categorical code)" if in_turn else ""))
 
 
 def _number(value) -> str:
@@ -356,16 +384,16 @@ def _writable_folder(folder: Path, flag: str, given: str | None = None) -> None:
                          f"choose another {flag}")
 
 
-def _output_file(text: str, force: bool) -> Path:
-    """The ``.npz`` file ``--out text`` names (``.npz`` added if missing), after checking that
-    it can be written: not a folder, not in a run's checkpoints/, and not an existing file
-    unless ``force``."""
+def _output_file(text: str, force: bool, suffixes: tuple = (".npz",)) -> Path:
+    """The file ``--out text`` names -- ending in one of ``suffixes``, the first added if it
+    ends in none -- after checking that it can be written: not a folder, not in a run's
+    checkpoints/, and not an existing file unless ``force``."""
     if text.endswith(("/", os.sep)) or os.path.isdir(text):
         raise UsageError(f"--out {text} is a folder; give a file name, such as "
-                         f"{os.path.join(text, 'samples.npz')}")
-    path = Path(text if text.endswith(".npz") else text + ".npz")
-    if path.name == ".npz":
-        raise UsageError(f"--out {text!r} has no file name; give one, such as samples.npz")
+                         f"{os.path.join(text, 'samples' + suffixes[0])}")
+    path = Path(text if text.endswith(suffixes) else text + suffixes[0])
+    if path.name in suffixes:
+        raise UsageError(f"--out {text!r} has no file name; give one, such as samples{suffixes[0]}")
     absolute = Path(os.path.abspath(path))
     inside = _run_checkpoints_around(absolute.parent)
     if inside is not None:
@@ -429,12 +457,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     shipped = ", ".join(_pretrained_lines())
-    s = sub.add_parser("sample", help="draw samples from a trained GAN or VAE into an .npz file")
+    s = sub.add_parser("sample", help="draw samples from a trained GAN or VAE into an .npz file "
+                       "or a .png picture")
     s.add_argument("run", help=f"a run folder, a model shipped with tinygan ({shipped}) or "
                    "an .npz written by `tinygan export`")
     s.add_argument("--n", type=whole(1), default=64, help="how many samples")
     s.add_argument("--out", required=True, help="the .npz file: images float32 (N, C, H, W) in "
-                   "[-1, 1], labels int64 (N,) for conditional models")
+                   "[-1, 1], labels int64 (N,) for conditional models; or a .png file: the "
+                   "samples as one grid picture")
     s.add_argument("--force", action="store_true", help="write over --out if it exists")
     s.add_argument("--seed", type=whole(0), default=0)
     s.add_argument("--device", default="cpu")

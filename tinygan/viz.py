@@ -54,9 +54,9 @@ def image_grid(images, nrow: int = 8, padding: int = 2, value_range=(-1.0, 1.0))
     return grid
 
 
-def save_image_grid(images, path, nrow: int = 8, title: str | None = None,
-                    value_range=(-1.0, 1.0)) -> Path:
-    """Write a grid of images (N, C, H, W) to a PNG file; returns the path."""
+def image_grid_figure(images, nrow: int = 8, title: str | None = None, value_range=(-1.0, 1.0)):
+    """A matplotlib figure of a grid of images (N, C, H, W), ``nrow`` per row (the caller
+    saves and closes it; ``save_image_grid`` does both)."""
     plt = _plt()
     grid = image_grid(images, nrow=nrow, value_range=value_range)
     h, w = grid.shape[:2]
@@ -67,7 +67,18 @@ def save_image_grid(images, path, nrow: int = 8, title: str | None = None,
     ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=9)
-    return _write(fig, path)
+    return fig
+
+
+def save_image_grid(images, path, nrow: int = 8, title: str | None = None,
+                    value_range=(-1.0, 1.0)) -> Path:
+    """Write a grid of images (N, C, H, W) to a PNG file; returns the path."""
+    return _write(image_grid_figure(images, nrow, title, value_range), path)
+
+
+def close(fig) -> None:
+    """Close a figure made here (pyplot keeps every open figure alive until then)."""
+    _plt().close(fig)
 
 
 def plot_curves(records: Sequence[dict], keys: Sequence[str], path, x: str = "step",
