@@ -215,10 +215,10 @@ def _sample(args) -> int:
     out = sample_run(args.run, args.n, seed=args.seed, device=args.device,
                      truncation=args.truncation, truncation_cutoff=args.truncation_cutoff,
                      label=args.label)
-    # Atomically: a write that fails (a full disk, Ctrl-C) leaves no half-written file.
     if path.suffix == ".png":
         _sample_picture(path, out, args)
         return 0
+    # Atomically: a write that fails (a full disk, Ctrl-C) leaves no half-written file.
     atomic_write(path, lambda f: np.savez(f, **out))
     print(f"wrote {len(out['images'])} samples to {path} ({', '.join(out)})")
     return 0
@@ -239,7 +239,7 @@ def _sample_picture(path: Path, out: dict, args) -> None:
     if args.truncation is not None:
         said.append(f"truncation {args.truncation:g}")
     fig = viz.image_grid_figure(images, nrow=nrow, title=", ".join(said))
-    try:
+    try:                                           # atomically, as the .npz
         atomic_write(path, lambda f: fig.savefig(f, format="png"))
     finally:
         viz.close(fig)

@@ -144,11 +144,13 @@ register(Kind(
     pictures="{run}/reconstructions.png, {run}/interpolation.png (and latent_scatter.png for "
              "--latent-dim 2, traversals.png for beta_vae)"))
 
+
 def _per_preset(key: str) -> str:
     """"cpu 0.1, gpu 0.0064": each StyleGAN preset's recipe value, for the help, because
     ``tinygan train stylegan`` takes the preset's recipe where the command line gives nothing
     (the cpu preset's differs from the reference code's; tinygan/models/stylegan.py)."""
     from ..models.stylegan import PRESETS
+
     def shown(v):
         return "none" if v is None else "0 (off)" if v == 0 else f"{v:g}"
     return ", ".join(f"{name} {shown(p['recipe'][key])}" for name, p in PRESETS.items())

@@ -38,9 +38,10 @@ def progress_bar(iterable, desc: str = "", enabled: bool = True, total: int | No
                  initial: int = 0):
     """A tqdm bar over ``iterable`` (with ``set_postfix`` for the losses), or a silent wrapper.
 
-    ``iterable`` None gives a bar moved by hand (``update``).  ``total`` and ``initial`` serve an epoch resumed in its middle: the bar starts at batch
-    ``initial`` of ``total`` (default ``len(iterable)``).  On a terminal or in a notebook the
-    bar redraws as tqdm likes; written to a file or pipe, every ``LOG_INTERVAL`` seconds.
+    ``iterable`` None gives a bar moved by hand (``update``).  ``total`` and ``initial``
+    serve an epoch resumed in its middle: the bar starts at batch ``initial`` of ``total``
+    (default ``len(iterable)``).  On a terminal or in a notebook the bar redraws as tqdm
+    likes; written to a file or pipe, every ``LOG_INTERVAL`` seconds.
     """
     if not enabled:
         return _Silent(iterable)
