@@ -33,6 +33,16 @@ def test_bar_on_a_terminal_keeps_tqdms_pace(monkeypatch):
     bar.close()
 
 
+def test_bar_in_a_notebook_keeps_tqdms_pace(monkeypatch):
+    """Jupyter's kernel writes stderr through its own stream, which is no tty but is watched."""
+    kernel_stream = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})
+    monkeypatch.setattr(sys, "stderr", kernel_stream())
+    bar = progress.progress_bar(range(3), desc="t")
+    assert bar.mininterval == 0.1
+    list(bar)
+    bar.close()
+
+
 def test_disabled_bar_is_silent(monkeypatch):
     log = io.StringIO()
     monkeypatch.setattr(sys, "stderr", log)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 # Seconds between redraws when the bar goes to a file or pipe rather than a terminal: tqdm
 # redraws up to 10 times a second, and each redraw is kept in a log (`tinygan train ... >
@@ -27,7 +28,11 @@ class _Silent:
         pass
 
 
-def _is_terminal(stream) -> bool:
+def _shown_live(stream) -> bool:
+    """Does someone watch ``stream`` as it is written: a terminal, or a notebook's output
+    (Jupyter's kernel replaces sys.stderr by its own stream, which is not a tty)?"""
+    if type(stream).__module__.split(".")[0] == "ipykernel":
+        return True
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):       # no isatty, or a closed stream
@@ -45,8 +50,12 @@ def progress_bar(iterable, desc: str = "", enabled: bool = True, total: int | No
     """
     if not enabled:
         return _Silent(iterable)
-    from tqdm.auto import tqdm
-    in_notebook = any("notebook" in c.__module__ for c in tqdm.__mro__)   # a widget, not text
-    extra = {} if in_notebook or _is_terminal(sys.stderr) else {"mininterval": LOG_INTERVAL}
+    with warnings.catch_warnings():
+        # In Jupyter without ipywidgets, tqdm.auto falls back to the text bar (which the
+        # notebook draws well) and warns, on first import, that the widget is missing.
+        from tqdm.std import TqdmWarning
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
+    extra = {} if _shown_live(sys.stderr) else {"mininterval": LOG_INTERVAL}
     return tqdm(iterable, desc=desc, leave=True, dynamic_ncols=True, file=sys.stderr, total=total,
                 initial=initial, **extra)
