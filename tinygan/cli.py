@@ -323,7 +323,7 @@ def _kind_command(command):
     """The ``func`` of a kind's own command (tinygan.train.kinds.Command): its ``--out`` and
     ``--device`` checked as ``sample``'s are, then its ``run``; prints the line it returns."""
     def run(args) -> int:
-        out = _output_file(args.out, args.force) if command.writes else None
+        out = _output_file(args.out, args.force, command.suffixes) if command.writes else None
         if getattr(args, "device", None) is not None:
             _check_device(args.device)
         print(command.run(args, out))

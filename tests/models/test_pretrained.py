@@ -245,6 +245,38 @@ def test_cli_translate_pretrained_cyclegan(tmp_path, capsys):
 
 
 @needs_mnist
+def test_cli_translate_to_a_png_draws_each_row_above_its_translations(tmp_path, capsys, monkeypatch):
+    """--out NAME.png: ten images to a row, each row of sources followed by the row of their
+    translations (the very images the .npz would hold), a short last row filled with the
+    grid's background."""
+    from tinygan import viz
+    from tinygan.train.translation import translate_run
+    a, ya = _test_digits("A", 13)
+    source = tmp_path / "a.npz"
+    np.savez(source, images=a, labels=ya)
+    drawn = {}
+    original = viz.image_grid_figure
+
+    def spy(images, nrow=8, title=None, **kw):
+        drawn.update(images=np.array(images), nrow=nrow, title=title)
+        return original(images, nrow=nrow, title=title, **kw)
+    monkeypatch.setattr(viz, "image_grid_figure", spy)
+    out = tmp_path / "t.png"
+    assert main(["translate", "pretrained:cyclegan", "--direction", "BA", "--in", str(source),
+                 "--out", str(out)]) == 0
+    assert f"wrote a picture of 13 images and their translations B -> A to {out}" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    want = translate_run("pretrained:cyclegan", a, "BA")
+    grid = drawn["images"]
+    assert drawn["nrow"] == 10 and grid.shape == (40, 1, 28, 28)
+    np.testing.assert_array_equal(grid[0:10], a[0:10])           # exact: copies and the same run
+    np.testing.assert_array_equal(grid[10:20], want[0:10])
+    np.testing.assert_array_equal(grid[20:23], a[10:13])
+    np.testing.assert_array_equal(grid[30:33], want[10:13])
+    assert (grid[23:30] == 1).all() and (grid[33:40] == 1).all()
+
+
+@needs_mnist
 def test_cli_eval_pretrained_cyclegan_prints_and_writes_nothing(monkeypatch, capsys):
     monkeypatch.setenv("TINYGAN_FAST", "1")
     before = sorted(os.listdir(WEIGHTS))

@@ -52,13 +52,15 @@ class Command:
     ``--out`` names (with ``--force`` to write over one): the command line checks that path
     as it checks ``tinygan sample``'s before ``run`` is called, and passes it as ``out``
     (else None); an argument ``--device`` is checked the same way.  ``run`` writes ``out``
-    atomically (tinygan.atomic)."""
+    atomically (tinygan.atomic).  ``suffixes``: the kinds of file ``--out`` may name, the
+    first added to a name that ends in none of them."""
 
     name: str
     help: str
     configure: Callable
     run: Callable
     writes: bool = False
+    suffixes: tuple = (".npz",)
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,7 @@ register(Kind(
     belongs=("is a CycleGAN option", "are CycleGAN options"),
     commands=(Command("translate", "translate images of one domain into the other with a "
                       "trained CycleGAN run", translation.configure_translate,
-                      translation.run_translate, writes=True),)))
+                      translation.run_translate, writes=True, suffixes=(".npz", ".png")),)))
 
 
 __all__ = ["Command", "Kind", "KINDS", "register", "kind_of"]

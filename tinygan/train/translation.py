@@ -171,7 +171,8 @@ def configure_translate(parser) -> None:
     parser.add_argument("--in", dest="input", required=True, metavar="FILE.npz",
                         help="an .npz whose 'images' are float32 (N, 1, 28, 28) in [-1, 1] of "
                         "the source domain (other arrays, such as 'labels', are copied along)")
-    parser.add_argument("--out", required=True, help="the .npz to write: 'images' translated")
+    parser.add_argument("--out", required=True, help="the .npz to write: 'images' translated; "
+                        "or a .png: the images above their translations, ten to a row")
     parser.add_argument("--force", action="store_true", help="write over --out if it exists")
     parser.add_argument("--device", default="cpu")
 
@@ -201,9 +202,31 @@ def run_translate(args, out) -> str:
     family, _, _ = _cyclegan_family(args.run, args.device)
     images = check_images(arrays["images"], family, f"translate --in {args.input}")
     arrays["images"] = translate(family, images, args.direction, args.device)
+    a, b = args.direction
+    if out.suffix == ".png":
+        _pairs_picture(out, images, arrays["images"], f"{args.run}, {a} -> {b}: the images "
+                       f"(rows 1, 3, ...) above their translations")
+        return f"wrote a picture of {len(images)} images and their translations {a} -> {b} to {out}"
     atomic_write(out, lambda f: np.savez(f, **arrays))
-    return (f"wrote {len(images)} images translated {args.direction[0]} -> {args.direction[1]} "
-            f"to {out} ({', '.join(arrays)})")
+    return f"wrote {len(images)} images translated {a} -> {b} to {out} ({', '.join(arrays)})"
+
+
+def _pairs_picture(path, sources, translated, title: str, per_row: int = 10) -> None:
+    """Ten sources to a row, each row followed by their translations, as one PNG (atomically)."""
+    from .. import viz
+    from ..atomic import atomic_write
+    n = len(sources)
+    per_row = min(per_row, n)
+    rows = []
+    for i in range(0, n, per_row):
+        for part in (sources[i:i + per_row], translated[i:i + per_row]):
+            blank = np.full((per_row - len(part),) + part.shape[1:], 1.0, np.float32)  # as the padding
+            rows.append(np.concatenate([np.asarray(part, np.float32), blank]))
+    fig = viz.image_grid_figure(np.concatenate(rows), nrow=per_row, title=title)
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    finally:
+        viz.close(fig)
 
 
 __all__ = ["translate_run", "translate", "evaluate_cyclegan_run", "check_images", "read_images",
