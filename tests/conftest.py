@@ -130,6 +130,20 @@ def terminal_sigint():
     signal.signal(signal.SIGINT, old)
 
 
+@pytest.fixture
+def drawn_grids(monkeypatch) -> list:
+    """Every grid picture ``tinygan.viz.image_grid_figure`` makes during the test, as a list of
+    dicts (images as a NumPy copy, nrow, title); the pictures are still made and written."""
+    from tinygan import viz
+    drawn, original = [], viz.image_grid_figure
+
+    def spy(images, nrow=8, title=None, **kw):
+        drawn.append(dict(images=np.array(images), nrow=nrow, title=title))
+        return original(images, nrow=nrow, title=title, **kw)
+    monkeypatch.setattr(viz, "image_grid_figure", spy)
+    return drawn
+
+
 # -- real data sets -----------------------------------------------------------------------
 def _data_set(name: str) -> None:
     """Find, or download and verify, every file of data set ``name`` (tinygan.data's lookup);

@@ -143,22 +143,15 @@ def test_sample_a_real_conditional_family(tmp_path):
 
 
 @pytest.mark.parametrize("model,n,nrow", [("pretrained:cgan", 25, 10), ("pretrained:dcgan", 20, 5)])
-def test_sample_to_a_png_draws_the_samples_of_the_npz(model, n, nrow, tmp_path, capsys, monkeypatch):
+def test_sample_to_a_png_draws_the_samples_of_the_npz(model, n, nrow, tmp_path, capsys, drawn_grids):
     """--out NAME.png: the very samples the .npz would hold, as one grid picture; a conditional
     model's classes in turn make rows of 10 (a column per class), others a square-ish grid."""
-    from tinygan import viz
     assert main(["sample", model, "--n", str(n), "--out", str(tmp_path / "s.npz")]) == 0
     with np.load(tmp_path / "s.npz") as f:
         want = f["images"]
-    drawn = {}
-    original = viz.image_grid_figure
-
-    def spy(images, nrow=8, title=None, **kw):
-        drawn.update(images=np.array(images), nrow=nrow, title=title)
-        return original(images, nrow=nrow, title=title, **kw)
-    monkeypatch.setattr(viz, "image_grid_figure", spy)
     capsys.readouterr()
     assert main(["sample", model, "--n", str(n), "--out", str(tmp_path / "s.png")]) == 0
+    (drawn,) = drawn_grids
     assert np.array_equal(drawn["images"], want)         # exact: the same seed, the same code
     assert drawn["nrow"] == nrow and f"{n} samples of {model}" in drawn["title"]
     png = (tmp_path / "s.png").read_bytes()

@@ -245,25 +245,18 @@ def test_cli_translate_pretrained_cyclegan(tmp_path, capsys):
 
 
 @needs_mnist
-def test_cli_translate_to_a_png_draws_each_row_above_its_translations(tmp_path, capsys, monkeypatch):
+def test_cli_translate_to_a_png_draws_each_row_above_its_translations(tmp_path, capsys, drawn_grids):
     """--out NAME.png: ten images to a row, each row of sources followed by the row of their
     translations (the very images the .npz would hold), a short last row filled with the
     grid's background."""
-    from tinygan import viz
     from tinygan.train.translation import translate_run
     a, ya = _test_digits("A", 13)
     source = tmp_path / "a.npz"
     np.savez(source, images=a, labels=ya)
-    drawn = {}
-    original = viz.image_grid_figure
-
-    def spy(images, nrow=8, title=None, **kw):
-        drawn.update(images=np.array(images), nrow=nrow, title=title)
-        return original(images, nrow=nrow, title=title, **kw)
-    monkeypatch.setattr(viz, "image_grid_figure", spy)
     out = tmp_path / "t.png"
     assert main(["translate", "pretrained:cyclegan", "--direction", "BA", "--in", str(source),
                  "--out", str(out)]) == 0
+    (drawn,) = drawn_grids
     assert f"wrote a picture of 13 images and their translations B -> A to {out}" in capsys.readouterr().out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     want = translate_run("pretrained:cyclegan", a, "BA")
