@@ -22,7 +22,8 @@ This script times, on the shapes of StyleGAN-lite's cpu-preset discriminator (st
 
 * tinygan's ``F.conv2d`` (im2col + OpenBLAS, in chunks, channels last inside),
 * the Winograd F(2x2, 3x3) below, in NumPy, batch in chunks of several sizes (the
-  best one reported), with the transforms as whole-array NumPy additions,
+  best one reported), with the transforms as whole-array NumPy additions, and the same
+  with each transform as one dense matrix product over all tiles ("matrix form"),
 * PyTorch's conv2d if torch is installed (oneDNN's direct convolution),
 * the bare GEMM that im2col leads to, (N*H*W, 9C) @ (9C, O), done a few images'
   rows at a time as im2col's chunks are: the rate numpy's BLAS reaches on this
@@ -30,7 +31,7 @@ This script times, on the shapes of StyleGAN-lite's cpu-preset discriminator (st
 
 NumPy's side and PyTorch's each run in a fresh process (neither library's idle worker
 threads then slow the other), with the thread settings of ``side_by_side.thread_env``.
-Before timing, the NumPy side checks in float64 that the Winograd output equals
+Before timing, the NumPy side checks in float64 that both Winograd forms' outputs equal
 ``F.conv2d``'s.
 
     python benchmarks/winograd.py [--threads T] [--repeat R] [--json OUT]
@@ -71,22 +72,27 @@ def winograd_weight(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(u.reshape(16, c, o))
 
 
+def _prepare(name: str, x: np.ndarray, w: np.ndarray) -> tuple:
+    """Check the shapes; return x zero-padded by one pixel, the transformed filter U and the
+    output array: (N, H+2, W+2, C), (16, C, O), (N, H, W, O)."""
+    n, h, wd, c = x.shape
+    if w.shape[1:] != (c, 3, 3) or h % 2 or wd % 2:
+        raise ValueError(f"{name}: x {x.shape} (N, H, W, C) with even H, W and "
+                         f"w {w.shape} (O, C, 3, 3) expected")
+    xp = np.zeros((n, h + 2, wd + 2, c), x.dtype)
+    xp[:, 1:-1, 1:-1] = x
+    return xp, winograd_weight(w), np.empty((n, h, wd, w.shape[0]), x.dtype)
+
+
 def winograd_conv3x3(x: np.ndarray, w: np.ndarray, chunk: int = 4) -> np.ndarray:
     """Stride-1, padding-1 3x3 convolution by Winograd F(2x2, 3x3).
 
     x: (N, H, W, C) channels last, H and W even; w: (O, C, 3, 3).  Returns (N, H, W, O).
     The batch goes ``chunk`` images at a time so that the transformed tiles stay in cache.
     """
+    xp, u, out = _prepare("winograd_conv3x3", x, w)
     n_all, h, wd, c = x.shape
-    o = w.shape[0]
-    if w.shape[1:] != (c, 3, 3) or h % 2 or wd % 2:
-        raise ValueError(f"winograd_conv3x3: x {x.shape} (N, H, W, C) with even H, W and "
-                         f"w {w.shape} (O, C, 3, 3) expected")
-    u = winograd_weight(w)
-    xp = np.zeros((n_all, h + 2, wd + 2, c), x.dtype)
-    xp[:, 1:-1, 1:-1] = x
-    h2, w2 = h // 2, wd // 2
-    out = np.empty((n_all, h, wd, o), x.dtype)
+    h2, w2, o = h // 2, wd // 2, w.shape[0]
     for n0 in range(0, n_all, chunk):
         xs = xp[n0:n0 + chunk]
         n = xs.shape[0]
@@ -122,6 +128,44 @@ def winograd_conv3x3(x: np.ndarray, w: np.ndarray, chunk: int = 4) -> np.ndarray
     return out
 
 
+# The same transforms as whole matrices on a flattened 4x4 tile: vec(B^T d B) = (B^T (x) B^T)
+# vec(d), and vec(A^T M A) = (A^T (x) A^T) vec(M), with (x) the Kronecker product.
+_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
+_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+_B16 = np.kron(_BT, _BT)        # (16, 16)
+_A16 = np.kron(_AT, _AT)        # (4, 16)
+
+
+def winograd_conv3x3_matrix(x: np.ndarray, w: np.ndarray, chunk: int = 4) -> np.ndarray:
+    """``winograd_conv3x3`` with each transform as ONE matrix product over all tiles.
+
+    Per 2x2 output tile the dense transforms cost 256 C + 64 O multiply-adds, less than the
+    20 C O that the 16 products save against im2col's 36 C O -- but they are products with
+    16 inner terms, which run far below BLAS's peak, and the tiles must still be copied out
+    (4x the input) and the outputs interleaved back.  x: (N, H, W, C), H and W even;
+    w: (O, C, 3, 3).
+    """
+    xp, u, out = _prepare("winograd_conv3x3_matrix", x, w)
+    n_all, h, wd, c = x.shape
+    h2, w2, o = h // 2, wd // 2, w.shape[0]
+    b16, a16 = _B16.astype(x.dtype), _A16.astype(x.dtype)
+    for n0 in range(0, n_all, chunk):
+        xs = xp[n0:n0 + chunk]
+        n = xs.shape[0]
+        s = xs.strides
+        # every 4x4 tile (they start every 2 pixels), the tile's 16 values in front
+        tiles = np.lib.stride_tricks.as_strided(xs, (4, 4, n, h2, w2, c),
+                                                (s[1], s[2], s[0], 2 * s[1], 2 * s[2], s[3]))
+        d = np.empty(tiles.shape, x.dtype)
+        d[...] = tiles
+        t = n * h2 * w2
+        v = (b16 @ d.reshape(16, t * c)).reshape(16, t, c)
+        m = np.matmul(v, u)                                        # (16, T, O)
+        y = (a16 @ m.reshape(16, t * o)).reshape(2, 2, n, h2, w2, o)
+        out[n0:n0 + n].reshape(n, h2, 2, w2, 2, o)[...] = y.transpose(2, 3, 0, 4, 1, 5)
+    return out
+
+
 def _best_ms(fn, repeat: int) -> float:
     for _ in range(2):
         fn()
@@ -141,7 +185,7 @@ def _inputs(shape, dtype=np.float32):
 
 
 def check_against_tinygan() -> float:
-    """Largest |winograd - F.conv2d| / max|F.conv2d| over the shapes, in float64."""
+    """Largest |winograd - F.conv2d| / max|F.conv2d| over the shapes and both forms, float64."""
     import tinygan as tg
     import tinygan.nn.functional as F
     worst = 0.0
@@ -149,8 +193,9 @@ def check_against_tinygan() -> float:
         x, w = _inputs((4, c, h, o), np.float64)
         with tg.no_grad():
             ref = F.conv2d(tg.tensor(x), tg.tensor(w), padding=1).numpy()
-        got = winograd_conv3x3(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), w)
-        worst = max(worst, float(np.abs(got.transpose(0, 3, 1, 2) - ref).max() / np.abs(ref).max()))
+        for form in (winograd_conv3x3, winograd_conv3x3_matrix):
+            got = form(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), w)
+            worst = max(worst, float(np.abs(got.transpose(0, 3, 1, 2) - ref).max() / np.abs(ref).max()))
     return worst
 
 
@@ -167,6 +212,8 @@ def time_numpy(repeat: int) -> list[dict]:
         x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         per_chunk = {ch: _best_ms(lambda: winograd_conv3x3(x_nhwc, w, ch), repeat) for ch in CHUNKS}
         best_chunk = min(per_chunk, key=per_chunk.get)
+        t_matrix = min(_best_ms(lambda: winograd_conv3x3_matrix(x_nhwc, w, ch), repeat)
+                       for ch in CHUNKS)
         # The GEMM on `ch` images' patches at a time (a cache-sized operand, as im2col's chunks
         # are), times the number of chunks; the best chunk size is the ceiling.
         b = np.random.default_rng(2).standard_normal((9 * c, o)).astype(np.float32)
@@ -175,7 +222,7 @@ def time_numpy(repeat: int) -> list[dict]:
             a = np.random.default_rng(1).standard_normal((ch * h * h, 9 * c)).astype(np.float32)
             t_gemm = min(t_gemm, _best_ms(lambda: a @ b, repeat) * n / ch)
         rows.append({"shape": list(shape), "tinygan_ms": t_conv, "winograd_ms": per_chunk[best_chunk],
-                     "winograd_chunk": best_chunk, "gemm_ms": t_gemm,
+                     "winograd_chunk": best_chunk, "winograd_matrix_ms": t_matrix, "gemm_ms": t_gemm,
                      "gemm_gflops": 2 * n * h * h * 9 * c * o / t_gemm / 1e6})
     return rows
 
@@ -236,12 +283,13 @@ def main(argv=None) -> int:
     print(f"# forward only, float32, {args.threads} thread(s), best of {args.repeat}; "
           f"numpy {np.__version__}")
     print(f"{'shape (N, C, H=W, O)':22s} {'tinygan ms':>10s} {'winograd ms':>11s} {'chunk':>5s} "
-          f"{'torch ms':>8s} {'GEMM alone ms':>13s} {'GEMM GFLOP/s':>12s}")
+          f"{'matrix form ms':>14s} {'torch ms':>8s} {'GEMM alone ms':>13s} {'GEMM GFLOP/s':>12s}")
     for i, r in enumerate(rows):
         r["torch_ms"] = None if torch_ms is None else torch_ms[i]
         t = "-" if r["torch_ms"] is None else f"{r['torch_ms']:.2f}"
         print(f"{str(tuple(r['shape'])):22s} {r['tinygan_ms']:10.2f} {r['winograd_ms']:11.2f} "
-              f"{r['winograd_chunk']:5d} {t:>8s} {r['gemm_ms']:13.2f} {r['gemm_gflops']:12.1f}")
+              f"{r['winograd_chunk']:5d} {r['winograd_matrix_ms']:14.2f} {t:>8s} "
+              f"{r['gemm_ms']:13.2f} {r['gemm_gflops']:12.1f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": args.threads, "max_rel_diff_f64": err, "rows": rows}, f, indent=1)
