@@ -228,7 +228,6 @@ def _sample_picture(path: Path, out: dict, args) -> None:
     """``tinygan sample ... --out NAME.png``: the samples as one grid picture.  Labels drawn in
     turn (a conditional model without --label) make rows of 10, one class per column."""
     from . import viz
-    from .atomic import atomic_write
     images = out["images"]
     n = len(images)
     in_turn = ("labels" in out or "codes" in out) and args.label is None
@@ -238,11 +237,7 @@ def _sample_picture(path: Path, out: dict, args) -> None:
         said.append(f"label {args.label}")
     if args.truncation is not None:
         said.append(f"truncation {args.truncation:g}")
-    fig = viz.image_grid_figure(images, nrow=nrow, title=", ".join(said))
-    try:                                           # atomically, as the .npz
-        atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    finally:
-        viz.close(fig)
+    viz.save_image_grid(images, path, nrow=nrow, title=", ".join(said))   # atomically, as the .npz
     print(f"wrote a picture of {n} samples to {path}"
           + (" (a column per class)" if in_turn and "labels" in out else
              " (a column per categorical code)" if in_turn else ""))

@@ -27,11 +27,16 @@ def _plt():
 
 
 def _write(fig, path) -> Path:
-    """Save a figure to ``path`` (its folder made if missing), close it; returns the Path."""
+    """Save a figure to ``path`` (its folder made if missing), close it; returns the Path.
+
+    Atomically (tinygan.atomic): a picture being rewritten -- an epoch's grid, a
+    ``tinygan sample --out x.png`` -- is the old one or the new one, never half of one."""
+    from .atomic import atomic_write
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    _plt().close(fig)
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png"))
+    finally:
+        _plt().close(fig)
     return path
 
 
@@ -55,8 +60,7 @@ def image_grid(images, nrow: int = 8, padding: int = 2, value_range=(-1.0, 1.0))
 
 
 def image_grid_figure(images, nrow: int = 8, title: str | None = None, value_range=(-1.0, 1.0)):
-    """A matplotlib figure of a grid of images (N, C, H, W), ``nrow`` per row (the caller
-    saves and closes it; ``save_image_grid`` does both)."""
+    """A matplotlib figure of a grid of images (N, C, H, W), ``nrow`` per row."""
     plt = _plt()
     grid = image_grid(images, nrow=nrow, value_range=value_range)
     h, w = grid.shape[:2]
@@ -73,12 +77,7 @@ def image_grid_figure(images, nrow: int = 8, title: str | None = None, value_ran
 def save_image_grid(images, path, nrow: int = 8, title: str | None = None,
                     value_range=(-1.0, 1.0)) -> Path:
     """Write a grid of images (N, C, H, W) to a PNG file; returns the path."""
-    return _write(image_grid_figure(images, nrow, title, value_range), path)
-
-
-def close(fig) -> None:
-    """Close a figure made here (pyplot keeps every open figure alive until then)."""
-    _plt().close(fig)
+    return _write(image_grid_figure(images, nrow=nrow, title=title, value_range=value_range), path)
 
 
 def plot_curves(records: Sequence[dict], keys: Sequence[str], path, x: str = "step",

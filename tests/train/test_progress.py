@@ -51,4 +51,3 @@ def test_disabled_bar_is_silent(monkeypatch):
     bar.set_postfix(loss=1.0)
     bar.close()
     assert log.getvalue() == ""
-

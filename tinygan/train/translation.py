@@ -214,7 +214,6 @@ def run_translate(args, out) -> str:
 def _pairs_picture(path, sources, translated, title: str, per_row: int = 10) -> None:
     """Ten sources to a row, each row followed by their translations, as one PNG (atomically)."""
     from .. import viz
-    from ..atomic import atomic_write
     n = len(sources)
     per_row = min(per_row, n)
     rows = []
@@ -222,11 +221,7 @@ def _pairs_picture(path, sources, translated, title: str, per_row: int = 10) -> 
         for part in (sources[i:i + per_row], translated[i:i + per_row]):
             blank = np.full((per_row - len(part),) + part.shape[1:], 1.0, np.float32)  # as the padding
             rows.append(np.concatenate([np.asarray(part, np.float32), blank]))
-    fig = viz.image_grid_figure(np.concatenate(rows), nrow=per_row, title=title)
-    try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    finally:
-        viz.close(fig)
+    viz.save_image_grid(np.concatenate(rows), path, nrow=per_row, title=title)
 
 
 __all__ = ["translate_run", "translate", "evaluate_cyclegan_run", "check_images", "read_images",
